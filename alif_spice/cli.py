@@ -1,0 +1,88 @@
+"""``alif-spice`` command line: a thin shell over the Python API (SPEC §5, §6)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+from .errors import AlifError
+
+EXIT_OK, EXIT_TOLERANCE, EXIT_INPUT, EXIT_SIMULATION = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad usage as one line with exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_INPUT, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _add_param_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", default="paper", help="built-in parameter preset (default: paper)")
+    p.add_argument("--params", action="append", default=[], metavar="FILE.toml",
+                   help="partial parameter file over the preset (repeatable)")
+    p.add_argument("--set", action="append", default=[], dest="sets", metavar="TABLE.KEY=VALUE",
+                   help="set one parameter, applied last (repeatable); SPICE suffixes allowed: 47n, 3.2k")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="alif-spice", description=__doc__)
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"alif-spice {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    ode = sub.add_parser("ode", help="RK4 reference solution of the neuron",
+                         description="Solve the ALIF neuron with the fixed-step RK4 reference solver.")
+    _add_param_options(ode)
+    ode.add_argument("-o", "--output", required=True, metavar="TRACE.{csv,parquet}",
+                     help="trace file; exact spike times go to <stem>.spikes.csv beside it")
+    ode.set_defaults(func=_cmd_ode)
+    return parser
+
+
+def _load(args: argparse.Namespace):
+    from .params import load_params
+
+    return load_params(args.preset, files=args.params, sets=args.sets)
+
+
+def _cmd_ode(args: argparse.Namespace) -> int:
+    from .compare import adaptation_ratio, spikes_per_period
+    from .ode import check_step, solve_ode
+    from .stimulus import SquareWave
+    from .trace import check_trace_path
+
+    check_trace_path(args.output)
+    params = _load(args)
+    check_step(params)
+    start = time.perf_counter()
+    trace = solve_ode(params)
+    elapsed = time.perf_counter() - start
+    trace_path, spikes_path = trace.write(args.output)
+    per = spikes_per_period(trace.spikes, SquareWave.from_params(params), params.simulation.t_stop)
+    print(f"ode: {trace.spikes.size} spikes in {params.simulation.t_stop:g} s "
+          f"({elapsed:.2f} s wall); spikes per input period: {per}; "
+          f"adaptation ratio {adaptation_ratio(per):.3g}")
+    print(f"trace:  {trace_path}")
+    print(f"spikes: {spikes_path}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except AlifError as exc:
+        print(f"alif-spice: error: {exc}", file=sys.stderr)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        print("alif-spice: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""The mean metastable switch (MMS) memristor, SPEC §2 — the one place its equations live.
+
+Every function is plain arithmetic compiled by numba: it takes floats *or*
+numpy arrays (vectorised) from Python, and the ODE kernel (:mod:`alif_spice.ode`)
+calls the very same functions.
+
+Units: resistance Ω, conductance S, voltage V, current A, time s.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, vectorize
+
+Q_E = 1.602176634e-19  # elementary charge, C
+K_B = 1.380649e-23  # Boltzmann constant, J/K
+EXP_LIMIT = 700.0  # |argument| cap for exp(): keeps every intermediate finite
+
+
+def thermal_beta(temperature: float) -> float:
+    """beta = q / (k_B T), 1/V."""
+    return Q_E / (K_B * temperature)
+
+
+@njit(cache=True)
+def conductance(x, r_on, r_off):
+    """G(x) = x/R_on + (1-x)/R_off, S."""
+    return x / r_on + (1.0 - x) / r_off
+
+
+@njit(cache=True)
+def resistance(x, r_on, r_off):
+    """R(x) = 1/G(x), Ω."""
+    return 1.0 / conductance(x, r_on, r_off)
+
+
+@njit(cache=True)
+def x_from_resistance(r, r_on, r_off):
+    """State x whose resistance is ``r`` (inverse of :func:`resistance`)."""
+    return r_on * (r - r_off) / (r * (r_on - r_off))
+
+
+@njit(cache=True)
+def switching_constants(v_on, v_off, beta):
+    """(k_on, k_off) = (exp(beta V_on), exp(beta V_off)) used by :func:`dxdt_k`."""
+    return np.exp(np.minimum(beta * v_on, EXP_LIMIT)), np.exp(np.minimum(beta * v_off, EXP_LIMIT))
+
+
+@njit(cache=True)
+def dxdt_k(v_mem, x, k_on, k_off, beta, inv_tau):
+    """MMS state equation with precomputed constants (one exponential per call).
+
+    (1/tau)[s(beta(v-V_on))(1-x) - (1 - s(beta(v+V_off)))x] with
+    s(beta(v-V_on)) = E/(E+k_on) and 1 - s(beta(v+V_off)) = 1/(1 + E k_off),
+    E = exp(beta v). Both terms vanish at the bounds, so x stays in [0, 1].
+    """
+    e = np.exp(np.minimum(np.maximum(beta * v_mem, -EXP_LIMIT), EXP_LIMIT))
+    p_on = e / (e + k_on)
+    p_off = 1.0 / (1.0 + e * k_off)
+    return inv_tau * (p_on * (1.0 - x) - p_off * x)
+
+
+@njit(cache=True)
+def dxdt(v_mem, x, v_on, v_off, tau, beta):
+    """dx/dt of SPEC §2, 1/s."""
+    k_on, k_off = switching_constants(v_on, v_off, beta)
+    return dxdt_k(v_mem, x, k_on, k_off, beta, 1.0 / tau)
+
+
+@njit(cache=True)
+def gmms_current(v, x, r_on, r_off, phi, alpha_f, beta_f, alpha_r, beta_r):
+    """Generalized MMS current phi G(x) v + (1-phi)(alpha_f e^{beta_f v} - alpha_r e^{-beta_r v}), A."""
+    schottky = alpha_f * np.exp(np.minimum(beta_f * v, EXP_LIMIT)) - alpha_r * np.exp(
+        np.minimum(-beta_r * v, EXP_LIMIT)
+    )
+    return phi * conductance(x, r_on, r_off) * v + (1.0 - phi) * schottky
+
+
+@njit(cache=True)
+def gmms_slope(v, x, r_on, r_off, phi, alpha_f, beta_f, alpha_r, beta_r):
+    """d(gmms_current)/dv, S (always >= 0)."""
+    schottky = alpha_f * beta_f * np.exp(np.minimum(beta_f * v, EXP_LIMIT)) + alpha_r * beta_r * np.exp(
+        np.minimum(-beta_r * v, EXP_LIMIT)
+    )
+    return phi * conductance(x, r_on, r_off) + (1.0 - phi) * schottky
+
+
+@njit(cache=True)
+def gmms_branch_voltage(delta, x, r_s, r_on, r_off, phi, alpha_f, beta_f, alpha_r, beta_r):
+    """Memristor voltage v solving v + R_s i(v) = delta for the generalized MMS (scalar).
+
+    f(v) = v + R_s i(v) - delta has f' >= 1, so the root lies between delta and
+    delta - R_s i(delta): a closed bracket. Newton steps are kept inside it and
+    replaced by bisection when they leave it; converges to ~1e-15 relative.
+    """
+    i_d = gmms_current(delta, x, r_on, r_off, phi, alpha_f, beta_f, alpha_r, beta_r)
+    other = delta - r_s * i_d
+    lo = min(delta, other)
+    hi = max(delta, other)
+    v = other if abs(i_d) * r_s < abs(delta) * 0.5 else 0.5 * (lo + hi)
+    for _ in range(200):
+        f = v + r_s * gmms_current(v, x, r_on, r_off, phi, alpha_f, beta_f, alpha_r, beta_r) - delta
+        if f > 0.0:
+            hi = v
+        else:
+            lo = v
+        slope = 1.0 + r_s * gmms_slope(v, x, r_on, r_off, phi, alpha_f, beta_f, alpha_r, beta_r)
+        v_new = v - f / slope
+        if not (lo < v_new < hi):
+            v_new = 0.5 * (lo + hi)
+        if abs(v_new - v) <= 1e-15 * (abs(v) + 1e-12) or hi - lo <= 1e-15 * (abs(v) + 1e-12):
+            return v_new
+        v = v_new
+    return v
+
+
+@vectorize(["float64(float64, float64, float64, float64, float64, float64, float64, float64, float64, float64)"],
+           cache=True)
+def _gmms_branch_voltage_ufunc(delta, x, r_s, r_on, r_off, phi, alpha_f, beta_f, alpha_r, beta_r):
+    return gmms_branch_voltage(delta, x, r_s, r_on, r_off, phi, alpha_f, beta_f, alpha_r, beta_r)
+
+
+def branch(delta, x, m, r_s):
+    """Memristor voltage and branch current for ``delta = v_c - v_rest`` (vectorised).
+
+    ``m`` is a :class:`~alif_spice.params.MemristorParams`. Returns ``(v_mem, i_m)``.
+    """
+    delta = np.asarray(delta, dtype=float)
+    x = np.asarray(x, dtype=float)
+    if m.phi >= 1.0:
+        g = conductance(x, m.r_on, m.r_off)
+        v_mem = delta / (1.0 + r_s * g)
+        return v_mem, g * v_mem
+    v_mem = _gmms_branch_voltage_ufunc(delta, x, float(r_s), m.r_on, m.r_off, m.phi,
+                                       m.alpha_f, m.beta_f, m.alpha_r, m.beta_r)
+    return v_mem, gmms_current(v_mem, x, m.r_on, m.r_off, m.phi, m.alpha_f, m.beta_f, m.alpha_r, m.beta_r)

@@ -1,0 +1,366 @@
+"""The parameter schema (SPEC §3): typed, immutable, validated at the boundary.
+
+All default values live in one place, the preset TOML files shipped in
+``alif_spice/presets/`` (``paper.toml`` documents why each value was chosen).
+Everything else (ODE, netlists, sweeps, fits) reads a :class:`Params`.
+
+>>> p = load_params("paper", sets=["neuron.c=47n"])
+>>> p.neuron.c
+4.7e-08
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from importlib import resources
+from typing import Any
+
+from .errors import ParamError
+from .units import parse_number
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+# --------------------------------------------------------------------------- rules
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A check on one value and the words that explain it."""
+
+    ok: Callable[[Any], bool]
+    text: str
+
+
+FINITE = Rule(lambda v: True, "must be finite")
+POSITIVE = Rule(lambda v: v > 0, "must be > 0")
+NONNEG = Rule(lambda v: v >= 0, "must be >= 0")
+UNIT = Rule(lambda v: 0 <= v <= 1, "must be in [0, 1]")
+OPEN_UNIT = Rule(lambda v: 0 < v < 1, "must be in (0, 1)")
+
+
+def choice(*options: str) -> Rule:
+    return Rule(lambda v: v in options, "must be one of " + ", ".join(repr(o) for o in options))
+
+
+def _num(rule: Rule, unit: str, doc: str) -> Any:
+    return field(metadata={"rule": rule, "unit": unit, "doc": doc, "kind": float})
+
+
+def _str(rule: Rule, doc: str) -> Any:
+    return field(metadata={"rule": rule, "unit": "", "doc": doc, "kind": str})
+
+
+# --------------------------------------------------------------------------- tables
+
+
+@dataclass(frozen=True)
+class MemristorParams:
+    """MMS memristor (Molter & Nugent), Knowm sign convention."""
+
+    model: str = _str(choice("mms"), "device model")
+    r_on: float = _num(POSITIVE, "Ω", "ON-state resistance")
+    r_off: float = _num(POSITIVE, "Ω", "OFF-state resistance")
+    v_on: float = _num(POSITIVE, "V", "switching-on threshold voltage")
+    v_off: float = _num(POSITIVE, "V", "switching-off threshold voltage (magnitude)")
+    tau: float = _num(POSITIVE, "s", "switching time constant")
+    temperature: float = _num(POSITIVE, "K", "device temperature; beta = q/(k_B T)")
+    x0: float = _num(UNIT, "1", "initial fraction of switches ON")
+    phi: float = _num(UNIT, "1", "fraction of current through the switches (1 = plain MMS)")
+    alpha_f: float = _num(NONNEG, "A", "forward Schottky prefactor (phi < 1)")
+    beta_f: float = _num(NONNEG, "1/V", "forward Schottky exponent (phi < 1)")
+    alpha_r: float = _num(NONNEG, "A", "reverse Schottky prefactor (phi < 1)")
+    beta_r: float = _num(NONNEG, "1/V", "reverse Schottky exponent (phi < 1)")
+
+
+@dataclass(frozen=True)
+class NeuronParams:
+    """Ideal ALIF neuron of paper Fig. 4a."""
+
+    c: float = _num(POSITIVE, "F", "membrane capacitance")
+    r_s: float = _num(NONNEG, "Ω", "series resistor of the memristor branch")
+    v_rest: float = _num(FINITE, "V", "resting potential (source at the branch end)")
+    v_th: float = _num(POSITIVE, "V", "spike threshold on the memristor voltage v_mem")
+    v_reset: float = _num(FINITE, "V", "capacitor voltage after a spike")
+    t_ref: float = _num(NONNEG, "s", "absolute refractory period (v_c held at v_reset)")
+
+
+@dataclass(frozen=True)
+class StimulusParams:
+    """Unipolar square-wave input current with finite edges."""
+
+    kind: str = _str(choice("square"), "waveform")
+    amplitude: float = _num(FINITE, "A", "current during the on phase")
+    low: float = _num(FINITE, "A", "current during the off phase")
+    frequency: float = _num(POSITIVE, "Hz", "repetition frequency")
+    duty: float = _num(OPEN_UNIT, "1", "on fraction of each period")
+    delay: float = _num(NONNEG, "s", "start of the first period")
+    t_edge: float = _num(POSITIVE, "s", "rise and fall time of each edge")
+
+
+@dataclass(frozen=True)
+class HardwareParams:
+    """Component values of the hardware neuron (paper Fig. 4b)."""
+
+    v_pos: float = _num(POSITIVE, "V", "positive supply")
+    v_neg: float = _num(Rule(lambda v: v <= 0, "must be <= 0"), "V", "negative supply")
+    opamp_gbw: float = _num(POSITIVE, "Hz", "op-amp gain-bandwidth product")
+    opamp_slew: float = _num(POSITIVE, "V/s", "op-amp slew rate")
+    opamp_gain: float = _num(POSITIVE, "V/V", "op-amp open-loop DC gain")
+    opamp_rout: float = _num(POSITIVE, "Ω", "op-amp output resistance")
+    opamp_headroom: float = _num(NONNEG, "V", "op-amp output swing limit from each rail")
+    diffamp_r: float = _num(POSITIVE, "Ω", "resistors of the unity-gain differential amplifier")
+    comp_supply: float = _num(POSITIVE, "V", "comparator single supply")
+    comp_delay: float = _num(POSITIVE, "s", "comparator propagation delay")
+    comp_voh: float = _num(POSITIVE, "V", "comparator output high level")
+    comp_vol: float = _num(NONNEG, "V", "comparator output low level")
+    schmitt_lower: float = _num(FINITE, "V", "Schmitt trigger lower threshold (upper = neuron.v_th)")
+    mos_vto: float = _num(POSITIVE, "V", "discharge MOSFET threshold voltage")
+    r_discharge: float = _num(POSITIVE, "Ω", "discharge resistor in series with the MOSFET")
+
+
+@dataclass(frozen=True)
+class SimulationParams:
+    """Run length and numerical settings."""
+
+    t_stop: float = _num(POSITIVE, "s", "end of the simulated interval")
+    dt: float = _num(POSITIVE, "s", "RK4 step of the reference solver")
+    max_step: float = _num(POSITIVE, "s", "maximum SPICE time step")
+    reltol: float = _num(OPEN_UNIT, "1", "SPICE relative tolerance")
+    abstol: float = _num(POSITIVE, "A", "SPICE absolute current tolerance")
+    vntol: float = _num(POSITIVE, "V", "SPICE absolute voltage tolerance")
+    timeout: float = _num(POSITIVE, "s", "wall-clock limit of one SPICE run")
+
+
+TABLES: dict[str, type] = {
+    "memristor": MemristorParams,
+    "neuron": NeuronParams,
+    "stimulus": StimulusParams,
+    "hardware": HardwareParams,
+    "simulation": SimulationParams,
+}
+
+
+def _cross_rules() -> list[tuple[str, Callable[[Params], bool], str]]:
+    """Rules that relate several values: (key named in the error, check, rule text)."""
+    return [
+        ("memristor.r_on", lambda p: p.memristor.r_on < p.memristor.r_off,
+         "must be < memristor.r_off"),
+        ("neuron.v_reset", lambda p: p.neuron.v_reset < p.neuron.v_rest + p.neuron.v_th,
+         "must be < neuron.v_rest + neuron.v_th (a reset must end the spike)"),
+        ("stimulus.t_edge",
+         lambda p: p.stimulus.t_edge < min(p.stimulus.duty, 1 - p.stimulus.duty) / p.stimulus.frequency,
+         "must be < min(duty, 1 - duty) / frequency (edges must fit in the on and off phases)"),
+        ("simulation.dt", lambda p: p.simulation.dt < p.simulation.t_stop,
+         "must be < simulation.t_stop"),
+        ("simulation.max_step", lambda p: p.simulation.max_step <= p.simulation.t_stop,
+         "must be <= simulation.t_stop"),
+    ]
+
+
+@dataclass(frozen=True)
+class Params:
+    """One complete, validated parameter set."""
+
+    memristor: MemristorParams
+    neuron: NeuronParams
+    stimulus: StimulusParams
+    hardware: HardwareParams
+    simulation: SimulationParams
+
+    def get(self, key: str) -> Any:
+        """Value of ``"table.key"``."""
+        table, name = _split_key(key)
+        return getattr(getattr(self, table), name)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Nested plain dict ``{table: {key: value}}`` (TOML order)."""
+        return {t: dataclasses.asdict(getattr(self, t)) for t in TABLES}
+
+    def flat(self) -> dict[str, Any]:
+        """``{"table.key": value}`` for every parameter."""
+        return {f"{t}.{k}": v for t, d in self.to_dict().items() for k, v in d.items()}
+
+    def with_values(self, values: Mapping[str, Any]) -> Params:
+        """A new validated set with ``{"table.key": value}`` replaced."""
+        raw = self.to_dict()
+        for key, value in values.items():
+            table, name = _split_key(key)
+            raw[table][name] = value
+        return build_params(raw)
+
+    def to_toml(self, tables: Iterable[str] = tuple(TABLES)) -> str:
+        """TOML text of the chosen tables, loadable with ``--params``."""
+        return dumps_toml({t: self.to_dict()[t] for t in tables})
+
+    @property
+    def beta(self) -> float:
+        """q/(k_B T) of the memristor, 1/V."""
+        from .memristor import thermal_beta
+
+        return thermal_beta(self.memristor.temperature)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def available_presets() -> list[str]:
+    return sorted(
+        p.name[: -len(".toml")]
+        for p in resources.files("alif_spice").joinpath("presets").iterdir()
+        if p.name.endswith(".toml")
+    )
+
+
+def _read_toml_text(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ParamError(f"{source}: not valid TOML: {exc}") from None
+
+
+def preset_dict(name: str) -> dict[str, Any]:
+    """The raw tables of a built-in preset."""
+    resource = resources.files("alif_spice").joinpath("presets", f"{name}.toml")
+    if not (isinstance(name, str) and name.replace("_", "").replace("-", "").isalnum()
+            and resource.is_file()):
+        raise ParamError(f"--preset: unknown preset {name!r} (available: {', '.join(available_presets())})")
+    return _read_toml_text(resource.read_text(encoding="utf-8"), f"preset {name}")
+
+
+def read_params_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The raw tables of a (partial) parameter TOML file."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise ParamError(f"--params: cannot read {os.fspath(path)!r}: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ParamError(f"--params: {os.fspath(path)!r} is not UTF-8 text") from None
+    return _read_toml_text(text, os.fspath(path))
+
+
+def parse_set(item: str) -> tuple[str, str]:
+    """Split ``"table.key=value"``."""
+    key, sep, value = item.partition("=")
+    if not sep:
+        raise ParamError(f"--set {item!r}: expected table.key=value")
+    key = key.strip()
+    _split_key(key)
+    return key, value.strip()
+
+
+def load_params(
+    preset: str = "paper",
+    files: Iterable[str | os.PathLike[str]] = (),
+    sets: Iterable[str] = (),
+    values: Mapping[str, Any] | None = None,
+) -> Params:
+    """Preset, then each partial TOML file, then ``--set`` items, then ``values``.
+
+    Raises :class:`ParamError` (one line, names the key and the rule) on bad input.
+    """
+    raw = preset_dict(preset)
+    _check_known(raw, f"preset {preset}")
+    for path in files:
+        overlay = read_params_file(path)
+        _check_known(overlay, os.fspath(path))
+        for table, items in overlay.items():
+            raw.setdefault(table, {}).update(items)
+    for item in sets:
+        key, value = parse_set(item)
+        table, name = _split_key(key)
+        raw.setdefault(table, {})[name] = value
+    for key, value in (values or {}).items():
+        table, name = _split_key(key)
+        raw.setdefault(table, {})[name] = value
+    return build_params(raw)
+
+
+def build_params(raw: Mapping[str, Any]) -> Params:
+    """Convert and validate complete raw tables into :class:`Params`."""
+    _check_known(raw, "parameters")
+    tables = {}
+    for table, cls in TABLES.items():
+        items = raw.get(table, {})
+        kwargs = {}
+        for f in fields(cls):
+            key = f"{table}.{f.name}"
+            if f.name not in items:
+                raise ParamError(f"{key}: missing (every parameter needs a value)")
+            value = _convert(key, items[f.name], f.metadata["kind"])
+            rule: Rule = f.metadata["rule"]
+            if not rule.ok(value):
+                raise ParamError(f"{key}: {rule.text} (got {value!r})")
+            kwargs[f.name] = value
+        tables[table] = cls(**kwargs)
+    params = Params(**tables)
+    for key, ok, text in _cross_rules():
+        if not ok(params):
+            raise ParamError(f"{key}: {text} (got {key.split('.')[1]}={params.get(key)!r})")
+    return params
+
+
+def _split_key(key: str) -> tuple[str, str]:
+    table, dot, name = key.partition(".")
+    if not dot or table not in TABLES:
+        raise ParamError(f"{key!r}: unknown parameter (expected table.key with table one of {', '.join(TABLES)})")
+    if name not in {f.name for f in fields(TABLES[table])}:
+        raise ParamError(f"{key}: unknown key (known in [{table}]: {', '.join(f.name for f in fields(TABLES[table]))})")
+    return table, name
+
+
+def _check_known(raw: Mapping[str, Any], source: str) -> None:
+    for table, items in raw.items():
+        if table not in TABLES:
+            raise ParamError(f"{source}: unknown table [{table}] (known: {', '.join(TABLES)})")
+        if not isinstance(items, Mapping):
+            raise ParamError(f"{source}: {table} must be a table of key = value")
+        for name in items:
+            _split_key(f"{table}.{name}")
+
+
+def _convert(key: str, value: Any, kind: type) -> Any:
+    if kind is str:
+        if not isinstance(value, str):
+            raise ParamError(f"{key}: expected a string, got {type(value).__name__} {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ParamError(f"{key}: expected a number, got {type(value).__name__} {value!r}")
+    if isinstance(value, str):
+        try:
+            return parse_number(value)
+        except ValueError as exc:
+            raise ParamError(f"{key}: {exc}") from None
+    number = float(value)
+    if not math.isfinite(number):
+        raise ParamError(f"{key}: must be finite (got {value!r})")
+    return number
+
+
+# --------------------------------------------------------------------------- TOML out
+
+
+def dumps_toml(tables: Mapping[str, Mapping[str, Any]]) -> str:
+    """Minimal TOML writer for flat tables of numbers and strings."""
+    lines: list[str] = []
+    for table, items in tables.items():
+        lines.append(f"[{table}]")
+        for key, value in items.items():
+            if isinstance(value, str):
+                escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+                lines.append(f'{key} = "{escaped}"')
+            else:
+                lines.append(f"{key} = {float(value)!r}")
+        lines.append("")
+    return "\n".join(lines)
