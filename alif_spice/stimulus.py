@@ -40,12 +40,12 @@ def pulse_segment(t, v1, v2, td, tr, pw, tf, per):
     p3 = p2 + tf
     if t < p1 - TIME_TOL:
         slope = (v2 - v1) / tr
-        return v1 + slope * (t - base), slope, p1
+        return v1 + slope * max(t - base, 0.0), slope, p1
     if t < p2 - TIME_TOL:
         return v2, 0.0, p2
     if t < p3 - TIME_TOL:
         slope = (v1 - v2) / tf
-        return v2 + slope * (t - p2), slope, p3
+        return v2 + slope * max(t - p2, 0.0), slope, p3
     return v1, 0.0, base + per
 
 
