@@ -14,7 +14,13 @@ from numba import njit, vectorize
 
 Q_E = 1.602176634e-19  # elementary charge, C
 K_B = 1.380649e-23  # Boltzmann constant, J/K
-EXP_LIMIT = 700.0  # |argument| cap for exp(): keeps every intermediate finite
+EXP_LIMIT = 600.0  # |argument| cap for exp(): products with other factors stay finite
+
+
+@njit(cache=True)
+def _exp(z):
+    """exp() with its argument clipped to +-EXP_LIMIT (no overflow, no underflow to 0)."""
+    return np.exp(np.minimum(np.maximum(z, -EXP_LIMIT), EXP_LIMIT))
 
 
 def thermal_beta(temperature: float) -> float:
@@ -43,7 +49,7 @@ def x_from_resistance(r, r_on, r_off):
 @njit(cache=True)
 def switching_constants(v_on, v_off, beta):
     """(k_on, k_off) = (exp(beta V_on), exp(beta V_off)) used by :func:`dxdt_k`."""
-    return np.exp(np.minimum(beta * v_on, EXP_LIMIT)), np.exp(np.minimum(beta * v_off, EXP_LIMIT))
+    return _exp(beta * v_on), _exp(beta * v_off)
 
 
 @njit(cache=True)
@@ -54,7 +60,7 @@ def dxdt_k(v_mem, x, k_on, k_off, beta, inv_tau):
     s(beta(v-V_on)) = E/(E+k_on) and 1 - s(beta(v+V_off)) = 1/(1 + E k_off),
     E = exp(beta v). Both terms vanish at the bounds, so x stays in [0, 1].
     """
-    e = np.exp(np.minimum(np.maximum(beta * v_mem, -EXP_LIMIT), EXP_LIMIT))
+    e = _exp(beta * v_mem)
     p_on = e / (e + k_on)
     p_off = 1.0 / (1.0 + e * k_off)
     return inv_tau * (p_on * (1.0 - x) - p_off * x)
@@ -70,18 +76,14 @@ def dxdt(v_mem, x, v_on, v_off, tau, beta):
 @njit(cache=True)
 def gmms_current(v, x, r_on, r_off, phi, alpha_f, beta_f, alpha_r, beta_r):
     """Generalized MMS current phi G(x) v + (1-phi)(alpha_f e^{beta_f v} - alpha_r e^{-beta_r v}), A."""
-    schottky = alpha_f * np.exp(np.minimum(beta_f * v, EXP_LIMIT)) - alpha_r * np.exp(
-        np.minimum(-beta_r * v, EXP_LIMIT)
-    )
+    schottky = alpha_f * _exp(beta_f * v) - alpha_r * _exp(-beta_r * v)
     return phi * conductance(x, r_on, r_off) * v + (1.0 - phi) * schottky
 
 
 @njit(cache=True)
 def gmms_slope(v, x, r_on, r_off, phi, alpha_f, beta_f, alpha_r, beta_r):
     """d(gmms_current)/dv, S (always >= 0)."""
-    schottky = alpha_f * beta_f * np.exp(np.minimum(beta_f * v, EXP_LIMIT)) + alpha_r * beta_r * np.exp(
-        np.minimum(-beta_r * v, EXP_LIMIT)
-    )
+    schottky = alpha_f * beta_f * _exp(beta_f * v) + alpha_r * beta_r * _exp(-beta_r * v)
     return phi * conductance(x, r_on, r_off) + (1.0 - phi) * schottky
 
 
@@ -97,18 +99,25 @@ def gmms_branch_voltage(delta, x, r_s, r_on, r_off, phi, alpha_f, beta_f, alpha_
     other = delta - r_s * i_d
     lo = min(delta, other)
     hi = max(delta, other)
-    v = other if abs(i_d) * r_s < abs(delta) * 0.5 else 0.5 * (lo + hi)
-    for _ in range(200):
+    v = 0.5 * (lo + hi)
+    step_old = hi - lo
+    for _ in range(400):
         f = v + r_s * gmms_current(v, x, r_on, r_off, phi, alpha_f, beta_f, alpha_r, beta_r) - delta
+        if f == 0.0:
+            return v
         if f > 0.0:
             hi = v
         else:
             lo = v
         slope = 1.0 + r_s * gmms_slope(v, x, r_on, r_off, phi, alpha_f, beta_f, alpha_r, beta_r)
         v_new = v - f / slope
-        if not (lo < v_new < hi):
+        # Newton inside the bracket while it at least halves the step, else bisection
+        if not (lo < v_new < hi) or abs(2.0 * (v_new - v)) > abs(step_old):
             v_new = 0.5 * (lo + hi)
-        if abs(v_new - v) <= 1e-15 * (abs(v) + 1e-12) or hi - lo <= 1e-15 * (abs(v) + 1e-12):
+        step_old = v_new - v
+        if hi - lo <= 1e-15 * (abs(v_new) + 1e-12) or (
+                abs(step_old) <= 1e-15 * (abs(v_new) + 1e-12)
+                and abs(f) <= 1e-12 * (abs(delta) + abs(v) + 1e-12)):
             return v_new
         v = v_new
     return v
@@ -131,6 +140,9 @@ def branch(delta, x, m, r_s):
         g = conductance(x, m.r_on, m.r_off)
         v_mem = delta / (1.0 + r_s * g)
         return v_mem, g * v_mem
-    v_mem = _gmms_branch_voltage_ufunc(delta, x, float(r_s), m.r_on, m.r_off, m.phi,
-                                       m.alpha_f, m.beta_f, m.alpha_r, m.beta_r)
+    with np.errstate(all="ignore"):  # numba's ufunc loop reports spurious FP flags; result checked
+        v_mem = _gmms_branch_voltage_ufunc(delta, x, float(r_s), m.r_on, m.r_off, m.phi,
+                                           m.alpha_f, m.beta_f, m.alpha_r, m.beta_r)
+    if not np.all(np.isfinite(v_mem)):
+        raise FloatingPointError("generalized MMS branch solve gave a non-finite voltage")
     return v_mem, gmms_current(v_mem, x, m.r_on, m.r_off, m.phi, m.alpha_f, m.beta_f, m.alpha_r, m.beta_r)

@@ -95,7 +95,7 @@ class SquareWave:
         t = 0.0
         while True:
             _, _, t_end = pulse_segment(t, *self._args())
-            if t_end > t_stop:
+            if t_end > t_stop + TIME_TOL:
                 return np.array(out)
             out.append(t_end)
             t = t_end

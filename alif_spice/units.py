@@ -2,8 +2,8 @@
 
 ``parse_number("47n") == 47e-9``; ``format_spice_number(47e-9) == "4.7e-08"``.
 Suffixes are case-insensitive like SPICE's: f p n u (µ) m k meg g t.
-Unlike SPICE, trailing unit letters are *rejected* (``"1F"`` is femto in SPICE,
-which is a classic trap), so a value means exactly what it looks like.
+Unlike SPICE, trailing unit letters are *rejected* (``"47nF"``; and ``"1F"`` is
+femto, as in SPICE), so a value means exactly what it looks like.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ def parse_number(text: str) -> float:
     Raises ``ValueError`` with a short reason for anything else (including
     ``inf``/``nan`` and trailing unit letters).
     """
+    if text.strip().lower().lstrip("+-") in ("inf", "infinity", "nan"):
+        raise ValueError(f"must be finite, got {text!r}")
     match = _NUMBER.match(text)
     if match is None:
         raise ValueError(f"expected a number such as 1351, 3.2k, 47n or 1e-3, got {text!r}")
