@@ -40,6 +40,7 @@ STATUS_OK, STATUS_NONFINITE, STATUS_RUNAWAY = 0, 1, 2
 STATUS_TEXT = {STATUS_OK: "ok", STATUS_NONFINITE: "non-finite state (step too large?)",
                STATUS_RUNAWAY: "more than 10000 spikes in one step (runaway firing)"}
 MAX_SPIKES_PER_STEP = 10000
+BLOCK = 128  # neurons integrated side by side (fits the working set in L1/L2)
 
 _conductance = mm.conductance
 _dxdt_k = mm.dxdt_k
@@ -65,7 +66,7 @@ def parameter_row(p: Params) -> np.ndarray:
 # ---------------------------------------------------------------- kernel
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _branch(v, x, p):
     """(v_mem, i_m) of the memristor branch at capacitor voltage v."""
     delta = v - p[V_REST]
@@ -79,17 +80,30 @@ def _branch(v, x, p):
                                 p[ALPHA_R], p[BETA_R])
 
 
-@njit(cache=True)
-def _rhs(v, x, i_in, hold, p):
-    """(dv_c/dt, dx/dt); ``hold`` freezes v_c (refractory period)."""
+@njit(cache=True, inline="always")
+def _deriv(v, x, i_in, r_on, r_off, k_on, k_off, beta, inv_tau, r_s, v_rest, inv_c):
+    """(dv_c/dt, dx/dt, v_mem) of the plain MMS neuron from scalars (the hot path)."""
     xc = min(max(x, 0.0), 1.0)
-    v_mem, i_m = _branch(v, xc, p)
-    dx = _dxdt_k(v_mem, xc, p[K_ON], p[K_OFF], p[BETA], p[INV_TAU])
-    dv = 0.0 if hold else (i_in - i_m) * p[INV_C]
-    return dv, dx
+    g = _conductance(xc, r_on, r_off)
+    v_mem = (v - v_rest) / (1.0 + r_s * g)
+    return (i_in - g * v_mem) * inv_c, _dxdt_k(v_mem, xc, k_on, k_off, beta, inv_tau), v_mem
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _rhs(v, x, i_in, hold, p):
+    """(dv_c/dt, dx/dt) for a parameter row; ``hold`` freezes v_c (refractory period)."""
+    if p[PHI] >= 1.0:
+        dv, dx, _ = _deriv(v, x, i_in, p[R_ON], p[R_OFF], p[K_ON], p[K_OFF], p[BETA], p[INV_TAU],
+                           p[R_S], p[V_REST], p[INV_C])
+    else:
+        xc = min(max(x, 0.0), 1.0)
+        v_mem, i_m = _branch(v, xc, p)
+        dx = _dxdt_k(v_mem, xc, p[K_ON], p[K_OFF], p[BETA], p[INV_TAU])
+        dv = (i_in - i_m) * p[INV_C]
+    return (0.0 if hold else dv), dx
+
+
+@njit(cache=True, inline="always")
 def _rk4(v, x, h, i_a, slope, hold, p):
     """One RK4 step of length h with input i_a + slope*(s - t). Returns (v, x, dv0, dx0)."""
     k1v, k1x = _rhs(v, x, i_a, hold, p)
@@ -102,7 +116,7 @@ def _rk4(v, x, h, i_a, slope, hold, p):
     return vn, min(max(xn, 0.0), 1.0), k1v, k1x
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _hermite(y0, f0, y1, f1, h, th):
     t2 = th * th
     t3 = t2 * th
@@ -144,66 +158,129 @@ def _crossing(v0, x0, f0v, f0x, v1, x1, i_end, h, p):
 
 
 @njit(cache=True)
-def _integrate(P, dt, t_stop, nsteps, rec_v, rec_x, record, spikes, counts, status, fail_t,
-               final):
-    """Integrate every row of P on the grid t_k = min(k dt, t_stop), k = 0..nsteps."""
-    n = P.shape[0]
+def _advance(j, p, t, t1, st, spikes, counts, status, fail_t):
+    """General path for neuron j over [t, t1]: substeps at stimulus corners, refractory end
+    and spikes. ``st`` holds (v, x, seg_v, seg_s, seg_t, seg_end, ref_end) of the neuron."""
+    v, x = st[0], st[1]
+    seg_v, seg_s, seg_t, seg_end, ref_end = st[2], st[3], st[4], st[5], st[6]
     cap = spikes.shape[1]
-    for j in range(n):
-        p = P[j]
-        v = p[V_RESET]
-        x = p[X0]
-        t = 0.0
-        seg_v, seg_s, seg_end = _segment(t, p[V1], p[V2], p[TD], p[TR], p[PW], p[TF], p[PER])
-        seg_t = t
-        ref_end = -1.0
-        if record:
-            rec_v[j, 0] = v
-            rec_x[j, 0] = x
-        for k in range(nsteps):
-            t1 = min((k + 1) * dt, t_stop)
-            n_here = 0
-            while t < t1 - TIME_TOL:
-                t_next = min(t1, seg_end)
-                hold = ref_end > t + TIME_TOL
-                if hold and ref_end < t_next:
-                    t_next = ref_end
-                h = t_next - t
-                i_a = seg_v + seg_s * (t - seg_t)
-                vn, xn, f0v, f0x = _rk4(v, x, h, i_a, seg_s, hold, p)
-                if not hold and _branch(vn, xn, p)[0] >= p[V_TH]:
-                    th, xs = _crossing(v, x, f0v, f0x, vn, xn, i_a + seg_s * h, h, p)
-                    ts = t + th * h
-                    c = counts[j]
-                    if c < cap:
-                        spikes[j, c] = ts
-                    counts[j] = c + 1
-                    n_here += 1
-                    if n_here > MAX_SPIKES_PER_STEP:
-                        status[j] = STATUS_RUNAWAY
-                        fail_t[j] = ts
-                        break
-                    v = p[V_RESET]
-                    x = xs
-                    t = ts
-                    ref_end = ts + p[T_REF]
-                    continue
-                v, x, t = vn, xn, t_next
-                if t >= seg_end - TIME_TOL:
-                    seg_v, seg_s, seg_end = _segment(t, p[V1], p[V2], p[TD], p[TR], p[PW], p[TF],
-                                                     p[PER])
-                    seg_t = t
-            if status[j] != STATUS_OK:
+    n_here = 0
+    while t < t1 - TIME_TOL:
+        t_next = min(t1, seg_end)
+        hold = ref_end > t + TIME_TOL
+        if hold and ref_end < t_next:
+            t_next = ref_end
+        h = t_next - t
+        i_a = seg_v + seg_s * (t - seg_t)
+        vn, xn, f0v, f0x = _rk4(v, x, h, i_a, seg_s, hold, p)
+        if not hold and _branch(vn, xn, p)[0] >= p[V_TH]:
+            th, xs = _crossing(v, x, f0v, f0x, vn, xn, i_a + seg_s * h, h, p)
+            ts = t + th * h
+            c = counts[j]
+            if c < cap:
+                spikes[j, c] = ts
+            counts[j] = c + 1
+            n_here += 1
+            if n_here > MAX_SPIKES_PER_STEP:
+                status[j] = STATUS_RUNAWAY
+                fail_t[j] = ts
                 break
-            if not (math.isfinite(v) and math.isfinite(x)):
-                status[j] = STATUS_NONFINITE
-                fail_t[j] = t
-                break
+            v = p[V_RESET]
+            x = xs
+            t = ts
+            ref_end = ts + p[T_REF]
+            continue
+        v, x, t = vn, xn, t_next
+        if t >= seg_end - TIME_TOL:
+            seg_v, seg_s, seg_end = _segment(t, p[V1], p[V2], p[TD], p[TR], p[PW], p[TF], p[PER])
+            seg_t = t
+    st[0], st[1] = v, x
+    st[2], st[3], st[4], st[5], st[6] = seg_v, seg_s, seg_t, seg_end, ref_end
+
+
+@njit(cache=True)
+def _integrate(P, dt, t_stop, nsteps, rec_v, rec_x, record, spikes, counts, status, fail_t,
+               final, block):
+    """Integrate every row of P on the grid t_k = min(k dt, t_stop), k = 0..nsteps.
+
+    Neurons go in blocks, time outside, neurons inside. A neuron whose grid
+    interval holds no stimulus corner and no refractory period takes the fast
+    path: one RK4 step computed stage by stage across the block (independent
+    iterations the CPU overlaps). Any other interval, and any fast step that ends
+    above threshold, is (re)done from its start by the general path
+    :func:`_advance`, so every neuron gets the same arithmetic whatever its batch.
+    """
+    n = P.shape[0]
+    PT = np.ascontiguousarray(P.T)  # field-major copy: the fast path reads scalars only
+    st = np.empty((n, 7))
+    b_kv = np.empty((4, block))
+    b_kx = np.empty((4, block))
+    fast = np.zeros(block, dtype=np.bool_)
+    for j0 in range(0, n, block):
+        nb = min(block, n - j0)
+        for jj in range(nb):
+            j = j0 + jj
+            p = P[j]
+            sv, ss, se = _segment(0.0, p[V1], p[V2], p[TD], p[TR], p[PW], p[TF], p[PER])
+            st[j, 0] = p[V_RESET]
+            st[j, 1] = p[X0]
+            st[j, 2], st[j, 3], st[j, 4], st[j, 5], st[j, 6] = sv, ss, 0.0, se, -1.0
             if record:
-                rec_v[j, k + 1] = v
-                rec_x[j, k + 1] = x
-        final[j, 0] = v
-        final[j, 1] = x
+                rec_v[j, 0] = st[j, 0]
+                rec_x[j, 0] = st[j, 1]
+        for k in range(nsteps):
+            t0 = k * dt
+            t1 = min((k + 1) * dt, t_stop)
+            h = t1 - t0
+            for jj in range(nb):
+                j = j0 + jj
+                fast[jj] = (status[j] == STATUS_OK and st[j, 5] >= t1 and st[j, 6] <= t0 + TIME_TOL
+                            and P[j, PHI] >= 1.0)
+            # the four RK4 stages, each as one loop over the block
+            for stage in range(4):
+                c = 0.0 if stage == 0 else (h if stage == 3 else 0.5 * h)
+                for jj in range(nb):
+                    j = j0 + jj
+                    if stage == 0:
+                        vs, xs = st[j, 0], st[j, 1]
+                    else:
+                        vs = st[j, 0] + c * b_kv[stage - 1, jj]
+                        xs = st[j, 1] + c * b_kx[stage - 1, jj]
+                    i_in = st[j, 2] + st[j, 3] * (t0 + c - st[j, 4])
+                    b_kv[stage, jj], b_kx[stage, jj], _ = _deriv(
+                        vs, xs, i_in, PT[R_ON, j], PT[R_OFF, j], PT[K_ON, j], PT[K_OFF, j],
+                        PT[BETA, j], PT[INV_TAU, j], PT[R_S, j], PT[V_REST, j], PT[INV_C, j])
+            for jj in range(nb):
+                j = j0 + jj
+                if status[j] != STATUS_OK:
+                    continue
+                done = False
+                if fast[jj]:
+                    vn = st[j, 0] + h / 6.0 * (b_kv[0, jj] + 2.0 * b_kv[1, jj] + 2.0 * b_kv[2, jj]
+                                               + b_kv[3, jj])
+                    xn = st[j, 1] + h / 6.0 * (b_kx[0, jj] + 2.0 * b_kx[1, jj] + 2.0 * b_kx[2, jj]
+                                               + b_kx[3, jj])
+                    xn = min(max(xn, 0.0), 1.0)
+                    v_mem = (vn - PT[V_REST, j]) / (1.0 + PT[R_S, j] * _conductance(
+                        xn, PT[R_ON, j], PT[R_OFF, j]))
+                    if v_mem < PT[V_TH, j]:
+                        st[j, 0], st[j, 1] = vn, xn
+                        if t1 >= st[j, 5] - TIME_TOL:
+                            sv, ss, se = _segment(t1, PT[V1, j], PT[V2, j], PT[TD, j], PT[TR, j],
+                                                  PT[PW, j], PT[TF, j], PT[PER, j])
+                            st[j, 2], st[j, 3], st[j, 4], st[j, 5] = sv, ss, t1, se
+                        done = True
+                if not done:
+                    _advance(j, P[j], t0, t1, st[j], spikes, counts, status, fail_t)
+                if status[j] == STATUS_OK and not (math.isfinite(st[j, 0]) and math.isfinite(st[j, 1])):
+                    status[j] = STATUS_NONFINITE
+                    fail_t[j] = t1
+                if record:
+                    rec_v[j, k + 1] = st[j, 0]
+                    rec_x[j, k + 1] = st[j, 1]
+        for jj in range(nb):
+            final[j0 + jj, 0] = st[j0 + jj, 0]
+            final[j0 + jj, 1] = st[j0 + jj, 1]
 
 
 # ---------------------------------------------------------------- Python API
@@ -276,7 +353,7 @@ def solve_rows(P: np.ndarray, dt: float, t_stop: float, record: bool = False,
         fail_t = np.full(n, np.nan)
         final = np.empty((n, 2))
         _integrate(P, dt, t_stop, nsteps, rec_v, rec_x, record, spikes, counts, status, fail_t,
-                   final)
+                   final, BLOCK)
         if counts.max(initial=0) <= spike_capacity:
             break
         spike_capacity = int(counts.max())

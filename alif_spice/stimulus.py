@@ -21,7 +21,7 @@ from .params import Params, StimulusParams
 TIME_TOL = 1e-14
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def pulse_segment(t, v1, v2, td, tr, pw, tf, per):
     """The linear piece of the PULSE waveform that starts at or contains ``t``.
 

@@ -1,0 +1,55 @@
+"""The ``alif-spice ode`` command as a user runs it, and the wheel's contents."""
+
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from alif_spice import load_params, read_trace, solve_ode
+from conftest import run_cli
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_ode_command_writes_trace_and_spikes(tmp_path, suffix):
+    out = tmp_path / f"run{suffix}"
+    res = run_cli("ode", "--set", "simulation.t_stop=3m", "--set", "neuron.c=33n", "-o", out)
+    assert res.returncode == 0, res.stderr
+    assert str(out) in res.stdout and "spikes per input period" in res.stdout
+    frame = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
+    assert list(frame.columns) == ["time", "v_c", "v_mem", "x", "i_m", "i_in"]
+    spikes = pd.read_csv(tmp_path / "run.spikes.csv")
+    assert list(spikes.columns) == ["t_spike"]
+    api = solve_ode(load_params("paper", sets=["simulation.t_stop=3m", "neuron.c=33n"]))
+    np.testing.assert_array_equal(spikes["t_spike"].to_numpy(), api.spikes)  # exact, 17 digits
+    back = read_trace(out)
+    np.testing.assert_allclose(back["v_c"], api["v_c"], rtol=1e-11, atol=1e-12)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, "run.spikes.csv"])
+
+
+def test_ode_rejects_unknown_output_format_before_running(tmp_path):
+    res = run_cli("ode", "-o", tmp_path / "trace.txt")
+    assert res.returncode == 2 and "must end in .csv or .parquet" in res.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_usage_errors_are_one_line_exit_2(tmp_path):
+    res = run_cli("ode")
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
+    res = run_cli("frobnicate")
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_wheel_ships_data_folders(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(tmp_path), str(root)], check=True, capture_output=True)
+    wheel = next(tmp_path.glob("alif_spice-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "alif_spice/presets/paper.toml" in names
+    for folder in ("netlists", "spice_models", "compare"):
+        assert any(n.startswith(f"alif_spice/_data/{folder}/") for n in names), folder
