@@ -30,7 +30,7 @@ def _clip_overload(z, lo, hi):
     return lambda z, lo, hi: np.minimum(np.maximum(z, lo), hi)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _exp(z):
     """exp() with its argument clipped to +-EXP_LIMIT (no overflow, no underflow to 0)."""
     return np.exp(clip(z, -EXP_LIMIT, EXP_LIMIT))
@@ -41,31 +41,37 @@ def thermal_beta(temperature: float) -> float:
     return Q_E / (K_B * temperature)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def conductance(x, r_on, r_off):
     """G(x) = x/R_on + (1-x)/R_off, S."""
-    return x / r_on + (1.0 - x) / r_off
+    return conductance_g(x, 1.0 / r_on, 1.0 / r_off)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
+def conductance_g(x, g_on, g_off):
+    """G(x) from the end conductances g_on = 1/R_on, g_off = 1/R_off, S."""
+    return x * g_on + (1.0 - x) * g_off
+
+
+@njit(cache=True, inline="always", error_model="numpy")
 def resistance(x, r_on, r_off):
     """R(x) = 1/G(x), Ω."""
     return 1.0 / conductance(x, r_on, r_off)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def x_from_resistance(r, r_on, r_off):
     """State x whose resistance is ``r`` (inverse of :func:`resistance`)."""
     return r_on * (r - r_off) / (r * (r_on - r_off))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def switching_constants(v_on, v_off, beta):
     """(k_on, k_off) = (exp(beta V_on), exp(beta V_off)) used by :func:`dxdt_k`."""
     return _exp(beta * v_on), _exp(beta * v_off)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def dxdt_k(v_mem, x, k_on, k_off, beta, inv_tau):
     """MMS state equation with precomputed constants (one exponential per call).
 
@@ -79,28 +85,28 @@ def dxdt_k(v_mem, x, k_on, k_off, beta, inv_tau):
     return inv_tau * (p_on * (1.0 - x) - p_off * x)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def dxdt(v_mem, x, v_on, v_off, tau, beta):
     """dx/dt of SPEC §2, 1/s."""
     k_on, k_off = switching_constants(v_on, v_off, beta)
     return dxdt_k(v_mem, x, k_on, k_off, beta, 1.0 / tau)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def gmms_current(v, x, r_on, r_off, phi, alpha_f, beta_f, alpha_r, beta_r):
     """Generalized MMS current phi G(x) v + (1-phi)(alpha_f e^{beta_f v} - alpha_r e^{-beta_r v}), A."""
     schottky = alpha_f * _exp(beta_f * v) - alpha_r * _exp(-beta_r * v)
     return phi * conductance(x, r_on, r_off) * v + (1.0 - phi) * schottky
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def gmms_slope(v, x, r_on, r_off, phi, alpha_f, beta_f, alpha_r, beta_r):
     """d(gmms_current)/dv, S (always >= 0)."""
     schottky = alpha_f * beta_f * _exp(beta_f * v) + alpha_r * beta_r * _exp(-beta_r * v)
     return phi * conductance(x, r_on, r_off) + (1.0 - phi) * schottky
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def gmms_branch_voltage(delta, x, r_s, r_on, r_off, phi, alpha_f, beta_f, alpha_r, beta_r):
     """Memristor voltage v solving v + R_s i(v) = delta for the generalized MMS (scalar).
 

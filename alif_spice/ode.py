@@ -30,10 +30,10 @@ from .stimulus import TIME_TOL, SquareWave, pulse_segment
 from .trace import Trace
 
 # ---------------------------------------------------------------- parameter row layout
-FIELDS = ("r_on", "r_off", "k_on", "k_off", "beta", "inv_tau", "r_s", "v_rest", "inv_c",
+FIELDS = ("g_on", "g_off", "r_on", "r_off", "k_on", "k_off", "beta", "inv_tau", "r_s", "v_rest", "inv_c",
           "v_th", "v_reset", "t_ref", "phi", "alpha_f", "beta_f", "alpha_r", "beta_r",
           "v1", "v2", "td", "tr", "pw", "tf", "per", "x0")
-(R_ON, R_OFF, K_ON, K_OFF, BETA, INV_TAU, R_S, V_REST, INV_C, V_TH, V_RESET, T_REF, PHI,
+(G_ON, G_OFF, R_ON, R_OFF, K_ON, K_OFF, BETA, INV_TAU, R_S, V_REST, INV_C, V_TH, V_RESET, T_REF, PHI,
  ALPHA_F, BETA_F, ALPHA_R, BETA_R, V1, V2, TD, TR, PW, TF, PER, X0) = range(len(FIELDS))
 
 STATUS_OK, STATUS_NONFINITE, STATUS_RUNAWAY = 0, 1, 2
@@ -43,6 +43,7 @@ MAX_SPIKES_PER_STEP = 10000
 BLOCK = 128  # neurons integrated side by side (fits the working set in L1/L2)
 
 _conductance = mm.conductance
+_conductance_g = mm.conductance_g
 _dxdt_k = mm.dxdt_k
 _gmms_current = mm.gmms_current
 _gmms_v = mm.gmms_branch_voltage
@@ -55,7 +56,7 @@ def parameter_row(p: Params) -> np.ndarray:
     beta = mm.thermal_beta(m.temperature)
     k_on, k_off = mm.switching_constants(m.v_on, m.v_off, beta)
     s = SquareWave.from_params(p)
-    values = dict(r_on=m.r_on, r_off=m.r_off, k_on=k_on, k_off=k_off, beta=beta,
+    values = dict(g_on=1.0 / m.r_on, g_off=1.0 / m.r_off, r_on=m.r_on, r_off=m.r_off, k_on=k_on, k_off=k_off, beta=beta,
                   inv_tau=1.0 / m.tau, r_s=n.r_s, v_rest=n.v_rest, inv_c=1.0 / n.c,
                   v_th=n.v_th, v_reset=n.v_reset, t_ref=n.t_ref, phi=m.phi,
                   alpha_f=m.alpha_f, beta_f=m.beta_f, alpha_r=m.alpha_r, beta_r=m.beta_r,
@@ -66,12 +67,12 @@ def parameter_row(p: Params) -> np.ndarray:
 # ---------------------------------------------------------------- kernel
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _branch(v, x, p):
     """(v_mem, i_m) of the memristor branch at capacitor voltage v."""
     delta = v - p[V_REST]
     if p[PHI] >= 1.0:
-        g = _conductance(x, p[R_ON], p[R_OFF])
+        g = _conductance_g(x, p[G_ON], p[G_OFF])
         v_mem = delta / (1.0 + p[R_S] * g)
         return v_mem, g * v_mem
     v_mem = _gmms_v(delta, x, p[R_S], p[R_ON], p[R_OFF], p[PHI], p[ALPHA_F], p[BETA_F],
@@ -80,20 +81,20 @@ def _branch(v, x, p):
                                 p[ALPHA_R], p[BETA_R])
 
 
-@njit(cache=True, inline="always")
-def _deriv(v, x, i_in, r_on, r_off, k_on, k_off, beta, inv_tau, r_s, v_rest, inv_c):
+@njit(cache=True, inline="always", error_model="numpy")
+def _deriv(v, x, i_in, g_on, g_off, k_on, k_off, beta, inv_tau, r_s, v_rest, inv_c):
     """(dv_c/dt, dx/dt, v_mem) of the plain MMS neuron from scalars (the hot path)."""
     xc = min(max(x, 0.0), 1.0)
-    g = _conductance(xc, r_on, r_off)
+    g = _conductance_g(xc, g_on, g_off)
     v_mem = (v - v_rest) / (1.0 + r_s * g)
     return (i_in - g * v_mem) * inv_c, _dxdt_k(v_mem, xc, k_on, k_off, beta, inv_tau), v_mem
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _rhs(v, x, i_in, hold, p):
     """(dv_c/dt, dx/dt) for a parameter row; ``hold`` freezes v_c (refractory period)."""
     if p[PHI] >= 1.0:
-        dv, dx, _ = _deriv(v, x, i_in, p[R_ON], p[R_OFF], p[K_ON], p[K_OFF], p[BETA], p[INV_TAU],
+        dv, dx, _ = _deriv(v, x, i_in, p[G_ON], p[G_OFF], p[K_ON], p[K_OFF], p[BETA], p[INV_TAU],
                            p[R_S], p[V_REST], p[INV_C])
     else:
         xc = min(max(x, 0.0), 1.0)
@@ -103,7 +104,7 @@ def _rhs(v, x, i_in, hold, p):
     return (0.0 if hold else dv), dx
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _rk4(v, x, h, i_a, slope, hold, p):
     """One RK4 step of length h with input i_a + slope*(s - t). Returns (v, x, dv0, dx0)."""
     k1v, k1x = _rhs(v, x, i_a, hold, p)
@@ -116,7 +117,7 @@ def _rk4(v, x, h, i_a, slope, hold, p):
     return vn, min(max(xn, 0.0), 1.0), k1v, k1x
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _hermite(y0, f0, y1, f1, h, th):
     t2 = th * th
     t3 = t2 * th
@@ -124,7 +125,7 @@ def _hermite(y0, f0, y1, f1, h, th):
             + (-2 * t3 + 3 * t2) * y1 + (t3 - t2) * h * f1)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _crossing(v0, x0, f0v, f0x, v1, x1, i_end, h, p):
     """Fraction theta in (0, 1] of the step where v_mem reaches v_th, and x there."""
     f1v, f1x = _rhs(v1, x1, i_end, False, p)
@@ -157,7 +158,7 @@ def _crossing(v0, x0, f0v, f0x, v1, x1, i_end, h, p):
     return hi, xs
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _advance(j, p, t, t1, st, spikes, counts, status, fail_t):
     """General path for neuron j over [t, t1]: substeps at stimulus corners, refractory end
     and spikes. ``st`` holds (v, x, seg_v, seg_s, seg_t, seg_end, ref_end) of the neuron."""
@@ -198,7 +199,7 @@ def _advance(j, p, t, t1, st, spikes, counts, status, fail_t):
     st[2], st[3], st[4], st[5], st[6] = seg_v, seg_s, seg_t, seg_end, ref_end
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _integrate(P, dt, t_stop, nsteps, rec_v, rec_x, record, spikes, counts, status, fail_t,
                final, block):
     """Integrate every row of P on the grid t_k = min(k dt, t_stop), k = 0..nsteps.
@@ -212,75 +213,86 @@ def _integrate(P, dt, t_stop, nsteps, rec_v, rec_x, record, spikes, counts, stat
     """
     n = P.shape[0]
     PT = np.ascontiguousarray(P.T)  # field-major copy: the fast path reads scalars only
-    st = np.empty((n, 7))
-    b_kv = np.empty((4, block))
-    b_kx = np.empty((4, block))
+    st = np.empty((7, n))  # per neuron: v, x, seg_v, seg_s, seg_t, seg_end, ref_end
+    b_kv = np.zeros((4, block))
+    b_kx = np.zeros((4, block))
     fast = np.zeros(block, dtype=np.bool_)
+    hold = np.zeros(block, dtype=np.bool_)
+    b_ia = np.empty(block)
     for j0 in range(0, n, block):
         nb = min(block, n - j0)
+        b_kv[:] = 0.0  # stage 0 reads row 0 times c = 0: keep it finite
+        b_kx[:] = 0.0
         for jj in range(nb):
             j = j0 + jj
             p = P[j]
             sv, ss, se = _segment(0.0, p[V1], p[V2], p[TD], p[TR], p[PW], p[TF], p[PER])
-            st[j, 0] = p[V_RESET]
-            st[j, 1] = p[X0]
-            st[j, 2], st[j, 3], st[j, 4], st[j, 5], st[j, 6] = sv, ss, 0.0, se, -1.0
+            st[0, j] = p[V_RESET]
+            st[1, j] = p[X0]
+            st[2, j], st[3, j], st[4, j], st[5, j], st[6, j] = sv, ss, 0.0, se, -1.0
             if record:
-                rec_v[j, 0] = st[j, 0]
-                rec_x[j, 0] = st[j, 1]
+                rec_v[j, 0] = st[0, j]
+                rec_x[j, 0] = st[1, j]
         for k in range(nsteps):
             t0 = k * dt
             t1 = min((k + 1) * dt, t_stop)
             h = t1 - t0
             for jj in range(nb):
                 j = j0 + jj
-                fast[jj] = (status[j] == STATUS_OK and st[j, 5] >= t1 and st[j, 6] <= t0 + TIME_TOL
-                            and P[j, PHI] >= 1.0)
-            # the four RK4 stages, each as one loop over the block
+                # fast: no stimulus corner inside, and either no refractory period or one
+                # that covers the whole interval (v_c held, x still integrated)
+                hold[jj] = st[6, j] >= t1
+                fast[jj] = (status[j] == STATUS_OK and st[5, j] >= t1 and P[j, PHI] >= 1.0
+                            and (hold[jj] or st[6, j] <= t0 + TIME_TOL))
+            # the four RK4 stages, each one loop over the block (same arithmetic as _rk4)
+            for jj in range(nb):
+                j = j0 + jj
+                b_ia[jj] = st[2, j] + st[3, j] * (t0 - st[4, j])
             for stage in range(4):
                 c = 0.0 if stage == 0 else (h if stage == 3 else 0.5 * h)
+                prev = max(stage - 1, 0)
                 for jj in range(nb):
                     j = j0 + jj
-                    if stage == 0:
-                        vs, xs = st[j, 0], st[j, 1]
-                    else:
-                        vs = st[j, 0] + c * b_kv[stage - 1, jj]
-                        xs = st[j, 1] + c * b_kx[stage - 1, jj]
-                    i_in = st[j, 2] + st[j, 3] * (t0 + c - st[j, 4])
-                    b_kv[stage, jj], b_kx[stage, jj], _ = _deriv(
-                        vs, xs, i_in, PT[R_ON, j], PT[R_OFF, j], PT[K_ON, j], PT[K_OFF, j],
+                    vs = st[0, j] + c * b_kv[prev, jj]
+                    xs = st[1, j] + c * b_kx[prev, jj]
+                    i_in = b_ia[jj] + st[3, j] * c
+                    dv, b_kx[stage, jj], _ = _deriv(
+                        vs, xs, i_in, PT[G_ON, j], PT[G_OFF, j], PT[K_ON, j], PT[K_OFF, j],
                         PT[BETA, j], PT[INV_TAU, j], PT[R_S, j], PT[V_REST, j], PT[INV_C, j])
+                    b_kv[stage, jj] = 0.0 if hold[jj] else dv
             for jj in range(nb):
                 j = j0 + jj
                 if status[j] != STATUS_OK:
                     continue
                 done = False
                 if fast[jj]:
-                    vn = st[j, 0] + h / 6.0 * (b_kv[0, jj] + 2.0 * b_kv[1, jj] + 2.0 * b_kv[2, jj]
+                    vn = st[0, j] + h / 6.0 * (b_kv[0, jj] + 2.0 * b_kv[1, jj] + 2.0 * b_kv[2, jj]
                                                + b_kv[3, jj])
-                    xn = st[j, 1] + h / 6.0 * (b_kx[0, jj] + 2.0 * b_kx[1, jj] + 2.0 * b_kx[2, jj]
+                    xn = st[1, j] + h / 6.0 * (b_kx[0, jj] + 2.0 * b_kx[1, jj] + 2.0 * b_kx[2, jj]
                                                + b_kx[3, jj])
                     xn = min(max(xn, 0.0), 1.0)
-                    v_mem = (vn - PT[V_REST, j]) / (1.0 + PT[R_S, j] * _conductance(
-                        xn, PT[R_ON, j], PT[R_OFF, j]))
-                    if v_mem < PT[V_TH, j]:
-                        st[j, 0], st[j, 1] = vn, xn
-                        if t1 >= st[j, 5] - TIME_TOL:
+                    # v_mem < v_th without the division (the divider's denominator is > 0);
+                    # a step that may have crossed is redone by _advance, which decides exactly
+                    below = (vn - PT[V_REST, j]) < PT[V_TH, j] * (
+                        1.0 + PT[R_S, j] * _conductance_g(xn, PT[G_ON, j], PT[G_OFF, j]))
+                    if hold[jj] or below:
+                        st[0, j], st[1, j] = vn, xn
+                        if t1 >= st[5, j] - TIME_TOL:
                             sv, ss, se = _segment(t1, PT[V1, j], PT[V2, j], PT[TD, j], PT[TR, j],
                                                   PT[PW, j], PT[TF, j], PT[PER, j])
-                            st[j, 2], st[j, 3], st[j, 4], st[j, 5] = sv, ss, t1, se
+                            st[2, j], st[3, j], st[4, j], st[5, j] = sv, ss, t1, se
                         done = True
                 if not done:
-                    _advance(j, P[j], t0, t1, st[j], spikes, counts, status, fail_t)
-                if status[j] == STATUS_OK and not (math.isfinite(st[j, 0]) and math.isfinite(st[j, 1])):
+                    _advance(j, P[j], t0, t1, st[:, j], spikes, counts, status, fail_t)
+                if status[j] == STATUS_OK and not (math.isfinite(st[0, j]) and math.isfinite(st[1, j])):
                     status[j] = STATUS_NONFINITE
                     fail_t[j] = t1
                 if record:
-                    rec_v[j, k + 1] = st[j, 0]
-                    rec_x[j, k + 1] = st[j, 1]
+                    rec_v[j, k + 1] = st[0, j]
+                    rec_x[j, k + 1] = st[1, j]
         for jj in range(nb):
-            final[j0 + jj, 0] = st[j0 + jj, 0]
-            final[j0 + jj, 1] = st[j0 + jj, 1]
+            final[j0 + jj, 0] = st[0, j0 + jj]
+            final[j0 + jj, 1] = st[1, j0 + jj]
 
 
 # ---------------------------------------------------------------- Python API

@@ -21,7 +21,7 @@ from .params import Params, StimulusParams
 TIME_TOL = 1e-14
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def pulse_segment(t, v1, v2, td, tr, pw, tf, per):
     """The linear piece of the PULSE waveform that starts at or contains ``t``.
 
@@ -49,7 +49,7 @@ def pulse_segment(t, v1, v2, td, tr, pw, tf, per):
     return v1, 0.0, base + per
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _pulse_values(t, v1, v2, td, tr, pw, tf, per):
     out = np.empty(t.shape[0])
     for i in range(t.shape[0]):
