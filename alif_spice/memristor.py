@@ -31,7 +31,7 @@ def _clip_overload(z, lo, hi):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _exp(z):
+def exp_clipped(z):
     """exp() with its argument clipped to +-EXP_LIMIT (no overflow, no underflow to 0)."""
     return np.exp(clip(z, -EXP_LIMIT, EXP_LIMIT))
 
@@ -68,21 +68,26 @@ def x_from_resistance(r, r_on, r_off):
 @njit(cache=True, inline="always", error_model="numpy")
 def switching_constants(v_on, v_off, beta):
     """(k_on, k_off) = (exp(beta V_on), exp(beta V_off)) used by :func:`dxdt_k`."""
-    return _exp(beta * v_on), _exp(beta * v_off)
+    return exp_clipped(beta * v_on), exp_clipped(beta * v_off)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def dxdt_e(e, x, k_on, k_off, inv_tau):
+    """MMS state equation given E = exp(beta v_mem) and the constants of :func:`dxdt_k`.
+
+    (1/tau)[s(beta(v-V_on))(1-x) - (1 - s(beta(v+V_off)))x] with
+    s(beta(v-V_on)) = E/(E+k_on) and 1 - s(beta(v+V_off)) = 1/(1 + E k_off).
+    Both terms vanish at the bounds, so x stays in [0, 1].
+    """
+    p_on = e / (e + k_on)
+    p_off = 1.0 / (1.0 + e * k_off)
+    return inv_tau * (p_on * (1.0 - x) - p_off * x)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
 def dxdt_k(v_mem, x, k_on, k_off, beta, inv_tau):
-    """MMS state equation with precomputed constants (one exponential per call).
-
-    (1/tau)[s(beta(v-V_on))(1-x) - (1 - s(beta(v+V_off)))x] with
-    s(beta(v-V_on)) = E/(E+k_on) and 1 - s(beta(v+V_off)) = 1/(1 + E k_off),
-    E = exp(beta v). Both terms vanish at the bounds, so x stays in [0, 1].
-    """
-    e = _exp(beta * v_mem)
-    p_on = e / (e + k_on)
-    p_off = 1.0 / (1.0 + e * k_off)
-    return inv_tau * (p_on * (1.0 - x) - p_off * x)
+    """MMS state equation with precomputed constants: one exponential per call."""
+    return dxdt_e(exp_clipped(beta * v_mem), x, k_on, k_off, inv_tau)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -95,14 +100,14 @@ def dxdt(v_mem, x, v_on, v_off, tau, beta):
 @njit(cache=True, inline="always", error_model="numpy")
 def gmms_current(v, x, r_on, r_off, phi, alpha_f, beta_f, alpha_r, beta_r):
     """Generalized MMS current phi G(x) v + (1-phi)(alpha_f e^{beta_f v} - alpha_r e^{-beta_r v}), A."""
-    schottky = alpha_f * _exp(beta_f * v) - alpha_r * _exp(-beta_r * v)
+    schottky = alpha_f * exp_clipped(beta_f * v) - alpha_r * exp_clipped(-beta_r * v)
     return phi * conductance(x, r_on, r_off) * v + (1.0 - phi) * schottky
 
 
 @njit(cache=True, inline="always", error_model="numpy")
 def gmms_slope(v, x, r_on, r_off, phi, alpha_f, beta_f, alpha_r, beta_r):
     """d(gmms_current)/dv, S (always >= 0)."""
-    schottky = alpha_f * beta_f * _exp(beta_f * v) + alpha_r * beta_r * _exp(-beta_r * v)
+    schottky = alpha_f * beta_f * exp_clipped(beta_f * v) + alpha_r * beta_r * exp_clipped(-beta_r * v)
     return phi * conductance(x, r_on, r_off) + (1.0 - phi) * schottky
 
 

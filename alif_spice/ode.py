@@ -45,6 +45,8 @@ BLOCK = 128  # neurons integrated side by side (fits the working set in L1/L2)
 _conductance = mm.conductance
 _conductance_g = mm.conductance_g
 _dxdt_k = mm.dxdt_k
+_dxdt_e = mm.dxdt_e
+_exp = mm.exp_clipped
 _gmms_current = mm.gmms_current
 _gmms_v = mm.gmms_branch_voltage
 _segment = pulse_segment
@@ -82,12 +84,23 @@ def _branch(v, x, p):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _deriv(v, x, i_in, g_on, g_off, k_on, k_off, beta, inv_tau, r_s, v_rest, inv_c):
-    """(dv_c/dt, dx/dt, v_mem) of the plain MMS neuron from scalars (the hot path)."""
+def _divider(v, x, g_on, g_off, r_s, v_rest):
+    """(clamped x, G(x), v_mem) of the plain MMS branch at capacitor voltage v."""
     xc = min(max(x, 0.0), 1.0)
     g = _conductance_g(xc, g_on, g_off)
-    v_mem = (v - v_rest) / (1.0 + r_s * g)
-    return (i_in - g * v_mem) * inv_c, _dxdt_k(v_mem, xc, k_on, k_off, beta, inv_tau), v_mem
+    return xc, g, (v - v_rest) / (1.0 + r_s * g)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _deriv(v, x, i_in, g_on, g_off, k_on, k_off, beta, inv_tau, r_s, v_rest, inv_c):
+    """(dv_c/dt, dx/dt, v_mem) of the plain MMS neuron from scalars.
+
+    The fast path of :func:`_integrate` performs exactly these operations, split
+    into loops so that the compiler can vectorise all but the exponential.
+    """
+    xc, g, v_mem = _divider(v, x, g_on, g_off, r_s, v_rest)
+    dx = _dxdt_e(_exp(beta * v_mem), xc, k_on, k_off, inv_tau)
+    return (i_in - g * v_mem) * inv_c, dx, v_mem
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -152,7 +165,7 @@ def _crossing(v0, x0, f0v, f0x, v1, x1, i_end, h, p):
             if side == -1:
                 g_hi *= 0.5
             side = -1
-        if (hi - lo) * h < 1e-19 or g == 0.0:
+        if hi - lo < 1e-12 or g == 0.0:  # 1e-12 of a step: far below any spike-time need
             break
     xs = min(max(_hermite(x0, f0x, x1, f1x, h, hi), 0.0), 1.0)
     return hi, xs
@@ -219,6 +232,10 @@ def _integrate(P, dt, t_stop, nsteps, rec_v, rec_x, record, spikes, counts, stat
     fast = np.zeros(block, dtype=np.bool_)
     hold = np.zeros(block, dtype=np.bool_)
     b_ia = np.empty(block)
+    b_xc = np.empty(block)
+    b_e = np.empty(block)
+    b_vn = np.empty(block)
+    b_xn = np.empty(block)
     for j0 in range(0, n, block):
         nb = min(block, n - j0)
         b_kv[:] = 0.0  # stage 0 reads row 0 times c = 0: keep it finite
@@ -251,38 +268,48 @@ def _integrate(P, dt, t_stop, nsteps, rec_v, rec_x, record, spikes, counts, stat
             for stage in range(4):
                 c = 0.0 if stage == 0 else (h if stage == 3 else 0.5 * h)
                 prev = max(stage - 1, 0)
-                for jj in range(nb):
+                for jj in range(nb):  # divider and dv/dt (vectorisable)
                     j = j0 + jj
                     vs = st[0, j] + c * b_kv[prev, jj]
                     xs = st[1, j] + c * b_kx[prev, jj]
-                    i_in = b_ia[jj] + st[3, j] * c
-                    dv, b_kx[stage, jj], _ = _deriv(
-                        vs, xs, i_in, PT[G_ON, j], PT[G_OFF, j], PT[K_ON, j], PT[K_OFF, j],
-                        PT[BETA, j], PT[INV_TAU, j], PT[R_S, j], PT[V_REST, j], PT[INV_C, j])
+                    xc, g, vm = _divider(vs, xs, PT[G_ON, j], PT[G_OFF, j], PT[R_S, j],
+                                         PT[V_REST, j])
+                    dv = (b_ia[jj] + st[3, j] * c - g * vm) * PT[INV_C, j]
                     b_kv[stage, jj] = 0.0 if hold[jj] else dv
+                    b_xc[jj] = xc
+                    b_e[jj] = PT[BETA, j] * vm
+                for jj in range(nb):  # the exponential (library calls)
+                    b_e[jj] = _exp(b_e[jj])
+                for jj in range(nb):  # dx/dt (vectorisable)
+                    j = j0 + jj
+                    b_kx[stage, jj] = _dxdt_e(b_e[jj], b_xc[jj], PT[K_ON, j], PT[K_OFF, j],
+                                              PT[INV_TAU, j])
+            for jj in range(nb):  # RK4 combination and threshold test (vectorisable)
+                j = j0 + jj
+                vn = st[0, j] + h / 6.0 * (b_kv[0, jj] + 2.0 * b_kv[1, jj] + 2.0 * b_kv[2, jj]
+                                           + b_kv[3, jj])
+                xn = st[1, j] + h / 6.0 * (b_kx[0, jj] + 2.0 * b_kx[1, jj] + 2.0 * b_kx[2, jj]
+                                           + b_kx[3, jj])
+                xn = min(max(xn, 0.0), 1.0)
+                # v_mem < v_th without the division (the divider's denominator is > 0); a
+                # step that may have crossed is redone by _advance, which decides exactly
+                below = (vn - PT[V_REST, j]) < PT[V_TH, j] * (
+                    1.0 + PT[R_S, j] * _conductance_g(xn, PT[G_ON, j], PT[G_OFF, j]))
+                b_vn[jj] = vn
+                b_xn[jj] = xn
+                fast[jj] = fast[jj] and (hold[jj] or below)
             for jj in range(nb):
                 j = j0 + jj
                 if status[j] != STATUS_OK:
                     continue
-                done = False
                 if fast[jj]:
-                    vn = st[0, j] + h / 6.0 * (b_kv[0, jj] + 2.0 * b_kv[1, jj] + 2.0 * b_kv[2, jj]
-                                               + b_kv[3, jj])
-                    xn = st[1, j] + h / 6.0 * (b_kx[0, jj] + 2.0 * b_kx[1, jj] + 2.0 * b_kx[2, jj]
-                                               + b_kx[3, jj])
-                    xn = min(max(xn, 0.0), 1.0)
-                    # v_mem < v_th without the division (the divider's denominator is > 0);
-                    # a step that may have crossed is redone by _advance, which decides exactly
-                    below = (vn - PT[V_REST, j]) < PT[V_TH, j] * (
-                        1.0 + PT[R_S, j] * _conductance_g(xn, PT[G_ON, j], PT[G_OFF, j]))
-                    if hold[jj] or below:
-                        st[0, j], st[1, j] = vn, xn
-                        if t1 >= st[5, j] - TIME_TOL:
-                            sv, ss, se = _segment(t1, PT[V1, j], PT[V2, j], PT[TD, j], PT[TR, j],
-                                                  PT[PW, j], PT[TF, j], PT[PER, j])
-                            st[2, j], st[3, j], st[4, j], st[5, j] = sv, ss, t1, se
-                        done = True
-                if not done:
+                    st[0, j] = b_vn[jj]
+                    st[1, j] = b_xn[jj]
+                    if t1 >= st[5, j] - TIME_TOL:
+                        sv, ss, se = _segment(t1, PT[V1, j], PT[V2, j], PT[TD, j], PT[TR, j],
+                                              PT[PW, j], PT[TF, j], PT[PER, j])
+                        st[2, j], st[3, j], st[4, j], st[5, j] = sv, ss, t1, se
+                else:
                     _advance(j, P[j], t0, t1, st[:, j], spikes, counts, status, fail_t)
                 if status[j] == STATUS_OK and not (math.isfinite(st[0, j]) and math.isfinite(st[1, j])):
                     status[j] = STATUS_NONFINITE
