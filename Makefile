@@ -1,0 +1,50 @@
+# alif-spice: two commands set everything up on a fresh Debian/Ubuntu machine.
+#   make run    install what is missing, run the paper's case, print where the result is
+#   make test   install what is missing, run the test suite
+# The Dockerfile repeats the install steps of the 'system' and 'install' targets.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+OUT    ?= results/paper
+
+.PHONY: run test install system bench clean
+
+## Debian packages: ngspice + its shared library (PySpice's backend), venv support
+system:
+	@missing=""; \
+	command -v ngspice >/dev/null 2>&1 || missing="$$missing ngspice"; \
+	ls /usr/lib/*/libngspice.so.0 /usr/lib/libngspice.so.0 >/dev/null 2>&1 || missing="$$missing libngspice0"; \
+	$(PYTHON) -c "import ensurepip, venv" >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y $$missing; \
+	fi
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# dependencies are reinstalled only when pyproject.toml changes
+$(VENV)/.deps: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q ".[dev]"
+	touch $@
+
+## the package itself: a real (non-editable) install, so the tests see what users get
+install: system $(VENV)/.deps
+	$(BIN)/python -m pip install -q --no-deps --force-reinstall .
+
+run: install
+	@mkdir -p $(OUT)
+	$(BIN)/alif-spice ode --preset paper -o $(OUT)/ode.parquet
+	@echo "paper case (RK4 reference): trace in $(OUT)/ode.parquet, spike times in $(OUT)/ode.spikes.csv"
+
+test: install
+	cd tests && ../$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python benchmarks/bench_ode.py
+
+clean:
+	rm -rf $(VENV) build dist results .pytest_cache
