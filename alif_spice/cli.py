@@ -51,13 +51,12 @@ def _load(args: argparse.Namespace):
 
 def _cmd_ode(args: argparse.Namespace) -> int:
     from .compare import adaptation_ratio, spikes_per_period
-    from .ode import check_step, solve_ode
+    from .ode import solve_ode
     from .stimulus import SquareWave
     from .trace import check_trace_path
 
     check_trace_path(args.output)
     params = _load(args)
-    check_step(params)
     start = time.perf_counter()
     trace = solve_ode(params)
     elapsed = time.perf_counter() - start

@@ -42,7 +42,6 @@ STATUS_TEXT = {STATUS_OK: "ok", STATUS_NONFINITE: "non-finite state (step too la
 MAX_SPIKES_PER_STEP = 10000
 BLOCK = 128  # neurons integrated side by side (fits the working set in L1/L2)
 
-_conductance = mm.conductance
 _conductance_g = mm.conductance_g
 _dxdt_k = mm.dxdt_k
 _dxdt_e = mm.dxdt_e
