@@ -134,10 +134,24 @@ class SimulationParams:
     t_stop: float = _num(POSITIVE, "s", "end of the simulated interval")
     dt: float = _num(POSITIVE, "s", "RK4 step of the reference solver")
     max_step: float = _num(POSITIVE, "s", "maximum SPICE time step")
-    reltol: float = _num(OPEN_UNIT, "1", "SPICE relative tolerance")
+    reltol: float = _num(OPEN_UNIT, "1", "SPICE relative tolerance (ideal and memristor-iv circuits)")
+    reltol_hardware: float = _num(OPEN_UNIT, "1", "SPICE relative tolerance of the hardware circuit")
     abstol: float = _num(POSITIVE, "A", "SPICE absolute current tolerance")
     vntol: float = _num(POSITIVE, "V", "SPICE absolute voltage tolerance")
     timeout: float = _num(POSITIVE, "s", "wall-clock limit of one SPICE run")
+
+
+@dataclass(frozen=True)
+class IvParams:
+    """Memristor I-V drive (circuit ``memristor-iv``): source -> series resistor -> device."""
+
+    waveform: str = _str(choice("sine", "triangle"), "source waveform")
+    amplitude: float = _num(POSITIVE, "V", "source amplitude")
+    frequency: float = _num(POSITIVE, "Hz", "source frequency")
+    r_series: float = _num(POSITIVE, "Ω", "series resistor")
+    periods: float = _num(POSITIVE, "1", "number of source periods simulated")
+    points_per_period: float = _num(Rule(lambda v: v >= 50 and float(v).is_integer(), "must be an integer >= 50"),
+                                    "1", "samples per period (SPICE max step = period / points)")
 
 
 TABLES: dict[str, type] = {
@@ -146,6 +160,7 @@ TABLES: dict[str, type] = {
     "stimulus": StimulusParams,
     "hardware": HardwareParams,
     "simulation": SimulationParams,
+    "iv": IvParams,
 }
 
 
@@ -175,6 +190,7 @@ class Params:
     stimulus: StimulusParams
     hardware: HardwareParams
     simulation: SimulationParams
+    iv: IvParams
 
     def get(self, key: str) -> Any:
         """Value of ``"table.key"``."""

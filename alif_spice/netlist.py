@@ -1,0 +1,147 @@
+"""Netlist renderer: parameters -> self-contained ngspice netlists (Jinja2 templates).
+
+Templates live in ``netlists/*.cir.j2``; the SPICE libraries of ``spice_models/`` are
+inlined, so ``ngspice -b FILE.cir`` runs a rendered netlist as written. Safety: the
+templates use StrictUndefined, every number goes through :func:`spice_number` (which
+accepts only finite numbers) and the only other text they insert is a whitelisted
+library or model name, so no parameter value can add a line, a ``.control`` block or a
+``shell`` command. Same parameters -> byte-identical netlist (no timestamps).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+
+import jinja2
+
+from . import __version__
+from .errors import ParamError
+from .params import Params
+from .resources import data_dir
+from .stimulus import SquareWave
+from .units import format_spice_number
+
+CIRCUITS = ("ideal", "hardware", "memristor-iv")
+LIBRARIES = ("mms_memristor", "opamp_op482", "comparator_ad8561", "nmos_2n7002")
+
+RESET_CONDUCTANCE = 1e3
+#: shortest refractory period the SPICE latch can represent (s)
+MIN_HOLD = 20e-9
+#: Schmitt trigger feedback resistor R2 (Ω); R1 follows from the design equations
+SCHMITT_R2 = 100e3
+
+
+def spice_number(value: object) -> str:
+    """Jinja filter: a finite int/float as SPICE text; anything else is refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ParamError(f"netlist: refusing to write {type(value).__name__} {value!r} as a number")
+    try:
+        return format_spice_number(float(value))
+    except ValueError as exc:
+        raise ParamError(f"netlist: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Netlist:
+    """A rendered netlist and what the runner needs to read its results."""
+
+    circuit: str
+    text: str
+    sha256: str
+    t_stop: float
+    #: trace column -> ngspice vector name (node voltage or branch current)
+    vectors: dict[str, str]
+    #: (trace column, threshold): spikes are its upward crossings
+    spike: tuple[str, float] | None
+
+
+def schmitt_design(p: Params) -> dict[str, float]:
+    """Component values of the Schmitt trigger (positive feedback around the comparator).
+
+    Thresholds (FACTS.md): V_up = V_ref(1 + R1/R2) - V_OL R1/R2 and
+    V_down = V_ref(1 + R1/R2) - V_OH R1/R2, with V_up = neuron.v_th and
+    V_down = hardware.schmitt_lower. Returns r1, r2, v_ref (Ω, Ω, V).
+    """
+    hw = p.hardware
+    v_up, v_down = p.neuron.v_th, hw.schmitt_lower
+    if not v_down < v_up:
+        raise ParamError("hardware.schmitt_lower: must be < neuron.v_th (the upper threshold)")
+    ratio = (v_up - v_down) / (hw.comp_voh - hw.comp_vol)
+    v_ref = (v_up + hw.comp_vol * ratio) / (1.0 + ratio)
+    return {"r1": ratio * SCHMITT_R2, "r2": SCHMITT_R2, "v_ref": v_ref}
+
+
+def schmitt_thresholds(r1: float, r2: float, v_ref: float, voh: float, vol: float) -> tuple[float, float]:
+    """(V_up, V_down) of the Schmitt trigger from its components (the design equations)."""
+    return v_ref * (1 + r1 / r2) - vol * r1 / r2, v_ref * (1 + r1 / r2) - voh * r1 / r2
+
+
+def _library(name: str) -> str:
+    if name not in LIBRARIES:
+        raise ParamError(f"netlist: unknown SPICE library {name!r}")
+    return data_dir("spice_models").joinpath(f"{name}.lib").read_text(encoding="utf-8").rstrip() + "\n"
+
+
+def _mosfet_card(vto: float) -> str:
+    """The 2N7002 card of spice_models with the threshold of [hardware] mos_vto."""
+    text, count = re.subn(r"\bVto=[0-9.eE+-]+", f"Vto={spice_number(vto)}", _library("nmos_2n7002"))
+    assert count == 1
+    return text
+
+
+def _environment() -> jinja2.Environment:
+    def load(name: str) -> str:
+        return data_dir("netlists").joinpath(name).read_text(encoding="utf-8")
+
+    env = jinja2.Environment(loader=jinja2.FunctionLoader(load), undefined=jinja2.StrictUndefined,
+                             autoescape=False, keep_trailing_newline=True, trim_blocks=True,
+                             lstrip_blocks=True)
+    env.filters["n"] = spice_number
+    env.globals["library"] = _library
+    return env
+
+
+def _header(p: Params, circuit: str) -> list[str]:
+    lines = [f"* alif-spice {__version__}: '{circuit}' circuit (ngspice 39; run with ngspice -b)",
+             "* parameters (SI units):"]
+    for key, value in p.flat().items():
+        lines.append(f"*   {key} = {value if isinstance(value, str) else spice_number(value)}")
+    return lines
+
+
+def render(p: Params, circuit: str) -> Netlist:
+    """Render circuit ``ideal``, ``hardware`` or ``memristor-iv`` for parameters ``p``."""
+    if circuit not in CIRCUITS:
+        raise ParamError(f"--circuit: unknown circuit {circuit!r} (choose from {', '.join(CIRCUITS)})")
+    sim, n, iv = p.simulation, p.neuron, p.iv
+    context = {"m": p.memristor, "n": n, "hw": p.hardware, "sim": sim, "iv": iv,
+               "s": SquareWave.from_params(p)}
+    if circuit == "memristor-iv":
+        t_stop = iv.periods / iv.frequency
+        step = 1.0 / (iv.frequency * iv.points_per_period)
+        context.update(t_stop=t_stop, t_step=step, max_step=step)
+        vectors = {"v_src": "src", "v_mem": "a", "x": "x", "i_m": "vsense#branch"}
+        spike = None
+    else:
+        t_stop = sim.t_stop
+        context.update(t_stop=t_stop, t_step=sim.max_step, max_step=sim.max_step)
+        vectors = {"v_c": "c", "v_m": "m", "x": "x", "i_m": "vsense#branch"}
+        if circuit == "ideal":
+            hold = max(n.t_ref, MIN_HOLD)
+            context.update(hold=hold, min_hold=MIN_HOLD)
+            vectors["latch"] = "q"
+            spike = ("latch", 0.5)  # the latch sets when the switch sees v_mem > v_th
+        else:
+            context.update(schmitt=schmitt_design(p), mosfet_card=_mosfet_card(p.hardware.mos_vto))
+            vectors.update({"v_diff": "da", "v_cmp": "co", "i_pos": "vpos#branch",
+                            "i_neg": "vneg#branch", "i_cmp_supply": "vcs#branch"})
+            hw = p.hardware
+            spike = ("v_cmp", 0.5 * (hw.comp_voh + hw.comp_vol))
+    body = _environment().get_template(f"{circuit}.cir.j2").render(**context)
+    digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
+    text = "\n".join(_header(p, circuit) + [f"* sha256 of the netlist below: {digest}"]) + "\n" + body
+    return Netlist(circuit=circuit, text=text, sha256=digest, t_stop=t_stop, vectors=vectors,
+                   spike=spike)
