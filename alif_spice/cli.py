@@ -40,6 +40,23 @@ def build_parser() -> argparse.ArgumentParser:
     ode.add_argument("-o", "--output", required=True, metavar="TRACE.{csv,parquet}",
                      help="trace file; exact spike times go to <stem>.spikes.csv beside it")
     ode.set_defaults(func=_cmd_ode)
+
+    from .netlist import CIRCUITS
+
+    net = sub.add_parser("netlist", help="write a self-contained ngspice netlist",
+                         description="Render a circuit as a netlist that `ngspice -b FILE` runs as written.")
+    _add_param_options(net)
+    net.add_argument("--circuit", required=True, choices=CIRCUITS)
+    net.add_argument("-o", "--output", metavar="FILE.cir", help="netlist file (stdout if omitted)")
+    net.set_defaults(func=_cmd_netlist)
+
+    run = sub.add_parser("run", help="render a circuit and run its transient in ngspice",
+                         description="Render a circuit, run it through PySpice/ngspice, write the trace.")
+    _add_param_options(run)
+    run.add_argument("--circuit", required=True, choices=CIRCUITS)
+    run.add_argument("-o", "--output", required=True, metavar="TRACE.{csv,parquet}",
+                     help="trace file; spike times go to <stem>.spikes.csv beside it")
+    run.set_defaults(func=_cmd_run)
     return parser
 
 
@@ -65,6 +82,41 @@ def _cmd_ode(args: argparse.Namespace) -> int:
     print(f"ode: {trace.spikes.size} spikes in {params.simulation.t_stop:g} s "
           f"({elapsed:.2f} s wall); spikes per input period: {per}; "
           f"adaptation ratio {adaptation_ratio(per):.3g}")
+    print(f"trace:  {trace_path}")
+    print(f"spikes: {spikes_path}")
+    return EXIT_OK
+
+
+def _cmd_netlist(args: argparse.Namespace) -> int:
+    from .files import write_text_atomic
+    from .netlist import render
+
+    netlist = render(_load(args), args.circuit)
+    if args.output:
+        write_text_atomic(args.output, netlist.text)
+        print(f"netlist ({args.circuit}, sha256 {netlist.sha256[:12]}): {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(netlist.text)
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .compare import spikes_per_period
+    from .spice import run_circuit
+    from .stimulus import SquareWave
+    from .trace import check_trace_path
+
+    check_trace_path(args.output)
+    params = _load(args)
+    start = time.perf_counter()
+    trace = run_circuit(params, args.circuit)
+    elapsed = time.perf_counter() - start
+    trace_path, spikes_path = trace.write(args.output)
+    summary = f"{args.circuit}: {trace.time.size} time points ({elapsed:.2f} s wall)"
+    if args.circuit != "memristor-iv":
+        per = spikes_per_period(trace.spikes, SquareWave.from_params(params), params.simulation.t_stop)
+        summary += f"; {trace.spikes.size} spikes, per input period: {per}"
+    print(summary)
     print(f"trace:  {trace_path}")
     print(f"spikes: {spikes_path}")
     return EXIT_OK

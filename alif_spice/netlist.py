@@ -21,13 +21,12 @@ from . import __version__
 from .errors import ParamError
 from .params import Params
 from .resources import data_dir
-from .stimulus import SquareWave
+from .stimulus import IvSource, SquareWave
 from .units import format_spice_number
 
 CIRCUITS = ("ideal", "hardware", "memristor-iv")
 LIBRARIES = ("mms_memristor", "opamp_op482", "comparator_ad8561", "nmos_2n7002")
 
-RESET_CONDUCTANCE = 1e3
 #: shortest refractory period the SPICE latch can represent (s)
 MIN_HOLD = 20e-9
 #: Schmitt trigger feedback resistor R2 (Ω); R1 follows from the design equations
@@ -67,8 +66,6 @@ def schmitt_design(p: Params) -> dict[str, float]:
     """
     hw = p.hardware
     v_up, v_down = p.neuron.v_th, hw.schmitt_lower
-    if not v_down < v_up:
-        raise ParamError("hardware.schmitt_lower: must be < neuron.v_th (the upper threshold)")
     ratio = (v_up - v_down) / (hw.comp_voh - hw.comp_vol)
     v_ref = (v_up + hw.comp_vol * ratio) / (1.0 + ratio)
     return {"r1": ratio * SCHMITT_R2, "r2": SCHMITT_R2, "v_ref": v_ref}
@@ -79,7 +76,8 @@ def schmitt_thresholds(r1: float, r2: float, v_ref: float, voh: float, vol: floa
     return v_ref * (1 + r1 / r2) - vol * r1 / r2, v_ref * (1 + r1 / r2) - voh * r1 / r2
 
 
-def _library(name: str) -> str:
+def library(name: str) -> str:
+    """Text of one of the shipped SPICE libraries (spice_models/NAME.lib)."""
     if name not in LIBRARIES:
         raise ParamError(f"netlist: unknown SPICE library {name!r}")
     return data_dir("spice_models").joinpath(f"{name}.lib").read_text(encoding="utf-8").rstrip() + "\n"
@@ -87,7 +85,7 @@ def _library(name: str) -> str:
 
 def _mosfet_card(vto: float) -> str:
     """The 2N7002 card of spice_models with the threshold of [hardware] mos_vto."""
-    text, count = re.subn(r"\bVto=[0-9.eE+-]+", f"Vto={spice_number(vto)}", _library("nmos_2n7002"))
+    text, count = re.subn(r"\bVto=[0-9.eE+-]+", f"Vto={spice_number(vto)}", library("nmos_2n7002"))
     assert count == 1
     return text
 
@@ -100,7 +98,7 @@ def _environment() -> jinja2.Environment:
                              autoescape=False, keep_trailing_newline=True, trim_blocks=True,
                              lstrip_blocks=True)
     env.filters["n"] = spice_number
-    env.globals["library"] = _library
+    env.globals["library"] = library
     return env
 
 
@@ -122,7 +120,8 @@ def render(p: Params, circuit: str) -> Netlist:
     if circuit == "memristor-iv":
         t_stop = iv.periods / iv.frequency
         step = 1.0 / (iv.frequency * iv.points_per_period)
-        context.update(t_stop=t_stop, t_step=step, max_step=step)
+        context.update(t_stop=t_stop, t_step=step, max_step=step,
+                       source=IvSource.from_params(p).spice())
         vectors = {"v_src": "src", "v_mem": "a", "x": "x", "i_m": "vsense#branch"}
         spike = None
     else:

@@ -26,7 +26,7 @@ from numba import njit
 from . import memristor as mm
 from .errors import ParamError, SimulationError
 from .params import Params
-from .stimulus import TIME_TOL, SquareWave, pulse_segment
+from .stimulus import TIME_TOL, IvSource, SquareWave, pulse_segment
 from .trace import Trace
 
 # ---------------------------------------------------------------- parameter row layout
@@ -416,3 +416,53 @@ def solve_ode(params: Params) -> Trace:
     return Trace(time=result.time,
                  signals={"v_c": v_c, "v_mem": v_mem, "x": x, "i_m": i_m, "i_in": i_in},
                  spikes=result.spikes[0], source="ode", params=params)
+
+
+# ---------------------------------------------------------------- memristor I-V drive
+
+
+@njit(cache=True, error_model="numpy")
+def _iv_kernel(p, t, v_src, substeps, x_out):
+    """RK4 for x of a memristor driven by v_src(t) (linear between samples) through r_s."""
+    x = p[X0]
+    x_out[0] = x
+    for k in range(t.shape[0] - 1):
+        h = (t[k + 1] - t[k]) / substeps
+        dv = (v_src[k + 1] - v_src[k]) / substeps
+        for s in range(substeps):
+            va = v_src[k] + s * dv
+            xc = min(max(x, 0.0), 1.0)
+            k1 = _dxdt_k(_branch(va, xc, p)[0], xc, p[K_ON], p[K_OFF], p[BETA], p[INV_TAU])
+            x2 = min(max(x + 0.5 * h * k1, 0.0), 1.0)
+            k2 = _dxdt_k(_branch(va + 0.5 * dv, x2, p)[0], x2, p[K_ON], p[K_OFF], p[BETA], p[INV_TAU])
+            x3 = min(max(x + 0.5 * h * k2, 0.0), 1.0)
+            k3 = _dxdt_k(_branch(va + 0.5 * dv, x3, p)[0], x3, p[K_ON], p[K_OFF], p[BETA], p[INV_TAU])
+            x4 = min(max(x + h * k3, 0.0), 1.0)
+            k4 = _dxdt_k(_branch(va + dv, x4, p)[0], x4, p[K_ON], p[K_OFF], p[BETA], p[INV_TAU])
+            x = min(max(x + h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4), 0.0), 1.0)
+        x_out[k + 1] = x
+
+
+def solve_iv(p: Params, t: np.ndarray | None = None, v_src: np.ndarray | None = None,
+             substeps: int = 8) -> Trace:
+    """The memristor in series with ``iv.r_series`` driven by a source voltage (RK4 on x).
+
+    By default the source is ``[iv]``'s waveform sampled ``points_per_period`` times per
+    period; measured ``t`` (s) and ``v_src`` (V) arrays may be given instead (linear
+    between samples). Returns a :class:`Trace` with v_src, v_mem, x, i_m.
+    """
+    if t is None:
+        n = int(round(p.iv.periods * p.iv.points_per_period))
+        t = np.linspace(0.0, p.iv.periods / p.iv.frequency, n + 1)
+        v_src = IvSource.from_params(p)(t)
+    t = np.ascontiguousarray(t, dtype=float)
+    v_src = np.ascontiguousarray(v_src, dtype=float)
+    drive = p.with_values({"neuron.r_s": p.iv.r_series, "neuron.v_rest": 0.0, "neuron.v_reset": 0.0})
+    row = parameter_row(drive)
+    x = np.empty_like(t)
+    _iv_kernel(row, t, v_src, int(substeps), x)
+    if not np.all(np.isfinite(x)):
+        raise SimulationError("memristor I-V solve produced non-finite values")
+    v_mem, i_m = mm.branch(v_src, x, p.memristor, p.iv.r_series)
+    return Trace(time=t, signals={"v_src": v_src, "v_mem": v_mem, "x": x, "i_m": i_m},
+                 spikes=np.empty(0), source="ode:memristor-iv", params=p)

@@ -18,6 +18,7 @@ import ctypes.util
 import glob
 import logging
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -95,15 +96,19 @@ def ngspice_version() -> str:
     return str(_shared().ngspice_version)
 
 
+_ERROR_WORDS = re.compile(r"error|abort|too small|singular|fail|could not|cannot|unknown|not found|"
+                          r"no such|invalid|out of range|not parsed|undefined", re.IGNORECASE)
+
+
 def _errors(lines: list[str]) -> list[str]:
-    """ngspice's error lines (stderr, not warnings), without the 'stderr ' prefix."""
-    out = []
+    """ngspice's error lines (stderr lines that say so; gmin-stepping notes are not errors)."""
+    out: list[str] = []
     for line in lines:
         stream, _, content = line.partition(" ")
         content = content.strip()
-        if stream == "stderr" and content and not content.lower().startswith("warning") \
-                and not content.startswith("Note:") and "can't find model" not in content \
-                and not content.startswith("Using"):
+        if stream != "stderr" or not content or content.lower().startswith("warning"):
+            continue
+        if _ERROR_WORDS.search(content) or out:  # an error and the lines that follow it
             out.append(content)
     return out
 

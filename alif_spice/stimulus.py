@@ -104,3 +104,37 @@ class SquareWave:
         """Start times of the input periods that begin before ``t_stop``."""
         n = int(np.floor((t_stop - self.td) / self.per + 1e-9))
         return self.td + self.per * np.arange(max(n, 0))
+
+
+@dataclass(frozen=True)
+class IvSource:
+    """Voltage source of the ``memristor-iv`` circuit: sine, or triangle 0 -> +A -> -A -> 0."""
+
+    waveform: str
+    amplitude: float
+    frequency: float
+
+    @classmethod
+    def from_params(cls, p: Params) -> IvSource:
+        return cls(p.iv.waveform, p.iv.amplitude, p.iv.frequency)
+
+    def _triangle_corners(self) -> tuple[list[float], list[float]]:
+        per = 1.0 / self.frequency
+        return [0.0, 0.25 * per, 0.75 * per, per], [0.0, self.amplitude, -self.amplitude, 0.0]
+
+    def __call__(self, t):
+        """Source voltage (V) at time(s) ``t`` (s)."""
+        t = np.asarray(t, dtype=float)
+        if self.waveform == "sine":
+            return self.amplitude * np.sin(2.0 * np.pi * self.frequency * t)
+        ts, vs = self._triangle_corners()
+        return np.interp(np.mod(t, 1.0 / self.frequency), ts, vs)
+
+    def spice(self) -> str:
+        """The same source as an ngspice independent-source specification."""
+        from .units import format_spice_number as f
+
+        if self.waveform == "sine":
+            return f"SIN(0 {f(self.amplitude)} {f(self.frequency)})"
+        ts, vs = self._triangle_corners()
+        return "PWL(" + " ".join(f"{f(t)} {f(v)}" for t, v in zip(ts, vs)) + ") r=0"

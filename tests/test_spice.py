@@ -1,0 +1,122 @@
+"""The SPICE side against independent paths: the Python MMS model and the RK4 solver."""
+
+import os
+import resource
+
+import numpy as np
+import pytest
+
+from alif_spice import SimulationError, load_params, solve_ode
+from alif_spice.compare import spikes_per_period
+from alif_spice.netlist import render
+from alif_spice.ode import solve_iv
+from alif_spice.spice import crossings, run_circuit, run_netlist
+from alif_spice.stimulus import SquareWave
+from conftest import run_cli
+
+
+@pytest.mark.parametrize("waveform", ["sine", "triangle"])
+def test_memristor_iv_spice_matches_python_mms(paper, waveform):
+    # 1 V / 10 Hz through 5.11 kΩ, the fitting experiment's drive
+    p = paper.with_values({"iv.waveform": waveform})
+    assert (p.iv.amplitude, p.iv.frequency, p.iv.r_series) == (1.0, 10.0, 5110.0)
+    s, o = run_circuit(p, "memristor-iv"), solve_iv(p)
+    i_o, x_o = np.interp(s.time, o.time, o["i_m"]), np.interp(s.time, o.time, o["x"])
+    peak = np.abs(i_o).max()
+    assert np.sqrt(np.mean((s["i_m"] - i_o) ** 2)) < 0.01 * peak
+    assert np.sqrt(np.mean((s["x"] - x_o) ** 2)) < 0.01
+    assert s["x"].max() > 0.5  # the device really switches
+    # pinched: the current vanishes where the voltage does ...
+    zero = crossings(s.time, s["v_src"], 0.0)
+    assert np.all(np.abs(np.interp(zero, s.time, s["i_m"])) < 1e-3 * peak)
+    # ... yet the loop is open: same voltage, different current on the way up and down
+    t_per = 1 / p.iv.frequency
+    up = np.interp(t_per * 1.05, s.time, s["i_m"]), np.interp(t_per * 1.05, s.time, s["v_mem"])
+    down = np.interp(t_per * 1.45, s.time, s["i_m"]), np.interp(t_per * 1.45, s.time, s["v_mem"])
+    g_up, g_down = up[0] / up[1], down[0] / down[1]
+    assert g_down > 1.2 * g_up  # memristance fell while the voltage was high
+
+
+def test_ideal_circuit_matches_rk4(paper):
+    p = paper.with_values({"simulation.t_stop": 5e-3})
+    spice, ode = run_circuit(p, "ideal"), solve_ode(p)
+    assert spice.spikes.size == ode.spikes.size > 20
+    mean_isi = np.diff(ode.spikes).mean()
+    assert np.max(np.abs(spice.spikes - ode.spikes)) < 0.005 * mean_isi
+
+
+def test_ideal_circuit_spike_times_hold_when_the_step_is_halved(paper):
+    p = paper.with_values({"simulation.t_stop": 2e-3})
+    a = run_circuit(p, "ideal").spikes
+    b = run_circuit(p.with_values({"simulation.max_step": p.simulation.max_step / 2}), "ideal").spikes
+    assert a.size == b.size
+    assert np.max(np.abs(a - b)) < 0.002 * np.diff(a).mean()
+
+
+def test_hardware_runs_ten_periods_and_adapts(paper):
+    tr = run_circuit(paper, "hardware")
+    assert tr.time[-1] == pytest.approx(paper.simulation.t_stop)
+    per = spikes_per_period(tr.spikes, SquareWave.from_params(paper), paper.simulation.t_stop)
+    assert len(per) == 10 and per[0] > per[-1] > 0
+    for col in ("v_c", "v_mem", "x", "i_m", "i_in", "i_pos", "i_neg"):
+        assert np.all(np.isfinite(tr[col]))
+
+
+def test_syntax_error_raises_with_ngspice_message():
+    bad = "* bad\nV1 a 0 DC 1\nR1 a 0 1k\nQQ1 a b\n.tran 1n 1u\n.end\n"
+    with pytest.raises(SimulationError, match="could not find a valid modelname|Error on line"):
+        run_netlist(bad, 1e-6)
+    bad_expr = "* bad\nV1 a 0 DC 1\nB1 a 0 I=V(a)*(\n.tran 1n 1u\n.end\n"
+    with pytest.raises(SimulationError, match="syntax error|Error on line"):
+        run_netlist(bad_expr, 1e-6)
+
+
+def test_non_convergence_raises_with_ngspice_message():
+    runaway = "* runaway\nC1 a 0 1n IC=0.1\nB1 0 a I=exp(200*V(a))\n.tran 1n 1u 0 1n uic\n.end\n"
+    with pytest.raises(SimulationError, match="Timestep too small"):
+        run_netlist(runaway, 1e-6)
+
+
+def test_transient_shorter_than_asked_is_a_failure(paper):
+    netlist = render(paper.with_values({"simulation.t_stop": 0.1e-3}), "ideal")
+    with pytest.raises(SimulationError, match="ended early"):
+        run_netlist(netlist.text, 0.2e-3)
+
+
+def test_timeout_halts_and_the_next_run_works(paper):
+    p = paper.with_values({"simulation.timeout": 0.05})
+    with pytest.raises(SimulationError, match="timeout"):
+        run_circuit(p, "ideal")
+    ok = run_circuit(paper.with_values({"simulation.t_stop": 0.1e-3}), "ideal")
+    assert ok.time[-1] == pytest.approx(0.1e-3)
+
+
+def test_run_command_writes_trace_and_exit_3_on_failure(tmp_path):
+    out = tmp_path / "ideal.parquet"
+    res = run_cli("run", "--circuit", "ideal", "--set", "simulation.t_stop=1m", "-o", out)
+    assert res.returncode == 0, res.stderr
+    assert out.exists() and (tmp_path / "ideal.spikes.csv").exists()
+    res = run_cli("run", "--circuit", "hardware", "--set", "simulation.timeout=0.01", "-o", tmp_path / "h.csv")
+    assert res.returncode == 3 and "timeout" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "h.csv").exists()
+
+
+def _rss_mb():
+    with open(f"/proc/{os.getpid()}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def test_memory_stays_flat_over_200_runs(paper):
+    p = paper.with_values({"simulation.t_stop": 0.1e-3})
+    netlist = render(p, "ideal")
+    for _ in range(10):  # warm-up: allocator pools, first plots
+        run_netlist(netlist.text, netlist.t_stop)
+    start = _rss_mb()
+    for _ in range(200):
+        run_netlist(netlist.text, netlist.t_stop)
+    growth = _rss_mb() - start
+    print(f"RSS growth over 200 runs: {growth:.1f} MB")
+    assert growth < 50
