@@ -1,0 +1,61 @@
+"""Overhead of the PySpice runner over plain ngspice (issue: SPICE side).
+
+The same rendered netlist, run side by side: `ngspice -b FILE` as a subprocess (stdout
+to /dev/null) and alif_spice.spice.run_netlist in this process (load, transient, read
+vectors, clean up). Prints medians of several runs and their ratio (target <= 1.2).
+Run: .venv/bin/python benchmarks/bench_spice.py [--repeats N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from alif_spice import load_params
+from alif_spice.netlist import render
+from alif_spice.spice import run_circuit, run_netlist
+
+
+def median_time(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    ngspice = shutil.which("ngspice")
+    if ngspice is None:
+        raise SystemExit("ngspice binary not found")
+    p = load_params("paper")
+    print(f"{'circuit':14s} {'ngspice -b (s)':>15s} {'runner (s)':>11s} {'runner+trace (s)':>17s} {'ratio':>6s}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for circuit in ("ideal", "hardware", "memristor-iv"):
+            netlist = render(p, circuit)
+            path = Path(tmp) / f"{circuit}.cir"
+            path.write_text(netlist.text)
+            run_netlist(netlist.text, netlist.t_stop)  # load the library once, outside the timing
+
+            def batch():
+                subprocess.run([ngspice, "-b", str(path)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, check=True)
+
+            t_b = median_time(batch, args.repeats)
+            t_r = median_time(lambda: run_netlist(netlist.text, netlist.t_stop), args.repeats)
+            t_t = median_time(lambda: run_circuit(p, circuit), args.repeats)
+            print(f"{circuit:14s} {t_b:15.3f} {t_r:11.3f} {t_t:17.3f} {t_r / t_b:6.2f}")
+    print("ratio = runner / ngspice -b (medians); target <= 1.2")
+
+
+if __name__ == "__main__":
+    main()
