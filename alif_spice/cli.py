@@ -29,7 +29,7 @@ def _add_param_options(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="alif-spice", description=__doc__)
-    from . import __version__
+    from .version import __version__
 
     parser.add_argument("--version", action="version", version=f"alif-spice {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)

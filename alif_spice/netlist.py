@@ -11,18 +11,17 @@ library or model name, so no parameter value can add a line, a ``.control`` bloc
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from dataclasses import dataclass
 
 import jinja2
 
-from . import __version__
 from .errors import ParamError
 from .params import Params
 from .resources import data_dir
 from .stimulus import IvSource, SquareWave
 from .units import format_spice_number
+from .version import __version__
 
 CIRCUITS = ("ideal", "hardware", "memristor-iv")
 LIBRARIES = ("mms_memristor", "opamp_op482", "comparator_ad8561", "nmos_2n7002")

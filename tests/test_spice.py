@@ -6,7 +6,7 @@ import resource
 import numpy as np
 import pytest
 
-from alif_spice import SimulationError, load_params, solve_ode
+from alif_spice import SimulationError, solve_ode
 from alif_spice.compare import spikes_per_period
 from alif_spice.netlist import render
 from alif_spice.ode import solve_iv
