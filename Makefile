@@ -36,9 +36,8 @@ install: system $(VENV)/.deps
 	$(BIN)/python -m pip install -q --no-deps --force-reinstall .
 
 run: install
-	@mkdir -p $(OUT)
-	$(BIN)/alif-spice ode --preset paper -o $(OUT)/ode.parquet
-	@echo "paper case (RK4 reference): trace in $(OUT)/ode.parquet, spike times in $(OUT)/ode.spikes.csv"
+	$(BIN)/alif-spice compare --case paper -o $(OUT); status=$$?; \
+	echo "paper case report: $(OUT)/report.html"; exit $$status
 
 test: install
 	cd tests && ../$(BIN)/pytest -q

@@ -57,6 +57,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", required=True, metavar="TRACE.{csv,parquet}",
                      help="trace file; spike times go to <stem>.spikes.csv beside it")
     run.set_defaults(func=_cmd_run)
+
+    cmp_ = sub.add_parser("compare", help="RK4 model vs SPICE circuits: metrics and report",
+                          description="Run a comparison case and write its report.")
+    cmp_.add_argument("--case", default="paper", metavar="NAME|FILE.toml",
+                      help="shipped case name (paper, step) or a case TOML file (default: paper)")
+    cmp_.add_argument("--preset", default=None, help="parameter preset (default: the case's)")
+    cmp_.add_argument("--params", action="append", default=[], metavar="FILE.toml",
+                      help="partial parameter file over the case (repeatable)")
+    cmp_.add_argument("--set", action="append", default=[], dest="sets", metavar="TABLE.KEY=VALUE",
+                      help="set one parameter, applied last (repeatable)")
+    cmp_.add_argument("-o", "--output", required=True, metavar="DIR", help="report folder")
+    cmp_.set_defaults(func=_cmd_compare)
     return parser
 
 
@@ -120,6 +132,48 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"trace:  {trace_path}")
     print(f"spikes: {spikes_path}")
     return EXIT_OK
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .cases import case_params, load_case, run_case
+    from .report import write_report
+
+    if Path(args.output).exists() and not Path(args.output).is_dir():
+        from .errors import ParamError
+
+        raise ParamError(f"-o {args.output!r}: exists and is not a folder")
+    case = load_case(args.case)
+    params = case_params(case, args.params, args.sets, args.preset)
+    start = time.perf_counter()
+    result = run_case(case, params, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+    print("writing report ...", file=sys.stderr, flush=True)
+    report = write_report(result, args.output, time.perf_counter() - start)
+    wall = time.perf_counter() - start
+    print(f"\ncase {case.name}: {case.description}")
+    print(f"{'circuit':9s} {'spikes ode/spice':>17s} {'max |dt| (s)':>13s} {'x rmse':>8s} "
+          f"{'adapt. ode/spice':>17s}")
+    for circuit, m in result.metrics.items():
+        err = m["spike_time_max_abs_error_s"]
+        ad = m["adaptation_ratio"]
+        print(f"{circuit:9s} {m['n_spikes']['ode']:>8d}/{m['n_spikes']['spice']:<8d} "
+              f"{'n/a' if err is None else f'{err:.3g}':>13s} {m['x_rmse']:8.3g} "
+              f"{_fmt(ad['ode']):>8s}/{_fmt(ad['spice']):<8s}")
+    for c in result.checks:
+        value = "n/a" if c.value is None else f"{c.value:.4g}"
+        print(f"  {'PASS' if c.passed else 'FAIL'}  {c.circuit}.{c.name} = {value} "
+              f"({'<=' if c.kind == 'max' else '>='} {c.limit:g})")
+    print(f"report: {report}  ({wall:.1f} s)")
+    if not result.passed:
+        print("alif-spice: tolerances not met: " + ", ".join(
+            f"{c.circuit}.{c.name}" for c in result.checks if not c.passed), file=sys.stderr)
+        return EXIT_TOLERANCE
+    return EXIT_OK
+
+
+def _fmt(v) -> str:
+    return "n/a" if v is None else f"{v:.3g}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

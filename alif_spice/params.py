@@ -285,17 +285,20 @@ def load_params(
     files: Iterable[str | os.PathLike[str]] = (),
     sets: Iterable[str] = (),
     values: Mapping[str, Any] | None = None,
+    overlay: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Params:
-    """Preset, then each partial TOML file, then ``--set`` items, then ``values``.
+    """Preset, then ``overlay`` tables (e.g. a comparison case's), then each partial TOML
+    file, then ``--set`` items, then ``values``.
 
     Raises :class:`ParamError` (one line, names the key and the rule) on bad input.
     """
     raw = preset_dict(preset)
     _check_known(raw, f"preset {preset}")
-    for path in files:
-        overlay = read_params_file(path)
-        _check_known(overlay, os.fspath(path))
-        for table, items in overlay.items():
+    layers = [(overlay, "case [params]")] if overlay else []
+    layers += [(read_params_file(path), os.fspath(path)) for path in files]
+    for tables, source in layers:
+        _check_known(tables, source)
+        for table, items in tables.items():
             raw.setdefault(table, {}).update(items)
     for item in sets:
         key, value = parse_set(item)

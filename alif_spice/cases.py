@@ -1,0 +1,150 @@
+"""Comparison cases (``compare/*.toml``): what to run, what to overlay, which tolerances.
+
+A case names a preset, parameter overrides, the SPICE circuits to compare with the RK4
+model and per-circuit tolerances (names from :data:`alif_spice.compare.CHECKS`).
+:func:`run_case` runs it and returns everything the report needs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .compare import CHECKS, Check, circuit_metrics, evaluate
+from .errors import ParamError
+from .netlist import CIRCUITS, Netlist, render
+from .ode import solve_ode
+from .params import Params, load_params
+from .resources import data_dir
+from .spice import run_netlist, trace_from_vectors
+from .trace import Trace
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    description: str
+    preset: str
+    circuits: tuple[str, ...]
+    params: dict[str, dict[str, object]]
+    tolerances: dict[str, dict[str, float]]
+    zoom_periods: int = 2
+
+
+def available_cases() -> list[str]:
+    return sorted(p.name[:-5] for p in data_dir("compare").iterdir() if p.name.endswith(".toml"))
+
+
+def load_case(name_or_path: str | os.PathLike[str]) -> Case:
+    """A shipped case by name (``paper``) or a case TOML file."""
+    text_path = Path(name_or_path)
+    if text_path.suffix == ".toml" or text_path.exists():
+        try:
+            raw_bytes = text_path.read_bytes()
+        except OSError as exc:
+            raise ParamError(f"--case: cannot read {os.fspath(name_or_path)!r}: {exc.strerror}") from None
+        source = os.fspath(name_or_path)
+    else:
+        name = str(name_or_path)
+        resource = data_dir("compare").joinpath(f"{name}.toml")
+        if not (name.replace("-", "").replace("_", "").isalnum() and resource.is_file()):
+            raise ParamError(f"--case: unknown case {name!r} (available: {', '.join(available_cases())})")
+        raw_bytes = resource.read_bytes()
+        source = f"case {name}"
+    try:
+        raw = tomllib.loads(raw_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ParamError(f"{source}: not valid TOML: {exc}") from None
+    return _build_case(raw, source)
+
+
+def _build_case(raw: dict, source: str) -> Case:
+    unknown = set(raw) - {"case", "params", "tolerances"}
+    if unknown:
+        raise ParamError(f"{source}: unknown table [{sorted(unknown)[0]}] (known: case, params, tolerances)")
+    head = raw.get("case", {})
+    allowed = {"name", "description", "preset", "circuits", "zoom_periods"}
+    if set(head) - allowed:
+        raise ParamError(f"{source}: unknown key case.{sorted(set(head) - allowed)[0]}")
+    circuits = head.get("circuits", ["ideal", "hardware"])
+    if not isinstance(circuits, list) or not circuits or any(c not in CIRCUITS[:2] for c in circuits):
+        raise ParamError(f"{source}: case.circuits must be a list from ideal, hardware (got {circuits!r})")
+    zoom = head.get("zoom_periods", 2)
+    if isinstance(zoom, bool) or not isinstance(zoom, int) or zoom < 1:
+        raise ParamError(f"{source}: case.zoom_periods must be an integer >= 1 (got {zoom!r})")
+    tolerances: dict[str, dict[str, float]] = {}
+    for circuit, tols in raw.get("tolerances", {}).items():
+        if circuit not in circuits:
+            raise ParamError(f"{source}: tolerances.{circuit}: circuit not in case.circuits")
+        for key, value in tols.items():
+            if key not in CHECKS:
+                raise ParamError(f"{source}: tolerances.{circuit}.{key}: unknown tolerance "
+                                 f"(known: {', '.join(CHECKS)})")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+                raise ParamError(f"{source}: tolerances.{circuit}.{key}: expected a number, got {value!r}")
+        tolerances[circuit] = {k: float(v) for k, v in tols.items()}
+    for key in ("name", "description", "preset"):
+        if key in head and not isinstance(head[key], str):
+            raise ParamError(f"{source}: case.{key}: expected a string")
+    params = raw.get("params", {})
+    return Case(name=head.get("name", Path(source).stem), description=head.get("description", ""),
+                preset=head.get("preset", "paper"), circuits=tuple(circuits), params=params,
+                tolerances=tolerances, zoom_periods=zoom)
+
+
+def case_params(case: Case, files: Iterable[str] = (), sets: Iterable[str] = (),
+                preset: str | None = None) -> Params:
+    """The case's parameters: its preset (or ``preset``), its [params], then the user's
+    files and --set items."""
+    return load_params(preset or case.preset, files=files, sets=sets, overlay=case.params)
+
+
+@dataclass
+class CaseResult:
+    case: Case
+    params: Params
+    ode: Trace
+    spice: dict[str, Trace]
+    netlists: dict[str, Netlist]
+    metrics: dict[str, dict]
+    checks: list[Check]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+
+def run_case(case: Case, params: Params | None = None,
+             progress: Callable[[str], None] | None = None) -> CaseResult:
+    """Run the RK4 model and every SPICE circuit of ``case``; compute metrics and checks."""
+    say = progress or (lambda _msg: None)
+    p = params if params is not None else case_params(case)
+    timings: dict[str, float] = {}
+    steps = 1 + len(case.circuits)
+    t0 = time.perf_counter()
+    say(f"[1/{steps}] RK4 model ...")
+    ode = solve_ode(p)
+    timings["ode"] = time.perf_counter() - t0
+    say(f"[1/{steps}] RK4 model: {ode.spikes.size} spikes ({timings['ode']:.2f} s)")
+    spice, netlists, metrics = {}, {}, {}
+    for k, circuit in enumerate(case.circuits, start=2):
+        say(f"[{k}/{steps}] ngspice {circuit} circuit ...")
+        t1 = time.perf_counter()
+        netlist = render(p, circuit)
+        trace = trace_from_vectors(p, netlist, run_netlist(netlist.text, netlist.t_stop, p.simulation.timeout))
+        timings[circuit] = time.perf_counter() - t1
+        say(f"[{k}/{steps}] ngspice {circuit}: {trace.spikes.size} spikes ({timings[circuit]:.2f} s)")
+        spice[circuit], netlists[circuit] = trace, netlist
+        metrics[circuit] = circuit_metrics(p, ode, trace, circuit)
+    checks = evaluate(metrics, case.tolerances)
+    return CaseResult(case, p, ode, spice, netlists, metrics, checks, timings)
