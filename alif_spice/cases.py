@@ -124,27 +124,51 @@ class CaseResult:
         return all(c.passed for c in self.checks)
 
 
+def _spice_job(p: Params, circuit: str) -> tuple[Netlist, Trace, float]:
+    """Render and run one circuit (in a worker process: ngspice is one per process)."""
+    t0 = time.perf_counter()
+    netlist = render(p, circuit)
+    trace = trace_from_vectors(p, netlist, run_netlist(netlist.text, netlist.t_stop, p.simulation.timeout))
+    return netlist, trace, time.perf_counter() - t0
+
+
 def run_case(case: Case, params: Params | None = None,
-             progress: Callable[[str], None] | None = None) -> CaseResult:
-    """Run the RK4 model and every SPICE circuit of ``case``; compute metrics and checks."""
+             progress: Callable[[str], None] | None = None, parallel: bool = True) -> CaseResult:
+    """Run the RK4 model and every SPICE circuit of ``case``; compute metrics and checks.
+
+    With ``parallel`` the circuits run side by side in worker processes (one ngspice
+    each) while this process solves the model.
+    """
     say = progress or (lambda _msg: None)
     p = params if params is not None else case_params(case)
     timings: dict[str, float] = {}
-    steps = 1 + len(case.circuits)
-    t0 = time.perf_counter()
-    say(f"[1/{steps}] RK4 model ...")
-    ode = solve_ode(p)
-    timings["ode"] = time.perf_counter() - t0
-    say(f"[1/{steps}] RK4 model: {ode.spikes.size} spikes ({timings['ode']:.2f} s)")
-    spice, netlists, metrics = {}, {}, {}
-    for k, circuit in enumerate(case.circuits, start=2):
-        say(f"[{k}/{steps}] ngspice {circuit} circuit ...")
-        t1 = time.perf_counter()
-        netlist = render(p, circuit)
-        trace = trace_from_vectors(p, netlist, run_netlist(netlist.text, netlist.t_stop, p.simulation.timeout))
-        timings[circuit] = time.perf_counter() - t1
-        say(f"[{k}/{steps}] ngspice {circuit}: {trace.spikes.size} spikes ({timings[circuit]:.2f} s)")
-        spice[circuit], netlists[circuit] = trace, netlist
-        metrics[circuit] = circuit_metrics(p, ode, trace, circuit)
+    results: dict[str, tuple[Netlist, Trace, float]] = {}
+    pool = None
+    if parallel and len(case.circuits) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(len(case.circuits), mp_context=multiprocessing.get_context("fork"))
+        futures = {c: pool.submit(_spice_job, p, c) for c in case.circuits}
+        say(f"ngspice: {', '.join(case.circuits)} circuits running in {len(futures)} processes ...")
+    try:
+        t0 = time.perf_counter()
+        ode = solve_ode(p)
+        timings["ode"] = time.perf_counter() - t0
+        say(f"RK4 model: {ode.spikes.size} spikes ({timings['ode']:.2f} s)")
+        for circuit in case.circuits:
+            if pool is None:
+                say(f"ngspice {circuit} circuit ...")
+                results[circuit] = _spice_job(p, circuit)
+            else:
+                results[circuit] = futures[circuit].result()
+            timings[circuit] = results[circuit][2]
+            say(f"ngspice {circuit}: {results[circuit][1].spikes.size} spikes ({timings[circuit]:.2f} s)")
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    spice = {c: results[c][1] for c in case.circuits}
+    netlists = {c: results[c][0] for c in case.circuits}
+    metrics = {c: circuit_metrics(p, ode, spice[c], c) for c in case.circuits}
     checks = evaluate(metrics, case.tolerances)
     return CaseResult(case, p, ode, spice, netlists, metrics, checks, timings)

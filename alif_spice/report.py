@@ -22,7 +22,7 @@ from .version import __version__
 
 COLORS = {"ode": "black", "ideal": "tab:blue", "hardware": "tab:red"}
 LABELS = {"ode": "RK4 model", "ideal": "ideal circuit (SPICE)", "hardware": "hardware circuit (SPICE)"}
-MAX_POINTS = 6000
+MAX_POINTS = 4000
 
 
 def _decimate(t: np.ndarray, y: np.ndarray, n: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray]:
@@ -207,36 +207,65 @@ def write_report(result: CaseResult, out_dir: str | Path, wall: float, command: 
     with atomic_dir(out_dir) as tmp:
         figdir = tmp / "figures"
         figdir.mkdir()
-        figures = [
-            ("Signals over the whole run (cf. paper Figs. 5 and 6)",
-             _save(_fig_signals(result, None, f"{result.case.name}: model vs circuits"), figdir, "signals")),
-            (f"Zoom on the first {result.case.zoom_periods} input period(s)",
-             _save(_fig_signals(result, zoom, "zoom"), figdir, "zoom")),
-            ("Inter-spike intervals", _save(_fig_isi(result), figdir, "isi")),
-            ("Spikes and energy per input period", _save(_fig_per_period(result), figdir, "per_period")),
-        ]
-        (tmp / "metrics.json").write_text(json.dumps(result.metrics, indent=2) + "\n")
-        frames = []
-        for name, tr in _traces(result).items():
-            f = tr.to_frame()
-            f.insert(0, "source", name)
-            frames.append(f)
-        pd.concat(frames, ignore_index=True).to_parquet(tmp / "traces.parquet", index=False)
-        spikes = pd.concat([pd.DataFrame({"source": n, "t_spike": tr.spikes}) for n, tr in _traces(result).items()])
-        spikes.to_csv(tmp / "spikes.csv", index=False, float_format="%.17g")
-        netdir = tmp / "netlists"
-        netdir.mkdir()
-        for circuit, netlist in result.netlists.items():
-            (netdir / f"{circuit}.cir").write_text(netlist.text)
-        manifest = {
-            "case": result.case.name, "passed": result.passed,
-            "failed_checks": [f"{c.circuit}.{c.name}" for c in result.checks if not c.passed],
-            "parameters": result.params.to_dict(), "versions": vers,
-            "netlist_sha256": {c: n.sha256 for c, n in result.netlists.items()},
-            "wall_time_s": wall, "timings_s": result.timings,
-            "command": shlex.join(command if command is not None else sys.argv),
-            "created_unix": time.time(),
+        titles = {
+            "signals": "Signals over the whole run (cf. paper Figs. 5 and 6)",
+            "zoom": f"Zoom on the first {result.case.zoom_periods} input period(s)",
+            "isi": "Inter-spike intervals",
+            "per_period": "Spikes and energy per input period",
         }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        # figures render in forked worker processes while this one writes the data files
+        global _JOB
+        _JOB = (result, zoom, figdir)
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = {name: pool.submit(_figure_job, name) for name in titles}
+            _write_data(result, tmp, vers, wall, command)
+            figures = [(titles[name], futures[name].result()) for name in titles]
+        _JOB = None
         (tmp / "report.html").write_text(_html(result, figures, vers, wall), encoding="utf-8")
     return Path(out_dir) / "report.html"
+
+
+_JOB = None
+
+
+def _figure_job(name: str) -> Path:
+    result, zoom, figdir = _JOB
+    if name == "signals":
+        fig = _fig_signals(result, None, f"{result.case.name}: model vs circuits")
+    elif name == "zoom":
+        fig = _fig_signals(result, zoom, "zoom")
+    elif name == "isi":
+        fig = _fig_isi(result)
+    else:
+        fig = _fig_per_period(result)
+    return _save(fig, figdir, name)
+
+
+def _write_data(result: CaseResult, tmp: Path, vers: dict, wall: float, command: list[str] | None) -> None:
+    (tmp / "metrics.json").write_text(json.dumps(result.metrics, indent=2) + "\n")
+    frames = []
+    for name, tr in _traces(result).items():
+        f = tr.to_frame()
+        f.insert(0, "source", name)
+        frames.append(f)
+    pd.concat(frames, ignore_index=True).to_parquet(tmp / "traces.parquet", index=False)
+    spikes = pd.concat([pd.DataFrame({"source": n, "t_spike": tr.spikes}) for n, tr in _traces(result).items()])
+    spikes.to_csv(tmp / "spikes.csv", index=False, float_format="%.17g")
+    netdir = tmp / "netlists"
+    netdir.mkdir()
+    for circuit, netlist in result.netlists.items():
+        (netdir / f"{circuit}.cir").write_text(netlist.text)
+    manifest = {
+        "case": result.case.name, "passed": result.passed,
+        "failed_checks": [f"{c.circuit}.{c.name}" for c in result.checks if not c.passed],
+        "parameters": result.params.to_dict(), "versions": vers,
+        "netlist_sha256": {c: n.sha256 for c, n in result.netlists.items()},
+        "wall_time_s": wall, "timings_s": result.timings,
+        "command": shlex.join(command if command is not None else sys.argv),
+        "created_unix": time.time(),
+    }
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+

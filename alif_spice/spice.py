@@ -20,7 +20,6 @@ import logging
 import os
 import re
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +66,7 @@ def _shared():
 
         def __init__(self, *args, **kwargs):
             self.lines: list[str] = []
+            self.finished = threading.Event()  # set when ngspice's background run ends
             super().__init__(*args, **kwargs)
 
         def send_char(self, message, ngspice_id):
@@ -81,7 +81,12 @@ def _shared():
             # PySpice's own callback returns None, which cffi reports on every bg_run
             from PySpice.Spice.NgSpice.Shared import ffi
 
-            ffi.from_handle(user_data)._is_running = bool(is_running)
+            # ngspice calls this with false when its background thread starts and true when
+            # it ends (the flag means "no background thread"; PySpice names it the other way)
+            self = ffi.from_handle(user_data)
+            self._is_running = not is_running
+            if is_running:
+                self.finished.set()
             return 0
 
     NgSpiceShared.LIBRARY_PATH = find_libngspice()
@@ -157,18 +162,15 @@ def run_netlist(text: str, t_stop: float, timeout: float = 600.0) -> dict[str, n
             if errors:
                 raise SimulationError("ngspice could not load the netlist: " + " | ".join(errors[-6:]))
             ng.lines.clear()
+            ng.finished.clear()
             _command(ng, "bg_run")
-            lib = ng._ngspice_shared
-            start = time.monotonic()
-            time.sleep(0.0005)
-            while lib.ngSpice_running():
-                if time.monotonic() - start > timeout:
-                    _command(ng, "bg_halt")
-                    while lib.ngSpice_running():
-                        time.sleep(0.001)
-                    raise SimulationError(f"ngspice did not finish within the {timeout:g} s timeout "
-                                          "(simulation.timeout); run halted")
-                time.sleep(0.0005)
+            # wait for ngspice's own "background thread ended" callback: polling
+            # ngSpice_running() races with the thread's start under load
+            if not ng.finished.wait(timeout):
+                _command(ng, "bg_halt")
+                ng.finished.wait(10.0)
+                raise SimulationError(f"ngspice did not finish within the {timeout:g} s timeout "
+                                      "(simulation.timeout); run halted")
             errors = _errors(ng.lines)
             vectors = _vectors(ng)
             if errors:
