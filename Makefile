@@ -45,6 +45,7 @@ test: install
 bench: install
 	$(BIN)/python benchmarks/bench_ode.py
 	$(BIN)/python benchmarks/bench_spice.py
+	$(BIN)/python benchmarks/bench_compare.py
 
 clean:
 	rm -rf $(VENV) build dist results .pytest_cache
