@@ -69,6 +69,25 @@ def build_parser() -> argparse.ArgumentParser:
                       help="set one parameter, applied last (repeatable)")
     cmp_.add_argument("-o", "--output", required=True, metavar="DIR", help="report folder")
     cmp_.set_defaults(func=_cmd_compare)
+
+    fit = sub.add_parser("fit", help="fit MMS memristor parameters to measured I-V data",
+                         description="Fit one shared MMS parameter set to one or more measured I-V files.")
+    _add_param_options(fit)
+    fit.add_argument("--data", action="append", required=True, metavar="FILE",
+                     help="delimited text file (repeatable: several frequencies/amplitudes, one device)")
+    fit.add_argument("--columns", required=True, metavar="MEANINGS",
+                     help="what the columns are, in order (time, source_voltage, resistor_voltage, "
+                          "memristor_voltage, current, - to skip) or meaning=NAME|INDEX pairs")
+    fit.add_argument("--delimiter", default=None, help="tab, comma, semicolon, space or one character "
+                                                       "(default: detected)")
+    fit.add_argument("--decimal-comma", action="store_true", help="numbers written 1,5 instead of 1.5")
+    fit.add_argument("--series-resistor", type=float, default=None, metavar="OHM",
+                     help="the measurement's series resistor")
+    fit.add_argument("--sample-rate", type=float, default=None, metavar="HZ",
+                     help="sampling rate when the file has no time column")
+    fit.add_argument("--free-temperature", action="store_true", help="fit beta (temperature) too")
+    fit.add_argument("-o", "--output", required=True, metavar="DIR")
+    fit.set_defaults(func=_cmd_fit)
     return parser
 
 
@@ -169,6 +188,34 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         print("alif-spice: tolerances not met: " + ", ".join(
             f"{c.circuit}.{c.name}" for c in result.checks if not c.passed), file=sys.stderr)
         return EXIT_TOLERANCE
+    return EXIT_OK
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from .fit import fit as run_fit
+    from .fit import read_measurement, write_outputs
+
+    base = _load(args)
+    if args.series_resistor is not None and not args.series_resistor > 0:
+        from .errors import ParamError
+
+        raise ParamError("--series-resistor: must be > 0")
+    measurements = [read_measurement(f, args.columns, delimiter=args.delimiter, decimal_comma=args.decimal_comma,
+                                     series_resistor=args.series_resistor, sample_rate=args.sample_rate)
+                    for f in args.data]
+    for m in measurements:
+        print(f"{m.name}: {m.periods} periods at {m.frequency:.4g} Hz, {m.t.size} points", file=sys.stderr)
+    start = time.perf_counter()
+    result = run_fit(measurements, base, free_temperature=args.free_temperature)
+    out = write_outputs(result, measurements, base, args.output)
+    p = result.params
+    print(f"fit ({time.perf_counter() - start:.1f} s, {result.evaluations} simulations): cost {result.cost:.4g}")
+    print("  " + "  ".join(f"{k}={v:.4g}" for k, v in p.items()))
+    for name, v in result.per_file.items():
+        print(f"  {name}: cost {v['cost']:.4g}, R² current {v['r2_current']:.5f}")
+    if result.poorly_determined:
+        print("  poorly determined: " + ", ".join(result.poorly_determined))
+    print(f"[memristor] table: {out / 'memristor.toml'}   summary: {out / 'fit.json'}")
     return EXIT_OK
 
 
