@@ -161,18 +161,19 @@ def circuit_metrics(p, ode: Trace, spice: Trace, circuit: str) -> dict:
                                   stim, t_stop)
         m["energy_supply_per_period_j"] = e_sup
         m["energy_supply_per_spike_j"] = _safe_div(sum(e_sup), sum(per_sp))
-    return _json_ready(m)
+    return json_ready(m)
 
 
 def _safe_div(a: float, b: float) -> float | None:
     return a / b if b else None
 
 
-def _json_ready(value):
+def json_ready(value):
+    """Plain JSON types, non-finite floats as null (JSON has no NaN/Infinity)."""
     if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
+        return {k: json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
+        return [json_ready(v) for v in value]
     if isinstance(value, (float, np.floating)):
         return float(value) if np.isfinite(value) else None
     if isinstance(value, np.integer):

@@ -21,9 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from . import memristor as mm
-from .errors import ParamError
-from .ode import _iv_kernel, parameter_row
+from .errors import ParamError, SimulationError
+from .ode import solve_iv
 from .params import Params, load_params
 
 MEANINGS = ("time", "source_voltage", "resistor_voltage", "memristor_voltage", "current")
@@ -212,37 +211,35 @@ def _upward_crossings(t: np.ndarray, v: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- model
 
 
-def _row(theta: dict[str, float], base: Params, r_series: float) -> np.ndarray:
-    m = base.memristor
-    drive = base.with_values({
+def _device(theta: dict[str, float], base: Params) -> Params:
+    """``base`` with the memristor of the fit vector ``theta`` (r_off as r_off/r_on)."""
+    return base.with_values({
         "memristor.r_on": theta["r_on"], "memristor.r_off": theta["r_on"] * theta["ratio"],
         "memristor.v_on": theta["v_on"], "memristor.v_off": theta["v_off"], "memristor.tau": theta["tau"],
-        "memristor.temperature": theta.get("temperature", m.temperature), "memristor.x0": 0.0,
-        "neuron.r_s": r_series, "neuron.v_rest": 0.0, "neuron.v_reset": 0.0})
-    return parameter_row(drive), drive
+        "memristor.temperature": theta.get("temperature", base.memristor.temperature),
+        "memristor.x0": 0.0, "memristor.phi": 1.0})
 
 
 def simulate(theta: dict[str, float], base: Params, meas: Measurement, warmup_periods: int = 2,
              substeps: int = 4) -> tuple[np.ndarray, np.ndarray]:
-    """Model current and memristor voltage on ``meas.t`` from the periodic steady state."""
-    row, drive = _row(theta, base, meas.r_series)
+    """Model current and memristor voltage on ``meas.t`` from the periodic steady state
+    (the first period of the drive is played ``warmup_periods`` times before the data)."""
     per = meas.t.size // meas.periods
-    warm_t = np.concatenate([meas.t[:per] + k * meas.t[per] for k in range(warmup_periods)])
-    t = np.concatenate([warm_t, meas.t[1:] + warmup_periods * meas.t[per]]) if warmup_periods else meas.t
-    v = np.concatenate([np.tile(meas.v_src[:per], warmup_periods), meas.v_src[1:]]) if warmup_periods \
-        else meas.v_src
-    x = np.empty_like(t)
-    _iv_kernel(row, np.ascontiguousarray(t), np.ascontiguousarray(v), substeps, x)
-    x = x[-meas.t.size:]
-    v_mem, i = mm.branch(meas.v_src, x, drive.memristor, meas.r_series)
-    return i, v_mem
+    t, v = meas.t, meas.v_src
+    if warmup_periods:
+        t = np.concatenate([np.concatenate([meas.t[:per] + k * meas.t[per] for k in range(warmup_periods)]),
+                            meas.t[1:] + warmup_periods * meas.t[per]])
+        v = np.concatenate([np.tile(meas.v_src[:per], warmup_periods), meas.v_src[1:]])
+    tr = solve_iv(_device(theta, base), t, v, substeps=substeps, r_series=meas.r_series)
+    n = meas.t.size
+    return tr["i_m"][-n:], tr["v_mem"][-n:]
 
 
 def cost(theta: dict[str, float], base: Params, meas: Measurement) -> float:
     """RSS_I/TSS_I + RSS_V/TSS_V (0 = perfect)."""
     try:
         i, v = simulate(theta, base, meas)
-    except ParamError:
+    except (ParamError, SimulationError):
         return 1e3
     if not (np.all(np.isfinite(i)) and np.all(np.isfinite(v))):
         return 1e3
@@ -259,11 +256,10 @@ class FitResult:
     relative_std: dict[str, float]
     correlations: dict[str, float] = field(default_factory=dict)
     evaluations: int = 0
+    theta: dict[str, float] = field(default_factory=dict)  # the fit vector (r_off as ratio)
 
     def memristor_table(self, base: Params) -> Params:
-        p = self.params
-        return base.with_values({f"memristor.{k}": v for k, v in p.items()} | {"memristor.x0": 0.0,
-                                                                            "memristor.phi": 1.0})
+        return _device(self.theta, base)
 
 
 def fit(measurements: list[Measurement], base: Params | None = None, free_temperature: bool = False,
@@ -300,7 +296,7 @@ def fit(measurements: list[Measurement], base: Params | None = None, free_temper
     params = {"r_on": th["r_on"], "r_off": th["r_on"] * th["ratio"], "v_on": th["v_on"], "v_off": th["v_off"],
               "tau": th["tau"], "temperature": th.get("temperature", base.memristor.temperature)}
     return FitResult(params=params, cost=float(total(z)), per_file=per_file, poorly_determined=poorly,
-                     relative_std=rel_std, correlations=corr, evaluations=evals)
+                     relative_std=rel_std, correlations=corr, evaluations=evals, theta=th)
 
 
 def _identifiability(total, z, names, n_points, h=1e-3):
@@ -369,9 +365,6 @@ def write_outputs(result: FitResult, measurements: list[Measurement], base: Para
     from .files import atomic_dir
 
     fitted = result.memristor_table(base)
-    theta = {"r_on": result.params["r_on"], "ratio": result.params["r_off"] / result.params["r_on"],
-             "v_on": result.params["v_on"], "v_off": result.params["v_off"], "tau": result.params["tau"],
-             "temperature": result.params["temperature"]}
     with atomic_dir(out_dir) as tmp:
         (tmp / "memristor.toml").write_text(
             "# fitted by alif-spice fit; load with --params memristor.toml\n" + fitted.to_toml(["memristor"]))
@@ -383,11 +376,11 @@ def write_outputs(result: FitResult, measurements: list[Measurement], base: Para
                    "files": {m.name: {"frequency_hz": m.frequency, "periods": m.periods,
                                       "r_series_ohm": m.r_series, "points": int(m.t.size)} for m in measurements},
                    "command": shlex.join(command if command is not None else sys.argv)}
-        from .compare import _json_ready
+        from .compare import json_ready
 
-        (tmp / "fit.json").write_text(json.dumps(_json_ready(summary), indent=2, allow_nan=False) + "\n")
+        (tmp / "fit.json").write_text(json.dumps(json_ready(summary), indent=2, allow_nan=False) + "\n")
         for m in measurements:
-            i, v = simulate(theta, base, m)
+            i, v = simulate(result.theta, base, m)
             fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
             a1.plot(m.v_mem, m.i * 1e3, ".", ms=2, color="0.5", label="measured")
             a1.plot(v, i * 1e3, "-", lw=1, color="tab:red", label="fitted MMS")

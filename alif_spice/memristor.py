@@ -60,6 +60,13 @@ def resistance(x, r_on, r_off):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
+def divider_voltage(delta, g, r_s):
+    """Memristor voltage of the branch memristor + r_s across ``delta`` (V), plain MMS:
+    v_mem = i_m R(x) with i_m = delta / (R(x) + r_s), i.e. delta / (1 + r_s G)."""
+    return delta / (1.0 + r_s * g)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
 def x_from_resistance(r, r_on, r_off):
     """State x whose resistance is ``r`` (inverse of :func:`resistance`)."""
     return r_on * (r - r_off) / (r * (r_on - r_off))
@@ -162,7 +169,7 @@ def branch(delta, x, m, r_s):
     x = np.asarray(x, dtype=float)
     if m.phi >= 1.0:
         g = conductance(x, m.r_on, m.r_off)
-        v_mem = delta / (1.0 + r_s * g)
+        v_mem = divider_voltage(delta, g, float(r_s))
         return v_mem, g * v_mem
     with np.errstate(all="ignore"):  # numba's ufunc loop reports spurious FP flags; result checked
         v_mem = _gmms_branch_voltage_ufunc(delta, x, float(r_s), m.r_on, m.r_off, m.phi,

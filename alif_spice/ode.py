@@ -74,7 +74,7 @@ def _branch(v, x, p):
     delta = v - p[V_REST]
     if p[PHI] >= 1.0:
         g = _conductance_g(x, p[G_ON], p[G_OFF])
-        v_mem = delta / (1.0 + p[R_S] * g)
+        v_mem = mm.divider_voltage(delta, g, p[R_S])
         return v_mem, g * v_mem
     v_mem = _gmms_v(delta, x, p[R_S], p[R_ON], p[R_OFF], p[PHI], p[ALPHA_F], p[BETA_F],
                     p[ALPHA_R], p[BETA_R])
@@ -87,7 +87,7 @@ def _divider(v, x, g_on, g_off, r_s, v_rest):
     """(clamped x, G(x), v_mem) of the plain MMS branch at capacitor voltage v."""
     xc = min(max(x, 0.0), 1.0)
     g = _conductance_g(xc, g_on, g_off)
-    return xc, g, (v - v_rest) / (1.0 + r_s * g)
+    return xc, g, mm.divider_voltage(v - v_rest, g, r_s)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -443,13 +443,22 @@ def _iv_kernel(p, t, v_src, substeps, x_out):
         x_out[k + 1] = x
 
 
+def iv_drive_row(p: Params, r_series: float) -> np.ndarray:
+    """Kernel row of the memristor alone in series with ``r_series`` (Ω), driven from 0 V."""
+    row = parameter_row(p)
+    row[R_S] = r_series
+    row[V_REST] = 0.0
+    return row
+
+
 def solve_iv(p: Params, t: np.ndarray | None = None, v_src: np.ndarray | None = None,
-             substeps: int = 8) -> Trace:
+             substeps: int = 8, r_series: float | None = None) -> Trace:
     """The memristor in series with ``iv.r_series`` driven by a source voltage (RK4 on x).
 
     By default the source is ``[iv]``'s waveform sampled ``points_per_period`` times per
     period; measured ``t`` (s) and ``v_src`` (V) arrays may be given instead (linear
-    between samples). Returns a :class:`Trace` with v_src, v_mem, x, i_m.
+    between samples), and ``r_series`` (Ω, 0 allowed) instead of ``iv.r_series``.
+    Returns a :class:`Trace` with v_src, v_mem, x, i_m.
     """
     if t is None:
         n = int(round(p.iv.periods * p.iv.points_per_period))
@@ -457,12 +466,11 @@ def solve_iv(p: Params, t: np.ndarray | None = None, v_src: np.ndarray | None = 
         v_src = IvSource.from_params(p)(t)
     t = np.ascontiguousarray(t, dtype=float)
     v_src = np.ascontiguousarray(v_src, dtype=float)
-    drive = p.with_values({"neuron.r_s": p.iv.r_series, "neuron.v_rest": 0.0, "neuron.v_reset": 0.0})
-    row = parameter_row(drive)
+    r = p.iv.r_series if r_series is None else float(r_series)
     x = np.empty_like(t)
-    _iv_kernel(row, t, v_src, int(substeps), x)
+    _iv_kernel(iv_drive_row(p, r), t, v_src, int(substeps), x)
     if not np.all(np.isfinite(x)):
         raise SimulationError("memristor I-V solve produced non-finite values")
-    v_mem, i_m = mm.branch(v_src, x, p.memristor, p.iv.r_series)
+    v_mem, i_m = mm.branch(v_src, x, p.memristor, r)
     return Trace(time=t, signals={"v_src": v_src, "v_mem": v_mem, "x": x, "i_m": i_m},
                  spikes=np.empty(0), source="ode:memristor-iv", params=p)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,14 +25,9 @@ from alif_spice.params import load_params
 from alif_spice.report import write_report
 from alif_spice.spice import run_netlist
 
+from _timing import median_time
 
-def median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+
 
 
 def main() -> None:
@@ -73,10 +67,10 @@ def main() -> None:
             result = run_case(case)
             write_report(result, Path(tmp) / "api", time.perf_counter() - t0)
 
-        t_a = median_time(batch, args.repeats)
-        t_b = median_time(runner, args.repeats)
-        t_c = median_time(command, args.repeats)
-        t_d = median_time(in_process, args.repeats)
+        t_a, _ = median_time(batch, args.repeats)
+        t_b, _ = median_time(runner, args.repeats)
+        t_c, _ = median_time(command, args.repeats)
+        t_d, _ = median_time(in_process, args.repeats)
     print(f"(a) ngspice -b, both transients        {t_a:7.2f} s")
     print(f"(b) runner, both transients, in-process {t_b:7.2f} s  ({t_b / t_a:.2f} x a)")
     print(f"(c) alif-spice compare --case paper     {t_c:7.2f} s  ({t_c / t_a:.2f} x a; target <= 1.5)")

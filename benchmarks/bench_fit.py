@@ -8,9 +8,7 @@ Run: .venv/bin/python benchmarks/bench_fit.py [--repeats N]
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +16,8 @@ import numpy as np
 from alif_spice import load_params
 from alif_spice.fit import fit, read_measurement
 from alif_spice.ode import solve_iv
+
+from _timing import median_time
 
 TRUTH = dict(r_on=1351.0, r_off=7510.0, v_on=0.3408, v_off=0.0941, tau=2.53e-4)
 
@@ -37,13 +37,9 @@ def main() -> None:
         np.savetxt(f, np.c_[tr.time, v_src, v_r], delimiter=",")
         m = read_measurement(f, "time,source_voltage,resistor_voltage", series_resistor=5110.0, max_periods=5)
     fit([m], maxiter=2)  # compile outside the timing
-    times, result = [], None
-    for _ in range(args.repeats):
-        t0 = time.perf_counter()
-        result = fit([m])
-        times.append(time.perf_counter() - t0)
+    t_fit, result = median_time(lambda: fit([m]), args.repeats)
     print(f"data: {m.periods} periods x {m.t.size // m.periods} samples at {m.frequency:.4g} Hz")
-    print(f"fit: median {statistics.median(times):.2f} s over {args.repeats} runs "
+    print(f"fit: median {t_fit:.2f} s over {args.repeats} runs "
           f"({result.evaluations} simulations), target < 60 s; cost {result.cost:.3g}")
     print("relative errors: " + ", ".join(f"{k} {(result.params[k] - v) / v:+.3f}" for k, v in TRUTH.items()))
 

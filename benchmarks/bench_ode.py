@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
-import time
 
 import numpy as np
 from scipy.integrate import solve_ivp
@@ -26,17 +24,11 @@ from alif_spice import memristor as mm
 from alif_spice.ode import INV_C, parameter_row, solve_rows
 from alif_spice.stimulus import SquareWave
 
+from _timing import median_time
+
 TOL_S = 1e-7
 
 
-def median_time(fn, repeats):
-    times = []
-    out = None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 # --------------------------------------------------------------- solve_ivp baseline

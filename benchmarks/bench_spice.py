@@ -10,24 +10,17 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 from alif_spice import load_params
 from alif_spice.netlist import render
 from alif_spice.spice import run_circuit, run_netlist
 
+from _timing import median_time
 
-def median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+
 
 
 def main() -> None:
@@ -50,9 +43,9 @@ def main() -> None:
                 subprocess.run([ngspice, "-b", str(path)], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, check=True)
 
-            t_b = median_time(batch, args.repeats)
-            t_r = median_time(lambda: run_netlist(netlist.text, netlist.t_stop), args.repeats)
-            t_t = median_time(lambda: run_circuit(p, circuit), args.repeats)
+            t_b, _ = median_time(batch, args.repeats)
+            t_r, _ = median_time(lambda: run_netlist(netlist.text, netlist.t_stop), args.repeats)
+            t_t, _ = median_time(lambda: run_circuit(p, circuit), args.repeats)
             print(f"{circuit:14s} {t_b:15.3f} {t_r:11.3f} {t_t:17.3f} {t_r / t_b:6.2f}")
     print("ratio = runner / ngspice -b (medians); target <= 1.2")
 
