@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 
 #: Column order of trace files (SPEC §5); a circuit writes those it defines.
 COLUMNS = ("time", "v_c", "v_mem", "x", "i_m", "i_in")
-UNITS = {"time": "s", "v_c": "V", "v_mem": "V", "x": "1", "i_m": "A", "i_in": "A"}
 FORMATS = (".csv", ".parquet")
 
 

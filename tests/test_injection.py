@@ -17,6 +17,7 @@ from alif_spice import load_params
 from alif_spice.errors import ParamError
 from alif_spice.netlist import CIRCUITS, render
 from alif_spice.params import TABLES
+from alif_spice.units import format_spice_number
 
 NUMBER = re.compile(r"(?<![A-Za-z_])[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?", re.IGNORECASE)
 KEYS = [f"{t}.{f.name}" for t, cls in TABLES.items() for f in fields(cls)]
@@ -67,13 +68,14 @@ def test_any_value_is_rejected_or_renders_only_template_lines(allowed, key, valu
 
 @given(st.text(min_size=1, max_size=30))
 @settings(max_examples=200, deadline=None)
-def test_set_strings_never_reach_the_netlist_unparsed(text):
+def test_set_strings_reach_the_netlist_only_as_the_canonical_number(text):
     try:
         p = load_params(sets=[f"neuron.c={text}"])
     except ParamError:
         return
-    # accepted: it parsed as a number and is written in its canonical form only
-    assert text.strip() not in render(p, "ideal").text.split("* sha256", 1)[1] or NUMBER.fullmatch(text.strip())
+    # accepted: it parsed as a number, and the capacitor line carries its canonical form
+    line = next(l for l in render(p, "ideal").text.splitlines() if l.startswith("C1 "))
+    assert line == f"C1 c 0 {format_spice_number(p.neuron.c)} IC={format_spice_number(p.neuron.v_reset)}"
 
 
 def test_the_line_check_catches_an_injected_line(allowed):
