@@ -125,7 +125,7 @@ class CaseResult:
 
 
 def _spice_job(p: Params, circuit: str) -> tuple[Netlist, Trace, float]:
-    """Render and run one circuit (in a worker process: ngspice is one per process)."""
+    """Render and run one circuit (each calling thread drives its own ngspice process)."""
     t0 = time.perf_counter()
     netlist = render(p, circuit)
     trace = trace_from_vectors(p, netlist, run_netlist(netlist.text, netlist.t_stop, p.simulation.timeout))
@@ -136,8 +136,8 @@ def run_case(case: Case, params: Params | None = None,
              progress: Callable[[str], None] | None = None, parallel: bool = True) -> CaseResult:
     """Run the RK4 model and every SPICE circuit of ``case``; compute metrics and checks.
 
-    With ``parallel`` the circuits run side by side in worker processes (one ngspice
-    each) while this process solves the model.
+    With ``parallel`` the circuits run side by side (one ngspice process each) while this
+    process solves the model.
     """
     say = progress or (lambda _msg: None)
     p = params if params is not None else case_params(case)
@@ -145,10 +145,9 @@ def run_case(case: Case, params: Params | None = None,
     results: dict[str, tuple[Netlist, Trace, float]] = {}
     pool = None
     if parallel and len(case.circuits) > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import ThreadPoolExecutor
 
-        pool = ProcessPoolExecutor(len(case.circuits), mp_context=multiprocessing.get_context("fork"))
+        pool = ThreadPoolExecutor(len(case.circuits))
         futures = {c: pool.submit(_spice_job, p, c) for c in case.circuits}
         say(f"ngspice: {', '.join(case.circuits)} circuits running in {len(futures)} processes ...")
     try:

@@ -88,6 +88,26 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--free-temperature", action="store_true", help="fit beta (temperature) too")
     fit.add_argument("-o", "--output", required=True, metavar="DIR")
     fit.set_defaults(func=_cmd_fit)
+
+    sw = sub.add_parser("sweep", help="grid / Monte Carlo sweep over any parameters, ODE and/or SPICE",
+                        description="Sweep parameters on a grid and/or Monte Carlo spreads; each point runs "
+                                    "on each engine; rows are saved as they finish (continue with --resume).")
+    _add_param_options(sw)
+    sw.add_argument("--spec", metavar="SWEEP.toml", help="sweep file: [sweep] engines/mc/seed, [grid], [vary]")
+    sw.add_argument("--grid", action="append", default=[], metavar="KEY=START:STOP:N[:log]|KEY=V1,V2,..",
+                    help="a grid axis (repeatable; axes combine as a full grid)")
+    sw.add_argument("--mc", type=int, default=None, metavar="N", help="Monte Carlo samples per grid point")
+    sw.add_argument("--vary", action="append", default=[], metavar="KEY=DIST:SPREAD",
+                    help="Monte Carlo spread: lognormal:0.1 (x*exp(0.1 z)), normal:0.05, uniform:0.1 (repeatable)")
+    sw.add_argument("--seed", type=int, default=None, help="Monte Carlo seed (default 0)")
+    sw.add_argument("--engines", default=None, metavar="LIST", help="ode,ideal,hardware (default: ode)")
+    sw.add_argument("--workers", type=int, default=None, metavar="N", help="local pool size (default: all cores)")
+    sw.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask scheduler")
+    sw.add_argument("--cluster", metavar="local:N", help="start a Dask LocalCluster of N worker processes")
+    where = sw.add_mutually_exclusive_group(required=True)
+    where.add_argument("-o", "--output", metavar="DIR", help="new sweep folder")
+    where.add_argument("--resume", metavar="DIR", help="continue the sweep in DIR (its saved specification)")
+    sw.set_defaults(func=_cmd_sweep)
     return parser
 
 
@@ -216,6 +236,49 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if result.poorly_determined:
         print("  poorly determined: " + ", ".join(result.poorly_determined))
     print(f"[memristor] table: {out / 'memristor.toml'}   summary: {out / 'fit.json'}")
+    return EXIT_OK
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    import shlex
+
+    from .errors import ParamError
+    from .sweep import build_spec, make_pool, read_spec_file, run_sweep
+
+    spec = base = None
+    if args.resume:
+        given = [o for o, v in (("--spec", args.spec), ("--grid", args.grid), ("--vary", args.vary),
+                                ("--mc", args.mc), ("--seed", args.seed), ("--engines", args.engines),
+                                ("--params", args.params), ("--set", args.sets)) if v]
+        if given or args.preset != "paper":
+            raise ParamError(f"--resume continues the saved sweep: {', '.join(given) or '--preset'} "
+                             "cannot change it")
+    else:
+        base = _load(args)
+        opts = read_spec_file(args.spec) if args.spec else {"grid": [], "vary": []}
+        opts["grid"] = opts["grid"] + args.grid
+        opts["vary"] = opts["vary"] + args.vary
+        for key in ("mc", "seed", "engines"):
+            if getattr(args, key) is not None:
+                opts[key] = getattr(args, key)
+        spec = build_spec(base, **opts)
+    pool = make_pool(args.scheduler, args.cluster, args.workers)
+    print(f"sweep on {pool.name} executor, {pool.workers} workers"
+          + (f" ({pool.address})" if getattr(pool, "address", None) else ""), file=sys.stderr, flush=True)
+    try:
+        result = run_sweep(args.resume or args.output, spec, base, resume=bool(args.resume), pool=pool,
+                           command=shlex.join(["alif-spice", *sys.argv[1:]]))
+    finally:
+        pool.close()
+    n, failed = len(result.rows), result.failed
+    print(f"sweep: {n} rows ({result.new_rows} run now, {result.wall_s:.1f} s), {n - failed} ok, {failed} failed")
+    for row in [r for r in result.rows if r["status"] != "ok"][:5]:
+        print(f"  failed: point {row['point']} ({row['engine']}): {row['error']}", file=sys.stderr)
+    print(f"results: {result.files['results']}")
+    print(f"summary: {result.files['summary_html']}")
+    if n and failed == n:
+        print("alif-spice: every point failed", file=sys.stderr)
+        return EXIT_SIMULATION
     return EXIT_OK
 
 

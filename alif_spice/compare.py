@@ -126,6 +126,19 @@ def per_spike(energies: list[float], counts: list[int]) -> list[float | None]:
 # --------------------------------------------------------------------------- metrics
 
 
+def neuron_metrics(p, time: np.ndarray, v_c: np.ndarray, i_in: np.ndarray, spikes: np.ndarray) -> dict:
+    """One neuron's behaviour, the same for every engine: spike count, spikes per input
+    period, adaptation ratio, mean rate (spikes / t_stop, Hz) and input-source energy
+    per spike (∫ v_c i_in dt / spikes, J; None without spikes)."""
+    stim = SquareWave.from_params(p)
+    t_stop = p.simulation.t_stop
+    per = spikes_per_period(spikes, stim, t_stop)
+    energy = float(_cumtrapz(time, v_c * i_in)[-1])
+    n = int(np.asarray(spikes).size)
+    return {"n_spikes": n, "spikes_per_period": per, "adaptation_ratio": adaptation_ratio(per),
+            "rate_hz": n / t_stop, "energy_j": energy, "energy_per_spike_j": energy / n if n else None}
+
+
 def circuit_metrics(p, ode: Trace, spice: Trace, circuit: str) -> dict:
     """SPEC §5 metrics of one SPICE circuit against the ODE (JSON-ready: no NaN/inf)."""
     stim = SquareWave.from_params(p)

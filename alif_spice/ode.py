@@ -211,7 +211,7 @@ def _advance(j, p, t, t1, st, spikes, counts, status, fail_t):
     st[2], st[3], st[4], st[5], st[6] = seg_v, seg_s, seg_t, seg_end, ref_end
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _integrate(P, dt, t_stop, nsteps, rec_v, rec_x, record, spikes, counts, status, fail_t,
                final, block):
     """Integrate every row of P on the grid t_k = min(k dt, t_stop), k = 0..nsteps.

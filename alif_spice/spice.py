@@ -1,25 +1,35 @@
 """Run netlists in ngspice's shared library through PySpice and return traces.
 
+ngspice runs in a child process (:mod:`alif_spice._ngspice_child`, one per thread that
+asks for runs): this process never loads libngspice, so an abort, exit or crash inside
+the library costs one run, reported as :class:`SimulationError` (exit 3), and the next
+run starts a fresh child. Each run
+
 * finds Debian's ``libngspice.so.0`` (or ``$NGSPICE_LIBRARY_PATH``) without set-up;
 * captures everything ngspice prints, and turns load errors, analysis errors and a
   transient that stops before ``t_stop`` into :class:`SimulationError` carrying
   ngspice's own words (PySpice alone reports "Command 'run' failed" or nothing);
-* runs the analysis in ngspice's background thread so a wall-clock ``timeout`` can
-  halt it;
-* destroys plots and removes the circuit after every run: memory stays flat.
-
-ngspice's shared library is not re-entrant: one run at a time per process (parallel
-runs belong in separate processes).
+* has a wall-clock ``timeout``: the child halts ngspice's background thread (the child
+  survives); a child that does not answer ``grace`` seconds later is killed;
+* destroys plots and removes the circuit afterwards: memory stays flat.
 """
 
 from __future__ import annotations
 
+import atexit
 import ctypes.util
 import glob
-import logging
 import os
-import re
+import pickle
+import select
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
 import threading
+import time
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +40,8 @@ from .params import Params
 from .stimulus import SquareWave
 from .trace import Trace
 
-_LOCK = threading.Lock()
-_INSTANCE = None
+_HEADER = struct.Struct(">Q")
+_CHILD = Path(__file__).with_name("_ngspice_child.py")
 
 
 def find_libngspice() -> str:
@@ -53,138 +63,157 @@ def find_libngspice() -> str:
                           "apt-get install ngspice libngspice0) or set NGSPICE_LIBRARY_PATH")
 
 
-def _shared():
-    """The process's one ngspice instance (created on first use)."""
-    global _INSTANCE
-    if _INSTANCE is not None:
-        return _INSTANCE
-    logging.getLogger("PySpice").setLevel(logging.CRITICAL)  # we report ngspice's words ourselves
-    from PySpice.Spice.NgSpice.Shared import NgSpiceShared
+def _signal_name(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"signal {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"signal {-returncode}"
+    return f"exit status {returncode}"
 
-    class _Capturing(NgSpiceShared):
-        """Keeps every line ngspice prints (PySpice drops load-time output)."""
 
-        def __init__(self, *args, **kwargs):
-            self.lines: list[str] = []
-            self.finished = threading.Event()  # set when ngspice's background run ends
-            super().__init__(*args, **kwargs)
+class NgspiceProcess:
+    """One ngspice in a child process; requests are answered one at a time.
 
-        def send_char(self, message, ngspice_id):
-            self.lines.append(message)
-            return 0
+    The child starts on first use and again after it died or was killed.
+    """
 
-        def send_stat(self, message, ngspice_id):
-            return 0
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen | None = None
+        self._log = None
+        self.pid_owner = os.getpid()
+        self.starts = 0
 
-        @staticmethod
-        def _background_thread_running(is_running, ngspice_id, user_data):
-            # PySpice's own callback returns None, which cffi reports on every bg_run
-            from PySpice.Spice.NgSpice.Shared import ffi
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
 
-            # ngspice calls this with false when its background thread starts and true when
-            # it ends (the flag means "no background thread"; PySpice names it the other way)
-            self = ffi.from_handle(user_data)
-            self._is_running = not is_running
-            if is_running:
-                self.finished.set()
-            return 0
+    def _start(self) -> subprocess.Popen:
+        library = find_libngspice()
+        self._log = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen([sys.executable, "-I", str(_CHILD), library], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=self._log, close_fds=True)
+        self.starts += 1
+        return self._proc
 
-    NgSpiceShared.LIBRARY_PATH = find_libngspice()
-    try:
-        _INSTANCE = _Capturing.new_instance()
-    except OSError as exc:
-        raise SimulationError(f"cannot load ngspice from {NgSpiceShared.LIBRARY_PATH}: {exc}") from None
-    return _INSTANCE
+    def __del__(self) -> None:  # a finished thread's child: EOF on its stdin ends it
+        proc = getattr(self, "_proc", None)
+        if proc is not None and proc.stdin is not None and os.getpid() == self.pid_owner:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        """Stop the child (it also exits by itself when this process goes)."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None and os.getpid() == self.pid_owner:
+            try:
+                proc.stdin.close()
+                proc.wait(2.0)
+            except (OSError, subprocess.TimeoutExpired):
+                proc.kill()
+                proc.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def _stderr_tail(self) -> str:
+        if self._log is None:
+            return ""
+        self._log.seek(0)
+        lines = [ln.strip() for ln in self._log.read().decode(errors="replace").splitlines() if ln.strip()]
+        lines = [ln for ln in lines if "Unsupported Ngspice version" not in ln]
+        return " | ".join(lines[-3:])
+
+    def _died(self, what: str) -> SimulationError:
+        proc = self._proc
+        code = proc.wait() if proc is not None else 0
+        tail = self._stderr_tail()
+        self.close()
+        return SimulationError(f"ngspice {what} ({_signal_name(code)}){': ' + tail if tail else ''}; "
+                               "the next run starts a new ngspice process")
+
+    def request(self, request: tuple, deadline_s: float):
+        """Send ``request``; return the child's answer or raise :class:`SimulationError`."""
+        proc = self._proc if self._proc is not None and self._proc.poll() is None else self._start()
+        data = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
+        self._log.seek(0)
+        self._log.truncate()  # the stderr tail reported on a crash is this request's
+        try:
+            proc.stdin.write(_HEADER.pack(len(data)) + data)
+            proc.stdin.flush()
+        except OSError:
+            raise self._died("process died before the run") from None
+        deadline = time.monotonic() + deadline_s
+        head = self._read(proc, _HEADER.size, deadline)
+        status, payload = pickle.loads(self._read(proc, _HEADER.unpack(head)[0], deadline))
+        if status == "fatal":  # the library is unusable: the child ends, the next run starts anew
+            self.close()
+            raise SimulationError(payload + "; the next run starts a new ngspice process")
+        if status != "ok":
+            raise SimulationError(payload)
+        return payload
+
+    def _read(self, proc: subprocess.Popen, n: int, deadline: float) -> bytes:
+        fd = proc.stdout.fileno()
+        chunks, got = [], 0
+        while got < n:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                proc.kill()
+                raise self._died("did not answer in time and was killed")
+            chunk = os.read(fd, min(n - got, 1 << 20))
+            if not chunk:
+                raise self._died("process died during the run")
+            chunks.append(chunk)
+            got += len(chunk)
+        return b"".join(chunks)
+
+
+_LOCAL = threading.local()
+_ALL: weakref.WeakSet[NgspiceProcess] = weakref.WeakSet()
+
+
+def ngspice_process() -> NgspiceProcess:
+    """This thread's ngspice child (threads run side by side, each with its own ngspice)."""
+    runner = getattr(_LOCAL, "runner", None)
+    if runner is None or runner.pid_owner != os.getpid():  # new thread, or a forked process
+        runner = _LOCAL.runner = NgspiceProcess()
+        _ALL.add(runner)
+    return runner
+
+
+def kill_all() -> None:
+    """Kill every ngspice process of this process at once (an interrupted sweep): runs in
+    progress end with SimulationError; the next run in each thread starts a new one."""
+    for runner in list(_ALL):
+        proc = runner._proc
+        if proc is not None and runner.pid_owner == os.getpid() and proc.poll() is None:
+            proc.kill()
+
+
+@atexit.register
+def _close_all() -> None:
+    for runner in list(_ALL):
+        runner.close()
 
 
 def ngspice_version() -> str:
-    return str(_shared().ngspice_version)
+    return str(ngspice_process().request(("version",), 60.0))
 
 
-_ERROR_WORDS = re.compile(r"error|abort|too small|singular|fail|could not|cannot|unknown|not found|"
-                          r"no such|invalid|out of range|not parsed|undefined", re.IGNORECASE)
-
-
-def _errors(lines: list[str]) -> list[str]:
-    """ngspice's error lines (stderr lines that say so; gmin-stepping notes are not errors)."""
-    out: list[str] = []
-    for line in lines:
-        stream, _, content = line.partition(" ")
-        content = content.strip()
-        if stream != "stderr" or not content or content.lower().startswith("warning"):
-            continue
-        if _ERROR_WORDS.search(content) or out:  # an error and the lines that follow it
-            out.append(content)
-    return out
-
-
-def _command(ng, command: str) -> None:
-    try:
-        ng.exec_command(command)
-    except Exception:  # PySpice raises a vague error on any stderr line: we read the lines
-        pass
-
-
-def _vectors(ng) -> dict[str, np.ndarray]:
-    from PySpice.Spice.NgSpice.Shared import ffi
-
-    lib = ng._ngspice_shared
-    plot = ffi.string(lib.ngSpice_CurPlot()).decode()
-    if not plot.startswith("tran"):
-        return {}
-    names = ng._convert_string_array(lib.ngSpice_AllVecs(plot.encode()))
-    out = {}
-    for name in names:
-        info = lib.ngGet_Vec_Info(f"{plot}.{name}".encode())
-        if info == ffi.NULL or info.v_realdata == ffi.NULL:
-            continue
-        out[name.lower()] = np.frombuffer(ffi.buffer(info.v_realdata, info.v_length * 8),
-                                          dtype=np.float64).copy()
-    return out
-
-
-def run_netlist(text: str, t_stop: float, timeout: float = 600.0) -> dict[str, np.ndarray]:
+def run_netlist(text: str, t_stop: float, timeout: float = 600.0, grace: float | None = None
+                ) -> dict[str, np.ndarray]:
     """Run a netlist's transient; return its vectors by lower-case name (``time`` first).
 
     Raises :class:`SimulationError` with ngspice's messages when the netlist does not
-    load, the analysis fails, ``timeout`` (s) passes, or the transient ends before
-    ``t_stop``.
+    load, the analysis fails, ``timeout`` (s) passes, the transient ends before
+    ``t_stop``, or the ngspice process dies or hangs (killed ``grace`` s after the
+    timeout; default 5 s + 10 % of it).
     """
-    with _LOCK:
-        ng = _shared()
-        ng.lines.clear()
-        try:
-            try:
-                ng.load_circuit(text)
-            except Exception:
-                pass
-            errors = _errors(ng.lines)
-            if errors:
-                raise SimulationError("ngspice could not load the netlist: " + " | ".join(errors[-6:]))
-            ng.lines.clear()
-            ng.finished.clear()
-            _command(ng, "bg_run")
-            # wait for ngspice's own "background thread ended" callback: polling
-            # ngSpice_running() races with the thread's start under load
-            if not ng.finished.wait(timeout):
-                _command(ng, "bg_halt")
-                ng.finished.wait(10.0)
-                raise SimulationError(f"ngspice did not finish within the {timeout:g} s timeout "
-                                      "(simulation.timeout); run halted")
-            errors = _errors(ng.lines)
-            vectors = _vectors(ng)
-            if errors:
-                raise SimulationError("ngspice: " + " | ".join(errors[-6:]))
-            t = vectors.get("time")
-            if t is None or t.size == 0:
-                raise SimulationError("ngspice produced no transient results: "
-                                      + " | ".join(l.partition(" ")[2] for l in ng.lines[-6:]))
-            if t[-1] < t_stop * (1 - 1e-9):
-                raise SimulationError(f"transient ended early at t={t[-1]:.6g} s of {t_stop:.6g} s")
-            return vectors
-        finally:
-            _command(ng, "destroy all")
-            _command(ng, "remcirc")
+    grace = 5.0 + 0.1 * timeout if grace is None else grace
+    return ngspice_process().request(("run", text, float(t_stop), float(timeout)), timeout + grace)
 
 
 def crossings(t: np.ndarray, y: np.ndarray, level: float) -> np.ndarray:

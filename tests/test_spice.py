@@ -1,7 +1,10 @@
 """The SPICE side against independent paths: the Python MMS model and the RK4 solver."""
 
 import os
-import resource
+import signal
+import threading
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +13,7 @@ from alif_spice import SimulationError, solve_ode
 from alif_spice.compare import spikes_per_period
 from alif_spice.netlist import render
 from alif_spice.ode import solve_iv
-from alif_spice.spice import crossings, run_circuit, run_netlist
+from alif_spice.spice import crossings, ngspice_process, run_circuit, run_netlist
 from alif_spice.stimulus import SquareWave
 from conftest import run_cli
 
@@ -106,22 +109,99 @@ def test_run_command_writes_trace_and_exit_3_on_failure(tmp_path):
     assert not (tmp_path / "h.csv").exists() and not (tmp_path / "f.csv").exists()
 
 
-def _rss_mb():
-    with open(f"/proc/{os.getpid()}/status") as fh:
+def _rss_mb(pid):
+    with open(f"/proc/{pid}/status") as fh:
         for line in fh:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    raise AssertionError("no VmRSS")
 
 
 def test_memory_stays_flat_over_200_runs(paper):
+    # this process and the ngspice process that ran them (PySpice leaks per run if
+    # plots and circuits are not destroyed)
     p = paper.with_values({"simulation.t_stop": 0.1e-3})
     netlist = render(p, "ideal")
     for _ in range(10):  # warm-up: allocator pools, first plots
         run_netlist(netlist.text, netlist.t_stop)
-    start = _rss_mb()
+    child = ngspice_process().pid
+    start = _rss_mb(os.getpid()) + _rss_mb(child)
     for _ in range(200):
         run_netlist(netlist.text, netlist.t_stop)
-    growth = _rss_mb() - start
+    assert ngspice_process().pid == child
+    growth = _rss_mb(os.getpid()) + _rss_mb(child) - start
     print(f"RSS growth over 200 runs: {growth:.1f} MB")
     assert growth < 50
+
+
+# --- containment: ngspice lives in a child process -------------------------------------
+
+_SMALL = "* small\nV1 a 0 DC 1\nR1 a 0 1k\n.tran 1n 1u\n{control}.end\n"
+
+
+def _works_again():
+    v = run_netlist(_SMALL.format(control=""), 1e-6)
+    assert v["time"][-1] == pytest.approx(1e-6)
+
+
+def test_parent_never_loads_libngspice():
+    _works_again()
+    with open(f"/proc/{os.getpid()}/maps") as fh:
+        assert "libngspice" not in fh.read()
+    assert ngspice_process().pid != os.getpid()
+
+
+def test_exit_inside_the_library_is_contained():
+    # `quit` makes libngspice call its exit handler; the library segfaults on the next
+    # command (seen with ngspice 39), so that process must not serve another run
+    first = ngspice_process().pid
+    with pytest.raises(SimulationError, match="exited inside the library"):
+        run_netlist(_SMALL.format(control=".control\nquit\n.endc\n"), 1e-6)
+    _works_again()
+    assert ngspice_process().pid != first
+
+
+@pytest.mark.parametrize("sig", [signal.SIGSEGV, signal.SIGABRT])
+def test_crash_of_the_ngspice_process_is_contained(paper, sig):
+    _works_again()
+    runner = ngspice_process()
+    threading.Timer(0.5, os.kill, (runner.pid, sig)).start()
+    with pytest.raises(SimulationError, match=f"died during the run \\(signal {sig.name}\\)"):
+        run_circuit(paper, "hardware")  # ~2 s: the signal arrives mid-transient
+    _works_again()
+
+
+def test_hung_ngspice_is_killed_and_the_next_run_works():
+    # a .control `shell` command blocks ngspice while loading: the halt cannot reach it
+    start = time.monotonic()
+    with pytest.raises(SimulationError, match="did not answer in time and was killed"):
+        run_netlist(_SMALL.format(control=".control\nshell sleep 60\n.endc\n"), 1e-6, timeout=1.0, grace=1.0)
+    assert time.monotonic() - start < 10
+    _works_again()
+
+
+def test_cli_reports_a_crashed_ngspice_with_exit_3(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "h.parquet"
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("alif-spice")), "run", "--circuit", "hardware",
+                             "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = None
+    deadline = time.monotonic() + 60
+    while child is None and time.monotonic() < deadline:  # find the CLI's ngspice process
+        for entry in Path("/proc").iterdir():
+            try:
+                if (entry.name.isdigit() and "_ngspice_child.py" in (entry / "cmdline").read_text()
+                        and (entry / "stat").read_text().split()[3] == str(proc.pid)):
+                    child = int(entry.name)
+            except OSError:
+                continue
+        time.sleep(0.05)
+    assert child is not None
+    time.sleep(0.3)
+    os.kill(child, signal.SIGSEGV)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, err
+    assert "SIGSEGV" in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists() and not (tmp_path / "h.spikes.csv").exists()

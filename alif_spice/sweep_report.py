@@ -1,0 +1,233 @@
+"""A finished sweep's outputs: results.parquet, figures/*.png, summary.md, summary.html and
+manifest.json (each written atomically into the sweep folder)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .files import atomic_dir, atomic_path, write_text_atomic
+from .report import COLORS, LABELS
+from .sweep import METRICS, RESULTS_FILE, SweepResult, SweepSpec
+from .version import __version__
+
+NICE = {"rate_hz": "mean rate (Hz)", "adaptation_ratio": "adaptation ratio (first/last period)",
+        "energy_per_spike_j": "energy per spike (J)", "n_spikes": "spikes"}
+MAX_LINES = 6  # combinations of the other grid axes drawn per figure (marker shapes)
+STYLE = {"ode": "-", "ideal": "--", "hardware": ":"}
+
+
+def rows_frame(rows: list[dict], spec: SweepSpec) -> pd.DataFrame:
+    """One row per (point, engine), columns in a fixed order."""
+    cols = ["point", "engine", "grid_index", "sample", *spec.keys, "status", "error", *METRICS, "wall_s"]
+    df = pd.DataFrame(rows, columns=cols)
+    for c in ("rate_hz", "adaptation_ratio", "energy_j", "energy_per_spike_j", "wall_s"):
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
+    df["n_spikes"] = pd.to_numeric(df["n_spikes"], errors="coerce").astype("Int64")
+    df["error"] = df["error"].fillna("").astype(str)
+    return df
+
+
+def _axis_figures(df: pd.DataFrame, spec: SweepSpec, folder: Path) -> list[tuple[str, Path]]:
+    """Rate and adaptation ratio against every grid axis (other axes as separate lines,
+    Monte Carlo samples as mean ± std)."""
+    import matplotlib.pyplot as plt
+
+    out = []
+    ok = df[df.status == "ok"]
+    for axis in spec.grid:
+        if not all(isinstance(v, (int, float)) for v in axis.values) or len(axis.values) < 2:
+            continue
+        others = [a.key for a in spec.grid if a.key != axis.key]
+        for metric in ("rate_hz", "adaptation_ratio"):
+            fig, ax = plt.subplots(figsize=(7, 4.5))
+            groups = list(ok.groupby(others)) if others else [((), ok)]
+            for li, (gkey, g) in enumerate(groups[:MAX_LINES]):
+                gkey = gkey if isinstance(gkey, tuple) else (gkey,)
+                tag = ", ".join(f"{k}={v:.3g}" for k, v in zip(others, gkey))
+                for engine in spec.engines:
+                    e = g[g.engine == engine].groupby(axis.key)[metric]
+                    mean, std = e.mean(), e.std()
+                    if mean.empty:
+                        continue
+                    ax.errorbar(mean.index, mean.values, yerr=std.values if spec.mc > 1 else None,
+                                color=COLORS[engine], ls=STYLE[engine], lw=2.4 if engine == "ode" else 1.2,
+                                marker="osv^D*"[li % 6], ms=4, capsize=2,
+                                label=f"{LABELS[engine]}{' · ' + tag if tag else ''}")
+            if axis.scale == "log":
+                ax.set_xscale("log")
+            ax.set_xlabel(axis.key)
+            ax.set_ylabel(NICE[metric])
+            title = {("rate_hz", "stimulus.amplitude"): "f–I curve: rate vs input amplitude",
+                     ("adaptation_ratio", "stimulus.frequency"): "adaptation ratio vs input frequency"}.get(
+                (metric, axis.key), f"{NICE[metric]} vs {axis.key}")
+            if spec.mc > 1:
+                title += f" (mean ± std over {spec.mc} Monte Carlo samples)"
+            ax.set_title(title, fontsize=10)
+            ax.grid(alpha=0.3)
+            if ax.lines:
+                ax.legend(fontsize=7)
+            stem = f"{'rate' if metric == 'rate_hz' else 'adaptation'}_vs_{axis.key}"
+            path = folder / f"{stem}.png"
+            fig.tight_layout()
+            fig.savefig(path, dpi=110)
+            plt.close(fig)
+            out.append((title, path))
+    return out
+
+
+def _mc_figure(df: pd.DataFrame, spec: SweepSpec, folder: Path) -> list[tuple[str, Path]]:
+    import matplotlib.pyplot as plt
+
+    if spec.mc < 2:
+        return []
+    ok = df[df.status == "ok"]
+    metrics = ["rate_hz", "adaptation_ratio", "energy_per_spike_j"]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
+    for ax, metric in zip(axes, metrics):
+        for engine in spec.engines:
+            v = ok[ok.engine == engine][metric].dropna()
+            v = v[np.isfinite(v)]
+            if v.size:
+                ax.hist(v, bins=min(40, max(5, v.size // 5)), alpha=0.5, color=COLORS[engine],
+                        label=f"{LABELS[engine]} (n={v.size})")
+        ax.set_xlabel(NICE[metric])
+        ax.set_ylabel("points")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    varied = ", ".join(f"{v.key} {v.dist} {v.spread:g}" for v in spec.vary)
+    pooled = " (all grid points pooled)" if spec.grid else ""
+    title = f"Monte Carlo: {spec.mc} samples, seed {spec.seed}; {varied}{pooled}"
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path = folder / "mc_histograms.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [(title, path)]
+
+
+def summary_table(df: pd.DataFrame, spec: SweepSpec) -> list[dict]:
+    out = []
+    for engine in spec.engines:
+        e = df[df.engine == engine]
+        ok = e[e.status == "ok"]
+        out.append({"engine": engine, "rows": int(len(e)), "ok": int(len(ok)), "failed": int(len(e) - len(ok)),
+                    "median_rate_hz": _median(ok.rate_hz), "median_adaptation_ratio": _median(ok.adaptation_ratio),
+                    "median_energy_per_spike_j": _median(ok.energy_per_spike_j),
+                    "median_wall_s": _median(e.wall_s)})
+    return out
+
+
+def _median(s: pd.Series) -> float | None:
+    s = s.dropna()
+    s = s[np.isfinite(s)]
+    return float(s.median()) if len(s) else None
+
+
+def _fmt(v) -> str:
+    return "n/a" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _markdown(result: SweepResult, table: list[dict], df: pd.DataFrame, figures: list[tuple[str, Path]]) -> str:
+    spec = result.spec
+    lines = [f"# Sweep {result.out_dir.name}", "",
+             f"{len(df)} rows: {df.point.nunique()} points x {len(spec.engines)} engines "
+             f"({', '.join(spec.engines)}); {int((df.status != 'ok').sum())} failed.", ""]
+    for a in spec.grid:
+        vals = a.values if len(a.values) <= 6 else (*a.values[:3], "...", *a.values[-2:])
+        lines.append(f"- grid `{a.key}` ({a.scale}, {len(a.values)} values): {', '.join(_fmt(v) for v in vals)}")
+    for v in spec.vary:
+        lines.append(f"- Monte Carlo `{v.key}`: {v.dist}, spread {v.spread:g} ({spec.mc} samples, seed {spec.seed})")
+    lines += ["", "| engine | rows | ok | failed | median rate (Hz) | median adaptation | "
+              "median energy/spike (J) | median wall (s) |", "|---|---|---|---|---|---|---|---|"]
+    for t in table:
+        lines.append(f"| {t['engine']} | {t['rows']} | {t['ok']} | {t['failed']} | {_fmt(t['median_rate_hz'])} | "
+                     f"{_fmt(t['median_adaptation_ratio'])} | {_fmt(t['median_energy_per_spike_j'])} | "
+                     f"{_fmt(t['median_wall_s'])} |")
+    failed = df[df.status != "ok"]
+    if len(failed):
+        lines += ["", f"## Failed rows ({len(failed)})", ""]
+        for _, r in failed.head(20).iterrows():
+            lines.append(f"- point {r.point} ({r.engine}): {r.error}")
+    lines += ["", "Energy per spike: energy delivered by the input current source (∫ v_c i_in dt) / spikes.",
+              "", "## Figures", ""]
+    lines += [f"- {title}: `figures/{p.name}`" for title, p in figures]
+    lines += ["", f"Data: `{RESULTS_FILE}` (one row per point and engine)."]
+    return "\n".join(lines) + "\n"
+
+
+def _html(markdown_text: str, figures: list[tuple[str, Path]]) -> str:
+    body = []
+    in_table = False
+    for line in markdown_text.splitlines():
+        esc = html.escape(line)
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if set(cells[0]) <= {"-"}:
+                continue
+            tag = "th" if not in_table else "td"
+            if not in_table:
+                body.append("<table>")
+                in_table = True
+            body.append("<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>")
+            continue
+        if in_table:
+            body.append("</table>")
+            in_table = False
+        if line.startswith("# "):
+            body.append(f"<h1>{html.escape(line[2:])}</h1>")
+        elif line.startswith("## "):
+            if line == "## Figures":
+                break
+            body.append(f"<h2>{html.escape(line[3:])}</h2>")
+        elif line.startswith("- "):
+            body.append(f"<li>{html.escape(line[2:]).replace('`', '')}</li>")
+        elif line.strip():
+            body.append(f"<p>{esc.replace('`', '')}</p>")
+    if in_table:
+        body.append("</table>")
+    body.append("<h2>Figures</h2>")
+    for title, path in figures:
+        data = base64.b64encode(path.read_bytes()).decode()
+        body.append(f"<figure><img alt='{html.escape(title)}' src='data:image/png;base64,{data}'>"
+                    f"<figcaption>{html.escape(title)}</figcaption></figure>")
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
+             "td,th{border:1px solid #bbb;padding:3px 8px;text-align:right}img{max-width:100%}")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>alif-spice sweep</title>"
+            f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
+
+
+def write_outputs(result: SweepResult, command: str = "", executor: str = "local", workers: int = 0
+                  ) -> dict[str, Path]:
+    """Write results.parquet, figures/, summary.md, summary.html and manifest.json."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    out = result.out_dir
+    df = rows_frame(result.rows, result.spec)
+    with atomic_path(out / RESULTS_FILE) as tmp:
+        df.to_parquet(tmp, index=False)
+    with atomic_dir(out / "figures") as folder:
+        figures = _axis_figures(df, result.spec, folder) + _mc_figure(df, result.spec, folder)
+    figures = [(title, out / "figures" / p.name) for title, p in figures]
+    table = summary_table(df, result.spec)
+    md = _markdown(result, table, df, figures)
+    write_text_atomic(out / "summary.md", md)
+    write_text_atomic(out / "summary.html", _html(md, figures))
+    import PySpice
+
+    manifest = {"alif_spice": __version__, "python": platform.python_version(), "PySpice": PySpice.__version__,
+                "spec": result.spec.to_dict(), "base_params": result.base.to_dict(), "command": command,
+                "executor": executor, "workers": workers, "rows": len(df), "failed": int((df.status != "ok").sum()),
+                "new_rows_this_run": result.new_rows, "wall_s_this_run": result.wall_s,
+                "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "summary": table}
+    write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=1, allow_nan=False))
+    return {"results": out / RESULTS_FILE, "summary_html": out / "summary.html", "summary_md": out / "summary.md",
+            "manifest": out / "manifest.json", "figures": out / "figures"}
