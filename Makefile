@@ -46,6 +46,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_ode.py
 	$(BIN)/python benchmarks/bench_spice.py
 	$(BIN)/python benchmarks/bench_compare.py
+	$(BIN)/python benchmarks/bench_sweep.py
 
 clean:
 	rm -rf $(VENV) build dist results .pytest_cache

@@ -8,6 +8,7 @@ import html
 import json
 import platform
 import shlex
+import signal
 import sys
 import time
 from pathlib import Path
@@ -220,7 +221,13 @@ def write_report(result: CaseResult, out_dir: str | Path, wall: float, command: 
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
-            futures = {name: pool.submit(_figure_job, name) for name in titles}
+            # Ctrl-C during the fork would be swallowed by an at-fork handler ("Exception
+            # ignored"): hold SIGINT until the workers exist (they inherit it blocked)
+            held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                futures = {name: pool.submit(_figure_job, name) for name in titles}
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
             _write_data(result, tmp, vers, wall, command)
             figures = [(titles[name], futures[name].result()) for name in titles]
         _JOB = None

@@ -109,31 +109,6 @@ def test_run_command_writes_trace_and_exit_3_on_failure(tmp_path):
     assert not (tmp_path / "h.csv").exists() and not (tmp_path / "f.csv").exists()
 
 
-def _rss_mb(pid):
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
-
-
-def test_memory_stays_flat_over_200_runs(paper):
-    # this process and the ngspice process that ran them (PySpice leaks per run if
-    # plots and circuits are not destroyed)
-    p = paper.with_values({"simulation.t_stop": 0.1e-3})
-    netlist = render(p, "ideal")
-    for _ in range(10):  # warm-up: allocator pools, first plots
-        run_netlist(netlist.text, netlist.t_stop)
-    child = ngspice_process().pid
-    start = _rss_mb(os.getpid()) + _rss_mb(child)
-    for _ in range(200):
-        run_netlist(netlist.text, netlist.t_stop)
-    assert ngspice_process().pid == child
-    growth = _rss_mb(os.getpid()) + _rss_mb(child) - start
-    print(f"RSS growth over 200 runs: {growth:.1f} MB")
-    assert growth < 50
-
-
 # --- containment: ngspice lives in a child process -------------------------------------
 
 _SMALL = "* small\nV1 a 0 DC 1\nR1 a 0 1k\n.tran 1n 1u\n{control}.end\n"

@@ -1,0 +1,233 @@
+"""Robustness: interrupted commands leave nothing that looks finished, fuzzed values never
+give silent NaN/inf or hangs, and 500 consecutive SPICE runs keep memory flat."""
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from alif_spice import SimulationError, load_params
+from alif_spice.errors import ParamError
+from alif_spice.netlist import render
+from alif_spice.ode import solve_batch
+from alif_spice.spice import ngspice_process, run_circuit, run_netlist
+from conftest import SCRIPT
+from test_fit import synthetic, write_csv
+
+# --------------------------------------------------------------- interrupted commands
+
+
+class _Cli:
+    """The installed console script in the background; stderr collected line by line."""
+
+    def __init__(self, *args, cwd):
+        self.proc = subprocess.Popen([str(SCRIPT), *map(str, args)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True, cwd=cwd)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stderr:
+            self.lines.append(line)
+
+    def wait_for(self, words: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(words in line for line in self.lines):
+            assert self.proc.poll() is None, f"ended before {words!r}: {self.lines}"
+            assert time.monotonic() < deadline, f"no {words!r} on stderr"
+            time.sleep(0.02)
+
+    def stop(self, sig) -> int:
+        os.kill(self.proc.pid, sig)
+        rc = self.proc.wait(60)
+        self._reader.join(10)
+        return rc
+
+
+def _visible(folder: Path, inputs=()) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith(".") and p.name not in inputs)
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+SIGNALS = [signal.SIGINT, signal.SIGKILL]
+EXPECTED_RC = {signal.SIGINT: 130, signal.SIGKILL: -9}
+
+
+@pytest.mark.parametrize("sig", SIGNALS, ids=["SIGINT", "SIGKILL"])
+def test_interrupted_run_leaves_no_trace_file(tmp_path, sig):
+    cli = _Cli("run", "--circuit", "hardware", "-o", "h.parquet", cwd=tmp_path)
+    deadline = time.monotonic() + 60
+    while not any("_ngspice_child.py" in _cmdline(p) for p in _children(cli.proc.pid)):
+        assert time.monotonic() < deadline and cli.proc.poll() is None
+        time.sleep(0.02)
+    time.sleep(0.5)  # mid-transient (the hardware run takes ~2 s)
+    assert cli.stop(sig) == EXPECTED_RC[sig], cli.lines
+    assert _visible(tmp_path) == []
+    if sig == signal.SIGINT:
+        assert _leftovers(tmp_path) == [] and "interrupted" in "".join(cli.lines)
+
+
+@pytest.mark.parametrize("sig", SIGNALS, ids=["SIGINT", "SIGKILL"])
+@pytest.mark.parametrize("phase, delay", [("circuits running", 0.8), ("writing report", 0.3)])
+def test_interrupted_compare_leaves_no_report(tmp_path, sig, phase, delay):
+    cli = _Cli("compare", "--case", "paper", "-o", "rep", cwd=tmp_path)
+    cli.wait_for(phase)
+    time.sleep(delay)
+    rc = cli.stop(sig)
+    assert rc == EXPECTED_RC[sig], cli.lines
+    assert _visible(tmp_path) == []  # no rep/ folder at all
+    if sig == signal.SIGINT:
+        assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("sig", SIGNALS, ids=["SIGINT", "SIGKILL"])
+def test_interrupted_fit_leaves_no_table(tmp_path, sig):
+    t, vs, vr = synthetic(100.0)
+    write_csv(tmp_path / "d.csv", t, vs, vr)
+    cli = _Cli("fit", "--data", "d.csv", "--columns", "time,source_voltage,resistor_voltage",
+               "--series-resistor", "5110", "-o", "fit", cwd=tmp_path)
+    cli.wait_for("periods at")
+    time.sleep(1.0)  # the fit takes ~6 s
+    assert cli.stop(sig) == EXPECTED_RC[sig], cli.lines
+    assert _visible(tmp_path, inputs=("d.csv",)) == []
+    if sig == signal.SIGINT:
+        assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("delay", [1.0, 2.0, 2.8, 3.6])
+def test_ode_killed_at_any_moment_leaves_complete_files_or_none(tmp_path, delay):
+    # a 0.3 s trace: ~3 million rows, the parquet write alone takes ~1.5 s; kills land
+    # in start-up, the solve and the write. Either both files are complete or none shows.
+    cli = _Cli("ode", "--set", "simulation.t_stop=0.3", "-o", "big.parquet", cwd=tmp_path)
+    time.sleep(delay)
+    rc = cli.stop(signal.SIGKILL) if cli.proc.poll() is None else cli.proc.wait()
+    files = _visible(tmp_path)
+    if rc == 0:
+        assert files == ["big.parquet", "big.spikes.csv"]
+    else:
+        assert "big.parquet" not in files
+    if "big.parquet" in files:
+        assert len(pd.read_parquet(tmp_path / "big.parquet")) == 3_000_001
+        assert len(pd.read_csv(tmp_path / "big.spikes.csv")) > 2000
+
+
+def _children(pid):
+    out = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "stat").read_text().split()[3] == str(pid):
+                out.append(int(entry.name))
+        except OSError:
+            continue
+    return out
+
+
+def _cmdline(pid):
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text()
+    except OSError:
+        return ""
+
+
+# ----------------------------------------------------------------------- fuzzed values
+
+PAPER = load_params("paper")
+
+# keys and ranges reaching well beyond the valid ones (logarithmic magnitudes, both signs)
+FUZZ_KEYS = ["memristor.r_on", "memristor.r_off", "memristor.v_on", "memristor.v_off", "memristor.tau",
+             "memristor.temperature", "neuron.c", "neuron.r_s", "neuron.v_rest", "neuron.v_th", "neuron.v_reset",
+             "neuron.t_ref", "stimulus.amplitude", "stimulus.frequency", "stimulus.duty", "stimulus.t_edge"]
+
+
+def _magnitude():
+    return st.builds(lambda sign, e: sign * 10.0 ** e, st.sampled_from([1.0, 1.0, 1.0, -1.0]),
+                     st.floats(-12, 6))
+
+
+def _values(key_count):
+    return st.dictionaries(st.sampled_from(FUZZ_KEYS), st.one_of(_magnitude(), st.sampled_from(
+        [0.0, float("nan"), float("inf"), -float("inf"), 1e300])), min_size=1, max_size=key_count)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=_values(5))
+def test_fuzzed_ode_is_finite_or_says_why(values):
+    base = PAPER.with_values({"simulation.t_stop": 2e-4})
+    try:
+        p = base.with_values({k: (v * base.get(k) if abs(v) < 1e3 and k != "neuron.v_rest" else v)
+                              for k, v in values.items()})
+    except ParamError:
+        return  # rejected at the boundary: fine
+    try:
+        result = solve_batch([p], record=True)
+    except ParamError:
+        return  # the step-stability check: dt too large for these values
+    if result.ok[0]:
+        assert np.all(np.isfinite(result.v_c[0])) and np.all(np.isfinite(result.x[0]))
+        assert np.all((result.x[0] >= 0) & (result.x[0] <= 1))
+        assert np.all(np.isfinite(result.spikes[0]))
+    else:
+        assert "ODE failed" in result.error_text(0)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=_values(3), circuit=st.sampled_from(["ideal", "hardware"]))
+def test_fuzzed_spice_runs_or_raises_and_never_hangs(values, circuit):
+    base = PAPER.with_values({"simulation.t_stop": 1e-4, "simulation.timeout": 20.0})
+    try:
+        p = base.with_values({k: (v * base.get(k) if abs(v) < 1e3 and k != "neuron.v_rest" else v)
+                              for k, v in values.items()})
+    except ParamError:
+        return
+    start = time.monotonic()
+    try:
+        tr = run_circuit(p, circuit)
+    except SimulationError as exc:
+        assert str(exc)
+    else:
+        assert tr.time[-1] == pytest.approx(p.simulation.t_stop)
+        for col in ("v_c", "v_mem", "x", "i_m"):
+            assert np.all(np.isfinite(tr[col]))
+    assert time.monotonic() - start < 20.0 + 5.0 + 2.0 + 10.0  # timeout + grace + start-up slack
+
+
+# ----------------------------------------------------------------------------- soak
+
+
+def _rss_mb(pid):
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_soak_500_consecutive_spice_runs(paper):
+    p = paper.with_values({"simulation.t_stop": 0.1e-3})
+    netlist = render(p, "ideal")
+    for _ in range(10):  # warm-up: allocator pools, first plots
+        run_netlist(netlist.text, netlist.t_stop)
+    child = ngspice_process().pid
+    start = _rss_mb(os.getpid()) + _rss_mb(child)
+    t0 = time.perf_counter()
+    counts = set()
+    for _ in range(500):
+        v = run_netlist(netlist.text, netlist.t_stop)  # any failure raises: the test fails
+        counts.add(v["time"].size)
+    growth = _rss_mb(os.getpid()) + _rss_mb(child) - start
+    assert ngspice_process().pid == child  # one ngspice process served all 500
+    assert len(counts) == 1  # every run the same transient
+    print(f"soak: 500 runs in {time.perf_counter() - t0:.1f} s, RSS growth {growth:.1f} MB")
+    assert growth < 50
