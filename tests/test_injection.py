@@ -83,3 +83,24 @@ def test_the_line_check_catches_an_injected_line(allowed):
     assert _mask(text) <= allowed["ideal"]
     injected = text.replace(".end\n", "B9 0 c I=1\n.end\n")
     assert _mask(injected) - allowed["ideal"] == {"B9 N c I=N"}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=st.sampled_from(KEYS), text=st.one_of(st.text(max_size=40), hostile.filter(lambda v: isinstance(v, str))))
+def test_sweep_grid_strings_are_rejected_or_render_only_template_lines(allowed, key, text):
+    # the sweep's own parser (grid lists, words) in front of the same validation
+    from alif_spice.sweep import build_spec, points
+
+    base = load_params()
+    try:
+        spec = build_spec(base, grid=[f"{key}={text}"])
+        params = [base.with_values(pt.values) for pt in points(spec, base)]
+    except ParamError:
+        return
+    for p in params:
+        for circuit in CIRCUITS:
+            try:
+                text_ = render(p, circuit).text
+            except ParamError:
+                continue
+            assert not _mask(text_) - allowed[circuit]

@@ -19,7 +19,7 @@ from alif_spice.errors import ParamError
 from alif_spice.netlist import render
 from alif_spice.ode import solve_batch
 from alif_spice.spice import ngspice_process, run_circuit, run_netlist
-from conftest import SCRIPT
+from conftest import SCRIPT, ngspice_children
 from test_fit import synthetic, write_csv
 
 # --------------------------------------------------------------- interrupted commands
@@ -69,7 +69,7 @@ EXPECTED_RC = {signal.SIGINT: 130, signal.SIGKILL: -9}
 def test_interrupted_run_leaves_no_trace_file(tmp_path, sig):
     cli = _Cli("run", "--circuit", "hardware", "-o", "h.parquet", cwd=tmp_path)
     deadline = time.monotonic() + 60
-    while not any("_ngspice_child.py" in _cmdline(p) for p in _children(cli.proc.pid)):
+    while not ngspice_children(cli.proc.pid):
         assert time.monotonic() < deadline and cli.proc.poll() is None
         time.sleep(0.02)
     time.sleep(0.5)  # mid-transient (the hardware run takes ~2 s)
@@ -116,29 +116,12 @@ def test_ode_killed_at_any_moment_leaves_complete_files_or_none(tmp_path, delay)
     files = _visible(tmp_path)
     if rc == 0:
         assert files == ["big.parquet", "big.spikes.csv"]
-    else:
-        assert "big.parquet" not in files
+    # killed: a trace that shows is complete (it may have been renamed into place just
+    # before the kill), and its spike file is there; otherwise at most the spike file
+    assert files in ([], ["big.spikes.csv"], ["big.parquet", "big.spikes.csv"])
     if "big.parquet" in files:
         assert len(pd.read_parquet(tmp_path / "big.parquet")) == 3_000_001
         assert len(pd.read_csv(tmp_path / "big.spikes.csv")) > 2000
-
-
-def _children(pid):
-    out = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and (entry / "stat").read_text().split()[3] == str(pid):
-                out.append(int(entry.name))
-        except OSError:
-            continue
-    return out
-
-
-def _cmdline(pid):
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_text()
-    except OSError:
-        return ""
 
 
 # ----------------------------------------------------------------------- fuzzed values

@@ -15,7 +15,7 @@ from alif_spice.netlist import render
 from alif_spice.ode import solve_iv
 from alif_spice.spice import crossings, ngspice_process, run_circuit, run_netlist
 from alif_spice.stimulus import SquareWave
-from conftest import run_cli
+from conftest import ngspice_children, run_cli
 
 
 @pytest.mark.parametrize("waveform", ["sine", "triangle"])
@@ -162,17 +162,12 @@ def test_cli_reports_a_crashed_ngspice_with_exit_3(tmp_path):
     out = tmp_path / "h.parquet"
     proc = subprocess.Popen([str(Path(sys.executable).with_name("alif-spice")), "run", "--circuit", "hardware",
                              "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    child = None
+    found = []
     deadline = time.monotonic() + 60
-    while child is None and time.monotonic() < deadline:  # find the CLI's ngspice process
-        for entry in Path("/proc").iterdir():
-            try:
-                if (entry.name.isdigit() and "_ngspice_child.py" in (entry / "cmdline").read_text()
-                        and (entry / "stat").read_text().split()[3] == str(proc.pid)):
-                    child = int(entry.name)
-            except OSError:
-                continue
+    while not found and time.monotonic() < deadline:  # the CLI's ngspice process
+        found = ngspice_children(proc.pid)
         time.sleep(0.05)
+    child = found[0] if found else None
     assert child is not None
     time.sleep(0.3)
     os.kill(child, signal.SIGSEGV)

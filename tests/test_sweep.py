@@ -16,7 +16,7 @@ import pytest
 from alif_spice.errors import ParamError
 from alif_spice.sweep import (DaskPool, LocalPool, build_spec, parse_grid, parse_vary, points, read_rows,
                               run_ode_task, run_sweep)
-from conftest import SCRIPT, run_cli
+from conftest import SCRIPT, ngspice_children, run_cli
 
 SHORT = {"simulation.t_stop": 1e-3}
 
@@ -100,7 +100,7 @@ def _frame(path):
 
 def test_local_pool_and_dask_local_cluster_give_identical_results(short, tmp_path):
     spec = build_spec(short, grid=["stimulus.amplitude=0.8m,2m", "stimulus.frequency=1k,2k"],
-                      engines="ode,ideal")
+                      engines="ode,ideal,hardware")
     local = LocalPool(2)
     try:
         a = run_sweep(tmp_path / "local", spec, short, pool=local, progress=False)
@@ -112,11 +112,13 @@ def test_local_pool_and_dask_local_cluster_give_identical_results(short, tmp_pat
         b = run_sweep(tmp_path / "dask", spec, short, pool=dask, progress=False)
     finally:
         dask.close()
-    assert len(a.rows) == len(b.rows) == 8 and a.failed == b.failed == 0
+    assert len(a.rows) == len(b.rows) == 12 and a.failed == b.failed == 0
     pd.testing.assert_frame_equal(_frame(tmp_path / "local"), _frame(tmp_path / "dask"))
     # the ideal circuit reproduces the model's spike counts at every point
     df = _frame(tmp_path / "local")
     assert list(df[df.engine == "ode"].n_spikes) == list(df[df.engine == "ideal"].n_spikes)
+    hw = df[df.engine == "hardware"]
+    assert (hw.n_spikes > 0).all() and hw.energy_per_spike_j.notna().all()
 
 
 def test_failing_points_are_recorded_and_the_rest_finish(tmp_path):
@@ -139,18 +141,6 @@ def test_failing_points_are_recorded_and_the_rest_finish(tmp_path):
     assert "failed" in res.stdout and "failed: point" in res.stderr
 
 
-def _ngspice_children(pid):
-    out = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if (entry.name.isdigit() and "_ngspice_child.py" in (entry / "cmdline").read_text()
-                    and (entry / "stat").read_text().split()[3] == str(pid)):
-                out.append(int(entry.name))
-        except OSError:
-            continue
-    return out
-
-
 def _alive(pid):
     try:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
@@ -170,7 +160,7 @@ def test_killed_sweep_resumes_to_exactly_the_full_set_of_rows(tmp_path, sig):
         if rows.exists() and rows.read_bytes().count(b"\n") >= 4:
             break
         time.sleep(0.02)
-    children = _ngspice_children(proc.pid)
+    children = ngspice_children(proc.pid)
     os.kill(proc.pid, sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == (-9 if sig == signal.SIGKILL else 130), err
