@@ -25,8 +25,9 @@ def spikes_per_period(spikes: np.ndarray, stimulus: SquareWave, t_stop: float) -
 
 
 def adaptation_ratio(per_period: list[int]) -> float:
-    """Spikes in the first input period / spikes in the last (inf if the last has none)."""
-    if not per_period or per_period[0] == 0:
+    """Spikes in the first input period / spikes in the last (inf if the last has none;
+    NaN with fewer than two periods or no spikes in the first: undefined)."""
+    if len(per_period) < 2 or per_period[0] == 0:
         return float("nan")
     if per_period[-1] == 0:
         return float("inf")

@@ -137,3 +137,13 @@ def test_bad_case_is_exit_2_without_output(tmp_path, content, words):
 def test_unknown_case_name(tmp_path):
     res = run_cli("compare", "--case", "nosuch", "-o", tmp_path / "out")
     assert res.returncode == 2 and "unknown case 'nosuch'" in res.stderr
+
+
+def test_adaptation_ratio_is_undefined_without_two_periods():
+    import math
+
+    from alif_spice.compare import adaptation_ratio
+
+    assert math.isnan(adaptation_ratio([7])) and math.isnan(adaptation_ratio([]))
+    assert math.isnan(adaptation_ratio([0, 3])) and adaptation_ratio([3, 0]) == math.inf
+    assert adaptation_ratio([21, 8]) == pytest.approx(21 / 8)
