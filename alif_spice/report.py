@@ -187,14 +187,18 @@ metrics: metrics.json; provenance: manifest.json.</p>
 """
 
 
-def versions() -> dict[str, str]:
+def versions(ngspice: bool = True) -> dict[str, str]:
+    """Versions for a manifest (``ngspice=False``: do not start ngspice to ask it)."""
     import numpy
     import PySpice
 
     from .spice import ngspice_version
 
-    return {"alif-spice": __version__, "ngspice": ngspice_version(), "PySpice": PySpice.__version__,
-            "numpy": numpy.__version__, "python": platform.python_version()}
+    out = {"alif-spice": __version__, "PySpice": PySpice.__version__, "numpy": numpy.__version__,
+           "python": platform.python_version()}
+    if ngspice:
+        out["ngspice"] = ngspice_version()
+    return out
 
 
 def write_report(result: CaseResult, out_dir: str | Path, wall: float, command: list[str] | None = None) -> Path:

@@ -82,7 +82,6 @@ class NgspiceProcess:
         self._proc: subprocess.Popen | None = None
         self._log = None
         self.pid_owner = os.getpid()
-        self.starts = 0
 
     @property
     def pid(self) -> int | None:
@@ -90,10 +89,10 @@ class NgspiceProcess:
 
     def _start(self) -> subprocess.Popen:
         library = find_libngspice()
+        self.close()  # a child that died between requests: reap it, drop its log
         self._log = tempfile.TemporaryFile()
         self._proc = subprocess.Popen([sys.executable, "-I", str(_CHILD), library], stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, stderr=self._log, close_fds=True)
-        self.starts += 1
         return self._proc
 
     def __del__(self) -> None:  # a finished thread's child: EOF on its stdin ends it

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .compare import json_ready
 from .errors import AlifError, ParamError
 from .params import Params, build_params
 from .units import parse_number
@@ -275,8 +276,6 @@ def _row(point: Point, engine: str, status: str = "ok", error: str = "", wall: f
     for k in METRICS:
         row[k] = m.get(k)
     row["wall_s"] = wall
-    from .compare import json_ready
-
     return json_ready(row)
 
 
@@ -377,12 +376,15 @@ class LocalPool:
 
         return as_completed(futures)
 
-    def close(self, cancel: bool = False) -> None:
-        if cancel:
-            from .spice import kill_all
+    def cancel(self, futures) -> None:
+        """Drop queued tasks and end running SPICE tasks at once (an interrupted sweep)."""
+        from .spice import kill_all
 
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            kill_all()  # running SPICE tasks end at once (their rows are not recorded)
+        for f in futures:
+            f.cancel()
+        kill_all()
+
+    def close(self) -> None:
         self._pool.shutdown(wait=True)
 
 
@@ -416,7 +418,10 @@ class DaskPool:
 
         return as_completed(futures)
 
-    def close(self, cancel: bool = False) -> None:
+    def cancel(self, futures) -> None:
+        self.client.cancel(futures)
+
+    def close(self) -> None:
         try:
             self.client.close()
         finally:
@@ -597,7 +602,8 @@ def run_sweep(out_dir: str | os.PathLike[str], spec: SweepSpec | None = None, ba
     """Run (or continue, with ``resume``) a sweep into ``out_dir``; write its outputs.
 
     ``pool``: a :class:`LocalPool`/:class:`DaskPool` (default: a local pool on all
-    cores, closed at the end). Rows already in ``rows.jsonl`` are never run again.
+    cores, closed at the end; a pool you pass stays yours to close). Rows already in
+    ``rows.jsonl`` are never run again.
     """
     t0 = time.perf_counter()
     out = Path(out_dir)
@@ -617,6 +623,7 @@ def run_sweep(out_dir: str | os.PathLike[str], spec: SweepSpec | None = None, ba
     if own_pool:
         pool = LocalPool()
     new: list[dict] = []
+    futures: list = []
     writer = RowWriter(out)
     try:
         if work:
@@ -630,9 +637,8 @@ def run_sweep(out_dir: str | os.PathLike[str], spec: SweepSpec | None = None, ba
                 elif callable(progress):
                     progress(rows)
     except BaseException:
-        if pool is not None:
-            pool.close(cancel=True)
-            own_pool = False
+        if futures:
+            pool.cancel(futures)  # rows of tasks cut short are not recorded
         raise
     finally:
         writer.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -14,9 +13,8 @@ import numpy as np
 import pandas as pd
 
 from .files import atomic_dir, atomic_path, write_text_atomic
-from .report import COLORS, LABELS
+from .report import COLORS, LABELS, versions
 from .sweep import METRICS, RESULTS_FILE, SweepResult, SweepSpec
-from .version import __version__
 
 NICE = {"rate_hz": "mean rate (Hz)", "adaptation_ratio": "adaptation ratio (first/last period)",
         "energy_per_spike_j": "energy per spike (J)", "n_spikes": "spikes"}
@@ -221,10 +219,8 @@ def write_outputs(result: SweepResult, command: str = "", executor: str = "local
     md = _markdown(result, table, df, figures)
     write_text_atomic(out / "summary.md", md)
     write_text_atomic(out / "summary.html", _html(md, figures))
-    import PySpice
-
-    manifest = {"alif_spice": __version__, "python": platform.python_version(), "PySpice": PySpice.__version__,
-                "spec": result.spec.to_dict(), "base_params": result.base.to_dict(), "command": command,
+    spice_used = any(e != "ode" for e in result.spec.engines)
+    manifest = {"versions": versions(ngspice=spice_used), "spec": result.spec.to_dict(), "base_params": result.base.to_dict(), "command": command,
                 "executor": executor, "workers": workers, "rows": len(df), "failed": int((df.status != "ok").sum()),
                 "new_rows_this_run": result.new_rows, "wall_s_this_run": result.wall_s,
                 "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "summary": table}

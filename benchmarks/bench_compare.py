@@ -2,9 +2,11 @@
 
 Side by side, medians of several runs:
   (a) `ngspice -b` on the case's ideal and hardware netlists, one after the other;
-  (b) the same two transients through the runner, one after the other, in-process;
+  (b) the same two transients through the runner (its ngspice child process), one after
+      the other;
   (c) `alif-spice compare --case paper -o DIR` as a user runs it (process start included);
-  (d) run_case + write_report in-process (what the command spends after start-up).
+  (d) run_case + write_report called from this process (what the command spends after
+      start-up).
 Target: (c) <= 1.5 x (a).
 Run: .venv/bin/python benchmarks/bench_compare.py [--repeats N]
 """
@@ -72,9 +74,9 @@ def main() -> None:
         t_c, _ = median_time(command, args.repeats)
         t_d, _ = median_time(in_process, args.repeats)
     print(f"(a) ngspice -b, both transients        {t_a:7.2f} s")
-    print(f"(b) runner, both transients, in-process {t_b:7.2f} s  ({t_b / t_a:.2f} x a)")
+    print(f"(b) runner, both transients            {t_b:7.2f} s  ({t_b / t_a:.2f} x a)")
     print(f"(c) alif-spice compare --case paper     {t_c:7.2f} s  ({t_c / t_a:.2f} x a; target <= 1.5)")
-    print(f"(d) run_case + write_report in-process  {t_d:7.2f} s  ({t_d / t_a:.2f} x a)")
+    print(f"(d) run_case + write_report from Python {t_d:7.2f} s  ({t_d / t_a:.2f} x a)")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Overhead of the PySpice runner over plain ngspice (issue: SPICE side).
 
 The same rendered netlist, run side by side: `ngspice -b FILE` as a subprocess (stdout
-to /dev/null) and alif_spice.spice.run_netlist in this process (load, transient, read
-vectors, clean up). Prints medians of several runs and their ratio (target <= 1.2).
+to /dev/null) and alif_spice.spice.run_netlist (load, transient, read vectors, clean up,
+in the runner's ngspice child process, vectors sent back to this one). Prints medians of several runs and their ratio (target <= 1.2).
 Run: .venv/bin/python benchmarks/bench_spice.py [--repeats N]
 """
 

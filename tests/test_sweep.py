@@ -216,6 +216,8 @@ def test_monte_carlo_sweep_writes_its_summary(tmp_path, short):
     assert "36 rows" in (out / "summary.md").read_text()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["rows"] == 36 and manifest["spec"]["seed"] == 5
+    assert {"alif-spice", "PySpice", "numpy"} <= set(manifest["versions"])
+    assert "ngspice" not in manifest["versions"]  # ODE only: ngspice was not started
     df = pd.read_parquet(out / "results.parquet")
     # the same seed again: identical parameters and results
     res = run_cli("sweep", "--set", "simulation.t_stop=1m", "--grid", "stimulus.frequency=1k,2k,4k",
