@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .compare import json_ready
+from .compare import json_ready, neuron_metrics
 from .errors import AlifError, ParamError
 from .params import Params, build_params
 from .units import parse_number
@@ -285,7 +285,6 @@ def _point_params(base: Params, point: Point) -> Params:
 
 def run_ode_task(base: Params, pts: Sequence[Point]) -> list[dict]:
     """RK4 batch over ``pts`` (one kernel call per shared t_stop/dt); rows in order."""
-    from .compare import neuron_metrics
     from .ode import check_step, solve_batch
     from .stimulus import SquareWave
 
@@ -317,28 +316,25 @@ def run_ode_task(base: Params, pts: Sequence[Point]) -> list[dict]:
     return [rows[pt.index] for pt in pts]
 
 
-def run_spice_task(base: Params, engine: str, pt: Point) -> list[dict]:
+def run_spice_task(base: Params, engine: str, pt: Point) -> dict:
     """One point in ngspice (this thread's ngspice process); a failure is a failed row."""
-    from .compare import neuron_metrics
-    from .netlist import render
-    from .spice import run_netlist, trace_from_vectors
+    from .spice import run_circuit
 
     t0 = time.perf_counter()
     try:
         p = _point_params(base, pt)
-        netlist = render(p, engine)
-        trace = trace_from_vectors(p, netlist, run_netlist(netlist.text, netlist.t_stop, p.simulation.timeout))
+        trace = run_circuit(p, engine)
         metrics = neuron_metrics(p, trace.time, trace["v_c"], trace["i_in"], trace.spikes)
     except AlifError as exc:
-        return [_row(pt, engine, "failed", str(exc), time.perf_counter() - t0)]
-    return [_row(pt, engine, wall=time.perf_counter() - t0, metrics=metrics)]
+        return _row(pt, engine, "failed", str(exc), time.perf_counter() - t0)
+    return _row(pt, engine, wall=time.perf_counter() - t0, metrics=metrics)
 
 
 def run_task(base: Params, engine: str, pts: Sequence[Point]) -> list[dict]:
     """The unit of work sent to a pool or a Dask worker."""
     if engine == "ode":
         return run_ode_task(base, pts)
-    return [row for pt in pts for row in run_spice_task(base, engine, pt)]
+    return [run_spice_task(base, engine, pt) for pt in pts]
 
 
 def tasks(spec: SweepSpec, pts: Sequence[Point], done: set[tuple[int, str]],
