@@ -20,7 +20,7 @@ from .netlist import CIRCUITS, Netlist, render
 from .ode import solve_ode
 from .params import Params, load_params
 from .resources import data_dir
-from .spice import run_netlist, trace_from_vectors
+from .spice import run_rendered
 from .trace import Trace
 
 if sys.version_info >= (3, 11):
@@ -128,7 +128,7 @@ def _spice_job(p: Params, circuit: str) -> tuple[Netlist, Trace, float]:
     """Render and run one circuit (each calling thread drives its own ngspice process)."""
     t0 = time.perf_counter()
     netlist = render(p, circuit)
-    trace = trace_from_vectors(p, netlist, run_netlist(netlist.text, netlist.t_stop, p.simulation.timeout))
+    trace = run_rendered(p, netlist)
     return netlist, trace, time.perf_counter() - t0
 
 

@@ -243,8 +243,12 @@ def trace_from_vectors(p: Params, netlist: Netlist, vectors: dict[str, np.ndarra
     return Trace(time=t, signals=signals, spikes=spikes, source=f"spice:{netlist.circuit}", params=p)
 
 
-def run_circuit(p: Params, circuit: str) -> Trace:
-    """Render ``circuit`` for ``p``, run it in ngspice and return the trace."""
-    netlist = render(p, circuit)
+def run_rendered(p: Params, netlist: Netlist) -> Trace:
+    """Run a netlist rendered from ``p`` (with ``p.simulation.timeout``); its trace."""
     vectors = run_netlist(netlist.text, netlist.t_stop, p.simulation.timeout)
     return trace_from_vectors(p, netlist, vectors)
+
+
+def run_circuit(p: Params, circuit: str) -> Trace:
+    """Render ``circuit`` for ``p``, run it in ngspice and return the trace."""
+    return run_rendered(p, render(p, circuit))
