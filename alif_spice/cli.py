@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -27,11 +29,20 @@ def _add_param_options(p: argparse.ArgumentParser) -> None:
                    help="set one parameter, applied last (repeatable); SPICE suffixes allowed: 47n, 3.2k")
 
 
+def _add_force(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--force", action="store_true",
+                   help=f"replace {what} (never anything else: other files are refused)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="alif-spice", description=__doc__)
+    parser = _Parser(prog="alif-spice", description=__doc__,
+                     epilog="exit status: 0 success, 1 a comparison missed its tolerances or a fit explains "
+                            "too little, 2 invalid input or output path, 3 simulation or output write failed, "
+                            "70 internal error, 130 interrupted")
     from .version import __version__
 
     parser.add_argument("--version", action="version", version=f"alif-spice {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     ode = sub.add_parser("ode", help="RK4 reference solution of the neuron",
@@ -39,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_param_options(ode)
     ode.add_argument("-o", "--output", required=True, metavar="TRACE.{csv,parquet}",
                      help="trace file; exact spike times go to <stem>.spikes.csv beside it")
+    _add_force(ode, "an existing file that is not an earlier alif-spice trace")
     ode.set_defaults(func=_cmd_ode)
 
     from .netlist import CIRCUITS
@@ -48,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_param_options(net)
     net.add_argument("--circuit", required=True, choices=CIRCUITS)
     net.add_argument("-o", "--output", metavar="FILE.cir", help="netlist file (stdout if omitted)")
+    _add_force(net, "an existing file that is not an earlier alif-spice netlist")
     net.set_defaults(func=_cmd_netlist)
 
     run = sub.add_parser("run", help="render a circuit and run its transient in ngspice",
@@ -56,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--circuit", required=True, choices=CIRCUITS)
     run.add_argument("-o", "--output", required=True, metavar="TRACE.{csv,parquet}",
                      help="trace file; spike times go to <stem>.spikes.csv beside it")
+    _add_force(run, "an existing file that is not an earlier alif-spice trace")
     run.set_defaults(func=_cmd_run)
 
     cmp_ = sub.add_parser("compare", help="RK4 model vs SPICE circuits: metrics and report",
@@ -67,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="partial parameter file over the case (repeatable)")
     cmp_.add_argument("--set", action="append", default=[], dest="sets", metavar="TABLE.KEY=VALUE",
                       help="set one parameter, applied last (repeatable)")
-    cmp_.add_argument("-o", "--output", required=True, metavar="DIR", help="report folder")
+    cmp_.add_argument("-o", "--output", required=True, metavar="DIR", help="report folder (new or empty)")
+    _add_force(cmp_, "an earlier compare output in DIR")
     cmp_.set_defaults(func=_cmd_compare)
 
     fit = sub.add_parser("fit", help="fit MMS memristor parameters to measured I-V data",
@@ -86,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--sample-rate", type=float, default=None, metavar="HZ",
                      help="sampling rate when the file has no time column")
     fit.add_argument("--free-temperature", action="store_true", help="fit beta (temperature) too")
-    fit.add_argument("-o", "--output", required=True, metavar="DIR")
+    fit.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder (new or empty)")
+    _add_force(fit, "an earlier fit output in DIR")
     fit.set_defaults(func=_cmd_fit)
 
     sw = sub.add_parser("sweep", help="grid / Monte Carlo sweep over any parameters, ODE and/or SPICE",
@@ -107,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     where = sw.add_mutually_exclusive_group(required=True)
     where.add_argument("-o", "--output", metavar="DIR", help="new sweep folder")
     where.add_argument("--resume", metavar="DIR", help="continue the sweep in DIR (its saved specification)")
+    _add_force(sw, "an earlier sweep in DIR")
     sw.set_defaults(func=_cmd_sweep)
     return parser
 
@@ -123,12 +140,12 @@ def _cmd_ode(args: argparse.Namespace) -> int:
     from .stimulus import SquareWave
     from .trace import check_trace_path
 
-    check_trace_path(args.output)
     params = _load(args)
+    check_trace_path(args.output, args.force)
     start = time.perf_counter()
     trace = solve_ode(params)
     elapsed = time.perf_counter() - start
-    trace_path, spikes_path = trace.write(args.output)
+    trace_path, spikes_path = trace.write(args.output, args.force)
     per = spikes_per_period(trace.spikes, SquareWave.from_params(params), params.simulation.t_stop)
     print(f"ode: {trace.spikes.size} spikes in {params.simulation.t_stop:g} s "
           f"({elapsed:.2f} s wall); spikes per input period: {per}; "
@@ -139,10 +156,13 @@ def _cmd_ode(args: argparse.Namespace) -> int:
 
 
 def _cmd_netlist(args: argparse.Namespace) -> int:
-    from .files import write_text_atomic
+    from .files import check_output_file, first_line_starts, write_text_atomic
     from .netlist import render
 
-    netlist = render(_load(args), args.circuit)
+    params = _load(args)
+    if args.output:
+        check_output_file(args.output, args.force, ours=first_line_starts("* alif-spice"))
+    netlist = render(params, args.circuit)
     if args.output:
         write_text_atomic(args.output, netlist.text)
         print(f"netlist ({args.circuit}, sha256 {netlist.sha256[:12]}): {args.output}", file=sys.stderr)
@@ -157,12 +177,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .stimulus import SquareWave
     from .trace import check_trace_path
 
-    check_trace_path(args.output)
     params = _load(args)
+    check_trace_path(args.output, args.force)
     start = time.perf_counter()
     trace = run_circuit(params, args.circuit)
     elapsed = time.perf_counter() - start
-    trace_path, spikes_path = trace.write(args.output)
+    trace_path, spikes_path = trace.write(args.output, args.force)
     summary = f"{args.circuit}: {trace.time.size} time points ({elapsed:.2f} s wall)"
     if args.circuit != "memristor-iv":
         per = spikes_per_period(trace.spikes, SquareWave.from_params(params), params.simulation.t_stop)
@@ -174,21 +194,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from .cases import case_params, load_case, run_case
+    from .files import check_output_dir
     from .report import write_report
 
-    if Path(args.output).exists() and not Path(args.output).is_dir():
-        from .errors import ParamError
-
-        raise ParamError(f"-o {args.output!r}: exists and is not a folder")
     case = load_case(args.case)
     params = case_params(case, args.params, args.sets, args.preset)
+    plan = check_output_dir(args.output, "compare", args.force,
+                            extra_inputs=(args.case,) if args.case.endswith(".toml") else ())
     start = time.perf_counter()
     result = run_case(case, params, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     print("writing report ...", file=sys.stderr, flush=True)
-    report = write_report(result, args.output, time.perf_counter() - start)
+    report = write_report(result, plan, time.perf_counter() - start)
     wall = time.perf_counter() - start
     print(f"\ncase {case.name}: {case.description}")
     print(f"{'circuit':9s} {'spikes ode/spice':>17s} {'max |dt| (s)':>13s} {'x rmse':>8s} "
@@ -212,10 +229,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
+    from .files import check_output_dir
     from .fit import fit as run_fit
     from .fit import read_measurement, write_outputs
 
     base = _load(args)
+    plan = check_output_dir(args.output, "fit", args.force, extra_inputs=tuple(args.data))
     if args.series_resistor is not None and not args.series_resistor > 0:
         from .errors import ParamError
 
@@ -227,7 +246,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         print(f"{m.name}: {m.periods} periods at {m.frequency:.4g} Hz, {m.t.size} points", file=sys.stderr)
     start = time.perf_counter()
     result = run_fit(measurements, base, free_temperature=args.free_temperature)
-    out = write_outputs(result, measurements, base, args.output)
+    out = write_outputs(result, measurements, base, plan)
     p = result.params
     print(f"fit ({time.perf_counter() - start:.1f} s, {result.evaluations} simulations): cost {result.cost:.4g}")
     print("  " + "  ".join(f"{k}={v:.4g}" for k, v in p.items()))
@@ -243,15 +262,15 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     import shlex
 
     from .errors import ParamError
-    from .sweep import build_spec, make_pool, read_spec_file, run_sweep
+    from .sweep import build_spec, check_folder, make_pool, read_spec_file, run_sweep
 
     spec = base = None
     if args.resume:
         given = [o for o, v in (("--spec", args.spec), ("--grid", args.grid), ("--vary", args.vary),
                                 ("--mc", args.mc), ("--seed", args.seed), ("--engines", args.engines),
                                 ("--params", args.params), ("--set", args.sets)) if v]
-        if given or args.preset != "paper":
-            raise ParamError(f"--resume continues the saved sweep: {', '.join(given) or '--preset'} "
+        if given or args.preset != "paper" or args.force:
+            raise ParamError(f"--resume continues the saved sweep: {', '.join(given) or '--preset/--force'} "
                              "cannot change it")
     else:
         base = _load(args)
@@ -262,12 +281,13 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             if getattr(args, key) is not None:
                 opts[key] = getattr(args, key)
         spec = build_spec(base, **opts)
+        check_folder(args.output, args.force)
     pool = make_pool(args.scheduler, args.cluster, args.workers)
     print(f"sweep on {pool.name} executor, {pool.workers} workers"
           + (f" ({pool.address})" if getattr(pool, "address", None) else ""), file=sys.stderr, flush=True)
     try:
         result = run_sweep(args.resume or args.output, spec, base, resume=bool(args.resume), pool=pool,
-                           command=shlex.join(["alif-spice", *sys.argv[1:]]))
+                           command=shlex.join(["alif-spice", *sys.argv[1:]]), force=args.force)
     finally:
         pool.close()
     n, failed = len(result.rows), result.failed
@@ -286,17 +306,63 @@ def _fmt(v) -> str:
     return "n/a" if v is None else f"{v:.3g}"
 
 
+_INTERRUPTED_LATE = False
+
+
+def _late_interrupt(signum, frame) -> None:  # Ctrl-C after the command's work is done
+    global _INTERRUPTED_LATE
+    _INTERRUPTED_LATE = True
+
+
+def _exit_if_interrupted_late() -> None:
+    if _INTERRUPTED_LATE:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(130)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return its exit status (0, 1, 2, 3, 70 or 130)."""
+    import atexit
+
+    if argv is None:  # a console run: a Ctrl-C while shutting down still means 130
+        atexit.register(_exit_if_interrupted_late)  # registered first, so it runs last
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:
+        return _interrupted(argv)
     try:
         return args.func(args)
     except AlifError as exc:
         print(f"alif-spice: error: {exc}", file=sys.stderr)
         return exc.exit_status
     except KeyboardInterrupt:
-        print("alif-spice: interrupted", file=sys.stderr)
-        return 130
+        return _interrupted(argv)
+    except MemoryError:
+        print("alif-spice: error: out of memory (reduce simulation.t_stop, raise simulation.dt, "
+              "or use --save-every)", file=sys.stderr)
+        return 70
+    except Exception as exc:  # a bug: one line, the traceback on request
+        if getattr(args, "debug", False):
+            import traceback
+
+            traceback.print_exc()
+        text = " ".join(str(exc).split())[:300]
+        print(f"alif-spice: internal error: {type(exc).__name__}: {text} "
+              "(run with --debug for the traceback)", file=sys.stderr)
+        return 70
+    finally:
+        if argv is None:
+            signal.signal(signal.SIGINT, _late_interrupt)
+
+
+def _interrupted(argv) -> int:
+    print("alif-spice: interrupted", file=sys.stderr)
+    return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,3 +19,10 @@ class SimulationError(AlifError, RuntimeError):
     """A simulation failed or produced non-finite values; never returned as data (exit 3)."""
 
     exit_status = 3
+
+
+class OutputError(AlifError):
+    """An output could not be written once the work was done (disk full, folder gone,
+    a folder that filled up meanwhile): exit 3; nothing half-written is left."""
+
+    exit_status = 3

@@ -365,7 +365,7 @@ def write_outputs(result: FitResult, measurements: list[Measurement], base: Para
     from .files import atomic_dir
 
     fitted = result.memristor_table(base)
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, "fit") as tmp:
         (tmp / "memristor.toml").write_text(
             "# fitted by alif-spice fit; load with --params memristor.toml\n" + fitted.to_toml(["memristor"]))
         summary = {"cost": result.cost, "r2_current": min(f["r2_current"] for f in result.per_file.values()),
@@ -399,4 +399,4 @@ def write_outputs(result: FitResult, measurements: list[Measurement], base: Para
             fig.tight_layout()
             fig.savefig(tmp / f"fit_{m.name}.png", dpi=110)
             plt.close(fig)
-    return Path(out_dir)
+    return out_dir.path if hasattr(out_dir, "path") else Path(out_dir)

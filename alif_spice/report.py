@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .cases import CaseResult
-from .files import atomic_dir
+from .files import OutputDir, atomic_dir
 from .stimulus import SquareWave
 from .version import __version__
 
@@ -201,7 +201,7 @@ def versions(ngspice: bool = True) -> dict[str, str]:
     return out
 
 
-def write_report(result: CaseResult, out_dir: str | Path, wall: float, command: list[str] | None = None) -> Path:
+def write_report(result: CaseResult, out_dir: str | Path | OutputDir, wall: float, command: list[str] | None = None) -> Path:
     """Write every output of a comparison into ``out_dir`` (atomically); return report.html."""
     import matplotlib
 
@@ -209,7 +209,7 @@ def write_report(result: CaseResult, out_dir: str | Path, wall: float, command: 
     vers = versions()
     stim = SquareWave.from_params(result.params)
     zoom = min(result.params.simulation.t_stop, stim.td + result.case.zoom_periods * stim.per)
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, "compare") as tmp:
         figdir = tmp / "figures"
         figdir.mkdir()
         titles = {
@@ -236,7 +236,7 @@ def write_report(result: CaseResult, out_dir: str | Path, wall: float, command: 
             figures = [(titles[name], futures[name].result()) for name in titles]
         _JOB = None
         (tmp / "report.html").write_text(_html(result, figures, vers, wall), encoding="utf-8")
-    return Path(out_dir) / "report.html"
+    return (out_dir.path if isinstance(out_dir, OutputDir) else Path(out_dir)) / "report.html"
 
 
 _JOB = None

@@ -446,9 +446,44 @@ def make_pool(scheduler: str | None = None, cluster: str | None = None, workers:
 # ------------------------------------------------------------------------- row storage
 
 
-def read_rows(out_dir: Path) -> list[dict]:
+def _row_fits(row: object, pts: Sequence[Point] | None, engines: Sequence[str] | None) -> bool:
+    """A row of this sweep: its point exists, its engine is one of the sweep's, and its
+    grid position, sample and parameter values are the point's own."""
+    if not isinstance(row, dict):
+        return False
+    point, engine = row.get("point"), row.get("engine")
+    if isinstance(point, bool) or not isinstance(point, int) or not isinstance(engine, str):
+        return False
+    if not isinstance(row.get("status"), str) or not all(k in row for k in METRICS):
+        return False
+    if engines is not None and engine not in engines:
+        return False
+    if pts is None:
+        return True
+    if not 0 <= point < len(pts):
+        return False
+    pt = pts[point]
+    if row.get("grid_index") != pt.grid_index or row.get("sample") != pt.sample:
+        return False
+    for key, value in pt.values.items():
+        got = row.get(key)
+        if isinstance(value, float):
+            if not isinstance(got, (int, float)) or isinstance(got, bool) or not math.isclose(
+                    got, value, rel_tol=1e-12, abs_tol=0.0):
+                return False
+        elif got != value:
+            return False
+    return True
+
+
+def read_rows(out_dir: Path, pts: Sequence[Point] | None = None, engines: Sequence[str] | None = None,
+              skipped: list[int] | None = None) -> list[dict]:
     """Rows in ``rows.jsonl``; a line cut short by a kill is dropped (and cut from the file
-    so appends continue on a clean line); a repeated (point, engine) keeps the first."""
+    so appends continue on a clean line); a repeated (point, engine) keeps the first.
+
+    With ``pts``/``engines``, a line that is not valid JSON or not a row of this sweep
+    (damaged, or written by another sweep) is skipped and its line number appended to
+    ``skipped``: such rows are never trusted (their points run again)."""
     path = Path(out_dir) / ROWS_FILE
     if not path.exists():
         return []
@@ -458,12 +493,16 @@ def read_rows(out_dir: Path) -> list[dict]:
         with open(path, "r+b") as fh:
             fh.truncate(end)
     rows, seen = [], set()
-    for line in data[:end].splitlines():
+    for number, line in enumerate(data[:end].splitlines(), start=1):
         try:
             row = json.loads(line)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            row = None
+        if not _row_fits(row, pts, engines):
+            if skipped is not None and line.strip():
+                skipped.append(number)
             continue
-        key = (row.get("point"), row.get("engine"))
+        key = (row["point"], row["engine"])
         if key not in seen:
             seen.add(key)
             rows.append(row)
@@ -560,7 +599,10 @@ def _save_spec(out_dir: Path, spec: SweepSpec, base: Params) -> None:
     from .files import write_text_atomic
     from .version import __version__
 
-    doc = {"alif_spice": __version__, "spec": spec.to_dict(), "base": base.to_dict()}
+    from .files import output_record
+
+    doc = {"alif_spice": __version__, "spec": spec.to_dict(), "base": base.to_dict(),
+           "output": output_record("sweep", list(SWEEP_FILES))}
     write_text_atomic(out_dir / SPEC_FILE, json.dumps(doc, indent=1))
 
 
@@ -576,41 +618,98 @@ def load_sweep(out_dir: str | os.PathLike[str]) -> tuple[SweepSpec, Params]:
         raise ParamError(f"--resume {os.fspath(out_dir)}: unreadable {SPEC_FILE}: {exc}") from None
 
 
-def prepare(out_dir: str | os.PathLike[str], spec: SweepSpec, base: Params) -> Path:
-    """Create a new sweep folder (refuses one that already holds a sweep)."""
+#: Files a sweep folder may hold (figures are listed when they are written).
+SWEEP_FILES = (SPEC_FILE, ROWS_FILE, RESULTS_FILE, "summary.md", "summary.html", "manifest.json")
+
+
+def check_folder(out_dir: str | os.PathLike[str], force: bool = False):
+    """Check a new sweep's folder before any work (exit 2 when refused): new or empty,
+    or (with ``force``) an earlier sweep holding nothing but its own files."""
+    from .files import check_output_dir
+
     out = Path(out_dir)
-    if (out / SPEC_FILE).exists():
+    if (out / SPEC_FILE).is_file() and not force:
         raise ParamError(f"-o {os.fspath(out)}: already holds a sweep; continue it with --resume "
-                         f"{os.fspath(out)} or choose another folder")
-    if out.exists() and not out.is_dir():
-        raise ParamError(f"-o {os.fspath(out)}: exists and is not a folder")
+                         f"{os.fspath(out)}, replace it with --force, or choose another folder")
+    return check_output_dir(out, "sweep", force, marker=SPEC_FILE)
+
+
+def prepare(out_dir: str | os.PathLike[str], spec: SweepSpec, base: Params, force: bool = False):
+    """Create a new sweep folder and lock it (refuses one that holds anything but an
+    earlier sweep replaced with ``force``); return the held :class:`FolderLock`."""
+    from .files import FolderLock, remove_output_files
+
+    out = Path(out_dir)
+    check_folder(out, force)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ParamError(f"-o {os.fspath(out)}: cannot create the folder: {exc.strerror}") from None
-    _save_spec(out, spec, base)
-    return out
+    lock = FolderLock(out, "sweep")
+    try:
+        plan = check_folder(out, force)  # again, now that no one else can write here
+        remove_output_files(plan)
+        _save_spec(out, spec, base)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+def record_files(out_dir: Path, extra: Iterable[str] = ()) -> None:
+    """List the sweep's files (and ``extra``, e.g. figures) in its ``sweep.json``, so that
+    a later ``--force`` knows what it may replace."""
+    from .files import output_record, write_text_atomic
+
+    path = Path(out_dir) / SPEC_FILE
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc["output"] = output_record("sweep", [*SWEEP_FILES, *extra])
+    write_text_atomic(path, json.dumps(doc, indent=1))
 
 
 def run_sweep(out_dir: str | os.PathLike[str], spec: SweepSpec | None = None, base: Params | None = None,
               resume: bool = False, pool=None, progress: bool | Callable = True,
-              ode_chunk: int = ODE_CHUNK, command: str = "", report: bool = True) -> SweepResult:
+              ode_chunk: int = ODE_CHUNK, command: str = "", report: bool = True,
+              force: bool = False, say: Callable[[str], None] | None = None) -> SweepResult:
     """Run (or continue, with ``resume``) a sweep into ``out_dir``; write its outputs.
 
     ``pool``: a :class:`LocalPool`/:class:`DaskPool` (default: a local pool on all
     cores, closed at the end; a pool you pass stays yours to close). Rows already in
-    ``rows.jsonl`` are never run again.
+    ``rows.jsonl`` are never run again. One process writes a sweep folder at a time (a
+    lock; a second sweep or ``--resume`` of a running one is refused with exit 2).
+    ``say`` receives notes for the user (stale lock taken over, rows skipped).
     """
-    t0 = time.perf_counter()
+    from .files import FolderLock
+
+    say = say or (lambda msg: print(f"alif-spice: {msg}", file=sys.stderr, flush=True))
     out = Path(out_dir)
     if resume:
-        spec, base = load_sweep(out)
+        load_sweep(out)  # a sweep folder at all? (before taking its lock)
+        lock = FolderLock(out, "sweep")
     else:
         if spec is None or base is None:
             raise ParamError("run_sweep: give spec and base (or resume=True)")
-        prepare(out, spec, base)
+        lock = prepare(out, spec, base, force)
+    try:
+        if lock.stale_pid:
+            say(f"{os.fspath(out)}: took over the lock left by pid {lock.stale_pid}, which is no longer running")
+        if resume:
+            spec, base = load_sweep(out)
+        return _run_locked(out, spec, base, pool, progress, ode_chunk, command, report, say)
+    finally:
+        lock.release()
+
+
+def _run_locked(out: Path, spec: SweepSpec, base: Params, pool, progress, ode_chunk: int, command: str,
+                report: bool, say: Callable[[str], None]) -> SweepResult:
+    t0 = time.perf_counter()
     pts = points(spec, base)
-    done_rows = read_rows(out)
+    skipped: list[int] = []
+    done_rows = read_rows(out, pts, spec.engines, skipped)
+    if skipped:
+        shown = ", ".join(map(str, skipped[:5])) + (" ..." if len(skipped) > 5 else "")
+        say(f"{os.fspath(out / ROWS_FILE)}: skipped {len(skipped)} line(s) that are damaged or not rows of "
+            f"this sweep (line {shown}); their points run again")
     done = {(r["point"], r["engine"]) for r in done_rows}
     work = tasks(spec, pts, done, ode_chunk)
     total = len(pts) * len(spec.engines)

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .files import atomic_dir, atomic_path, write_text_atomic
+from .files import atomic_path, staged_files, write_text_atomic
 from .report import COLORS, LABELS, versions
-from .sweep import METRICS, RESULTS_FILE, SweepResult, SweepSpec
+from .sweep import METRICS, RESULTS_FILE, SweepResult, SweepSpec, record_files
 
 NICE = {"rate_hz": "mean rate (Hz)", "adaptation_ratio": "adaptation ratio (first/last period)",
         "energy_per_spike_j": "energy per spike (J)", "n_spikes": "spikes"}
@@ -212,9 +212,10 @@ def write_outputs(result: SweepResult, command: str = "", executor: str = "local
     df = rows_frame(result.rows, result.spec)
     with atomic_path(out / RESULTS_FILE) as tmp:
         df.to_parquet(tmp, index=False)
-    with atomic_dir(out / "figures") as folder:
+    with staged_files(out / "figures") as folder:  # replaces this sweep's figures, nothing else
         figures = _axis_figures(df, result.spec, folder) + _mc_figure(df, result.spec, folder)
     figures = [(title, out / "figures" / p.name) for title, p in figures]
+    record_files(out, [f"figures/{p.name}" for _, p in figures])
     table = summary_table(df, result.spec)
     md = _markdown(result, table, df, figures)
     write_text_atomic(out / "summary.md", md)

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .errors import ParamError
-from .files import atomic_path
+from .errors import OutputError, ParamError
+from .files import atomic_path, check_output_file, first_line_starts
 
 if TYPE_CHECKING:
     from .params import Params
@@ -49,10 +49,16 @@ class Trace:
     def spikes_frame(self) -> pd.DataFrame:
         return pd.DataFrame({"t_spike": np.asarray(self.spikes, dtype=float)})
 
-    def write(self, path: str | os.PathLike[str]) -> tuple[Path, Path]:
-        """Write the trace (``.csv`` or ``.parquet``) and ``<stem>.spikes.csv`` atomically."""
+    def write(self, path: str | os.PathLike[str], force: bool = False) -> tuple[Path, Path]:
+        """Write the trace (``.csv`` or ``.parquet``) and ``<stem>.spikes.csv`` atomically.
+
+        Existing files are replaced only when they are earlier alif-spice traces (or with
+        ``force``); see :func:`check_trace_path`."""
         target = Path(path)
-        check_trace_path(target)
+        try:
+            check_trace_path(target, force)
+        except ParamError as exc:  # the place changed while we computed
+            raise OutputError(f"not written: {exc}") from None
         spikes_path = spikes_path_for(target)
         frame = self.to_frame()
         # the trace is renamed into place last: its presence means both files are complete
@@ -66,13 +72,26 @@ class Trace:
         return target, spikes_path
 
 
-def check_trace_path(path: str | os.PathLike[str]) -> None:
-    """Reject an output name whose format we cannot write (before any work is done)."""
+def _is_trace(path: Path) -> bool:
+    """An earlier alif-spice trace file (its first column is ``time``)."""
+    if path.suffix.lower() == ".csv":
+        return first_line_starts("time,")(path)
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(path).names[:1] == ["time"]
+
+
+def check_trace_path(path: str | os.PathLike[str], force: bool = False) -> None:
+    """Refuse, before any work, an output name we cannot or may not write: a format
+    other than .csv/.parquet, a folder, a device, a FIFO, a symbolic link, or an
+    existing file that is not an earlier alif-spice trace (unless ``force``); the same
+    for the ``<stem>.spikes.csv`` beside it."""
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
         raise ParamError(f"-o {os.fspath(path)!r}: trace file must end in .csv or .parquet")
-    if Path(path).is_dir():
-        raise ParamError(f"-o {os.fspath(path)!r}: is a directory")
+    check_output_file(path, force, ours=_is_trace)
+    check_output_file(spikes_path_for(path), force, ours=first_line_starts("t_spike"),
+                      option=f"-o {os.fspath(path)!r}: its spike file")
 
 
 def spikes_path_for(path: str | os.PathLike[str]) -> Path:
