@@ -13,13 +13,26 @@ Notebook use::
 from __future__ import annotations
 
 from .errors import AlifError, ParamError, SimulationError
-from .netlist import render
-from .ode import solve_batch, solve_iv, solve_ode
-from .params import Params, load_params
-from .spice import run_circuit
-from .stimulus import SquareWave
-from .trace import Trace, read_trace
 from .version import __version__
+
+# the rest is imported on first use: the command line checks its input and output paths
+# before it loads the compiled solver, pandas or matplotlib
+_LAZY = {
+    "render": "netlist", "solve_batch": "ode", "solve_iv": "ode", "solve_ode": "ode",
+    "Params": "params", "load_params": "params", "run_circuit": "spice", "SquareWave": "stimulus",
+    "Trace": "trace", "read_trace": "trace",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AlifError", "ParamError", "SimulationError", "Params", "load_params", "solve_ode",

@@ -188,8 +188,21 @@ def _read_exact(stream, n: int) -> bytes | None:
     return data
 
 
+def _die_with_parent(parent: int) -> None:
+    """This process, and what it starts, ends when the parent goes (see processes.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "_alif_processes", os.path.join(os.path.dirname(os.path.abspath(__file__)), "processes.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.die_with_parent(parent, group=True)
+
+
 def main() -> None:
     library_path = sys.argv[1]
+    if len(sys.argv) > 2:
+        _die_with_parent(int(sys.argv[2]))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
     answers = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)

@@ -163,6 +163,14 @@ def run_case(case: Case, params: Params | None = None,
                 results[circuit] = futures[circuit].result()
             timings[circuit] = results[circuit][2]
             say(f"ngspice {circuit}: {results[circuit][1].spikes.size} spikes ({timings[circuit]:.2f} s)")
+    except BaseException:
+        if pool is not None:  # interrupted: end the circuits now, do not wait for them
+            from .spice import kill_all
+
+            kill_all()
+            pool.shutdown(wait=False, cancel_futures=True)
+            pool = None
+        raise
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)

@@ -29,6 +29,16 @@ def _add_param_options(p: argparse.ArgumentParser) -> None:
                    help="set one parameter, applied last (repeatable); SPICE suffixes allowed: 47n, 3.2k")
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
 def _add_force(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--force", action="store_true",
                    help=f"replace {what} (never anything else: other files are refused)")
@@ -50,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_param_options(ode)
     ode.add_argument("-o", "--output", required=True, metavar="TRACE.{csv,parquet}",
                      help="trace file; exact spike times go to <stem>.spikes.csv beside it")
+    ode.add_argument("--save-every", type=_positive_int, default=1, metavar="N",
+                     help="write every N-th time step only (long runs; spike times stay exact)")
     _add_force(ode, "an existing file that is not an earlier alif-spice trace")
     ode.set_defaults(func=_cmd_ode)
 
@@ -135,15 +147,17 @@ def _load(args: argparse.Namespace):
 
 
 def _cmd_ode(args: argparse.Namespace) -> int:
-    from .compare import adaptation_ratio, spikes_per_period
-    from .ode import solve_ode
-    from .stimulus import SquareWave
+    from .budget import check_ode
     from .trace import check_trace_path
 
     params = _load(args)
     check_trace_path(args.output, args.force)
+    check_ode(params, args.save_every)
+    from .compare import adaptation_ratio, spikes_per_period
+    from .ode import solve_ode
+    from .stimulus import SquareWave
     start = time.perf_counter()
-    trace = solve_ode(params)
+    trace = solve_ode(params, every=args.save_every)
     elapsed = time.perf_counter() - start
     trace_path, spikes_path = trace.write(args.output, args.force)
     per = spikes_per_period(trace.spikes, SquareWave.from_params(params), params.simulation.t_stop)
@@ -177,8 +191,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .stimulus import SquareWave
     from .trace import check_trace_path
 
+    from .budget import check_spice
+
     params = _load(args)
     check_trace_path(args.output, args.force)
+    check_spice(params)
     start = time.perf_counter()
     trace = run_circuit(params, args.circuit)
     elapsed = time.perf_counter() - start
@@ -202,6 +219,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     params = case_params(case, args.params, args.sets, args.preset)
     plan = check_output_dir(args.output, "compare", args.force,
                             extra_inputs=(args.case,) if args.case.endswith(".toml") else ())
+    from .budget import check_ode, check_spice
+
+    check_ode(params)
+    check_spice(params, len(case.circuits))
     start = time.perf_counter()
     result = run_case(case, params, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     print("writing report ...", file=sys.stderr, flush=True)
@@ -262,7 +283,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     import shlex
 
     from .errors import ParamError
-    from .sweep import build_spec, check_folder, make_pool, read_spec_file, run_sweep
+    from .sweep import build_spec, check_folder, make_pool, preflight, read_spec_file, run_sweep
 
     spec = base = None
     if args.resume:
@@ -282,6 +303,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                 opts[key] = getattr(args, key)
         spec = build_spec(base, **opts)
         check_folder(args.output, args.force)
+        preflight(spec, base, args.workers)
     pool = make_pool(args.scheduler, args.cluster, args.workers)
     print(f"sweep on {pool.name} executor, {pool.workers} workers"
           + (f" ({pool.address})" if getattr(pool, "address", None) else ""), file=sys.stderr, flush=True)

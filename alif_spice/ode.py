@@ -213,8 +213,9 @@ def _advance(j, p, t, t1, st, spikes, counts, status, fail_t):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _integrate(P, dt, t_stop, nsteps, rec_v, rec_x, record, spikes, counts, status, fail_t,
-               final, block):
-    """Integrate every row of P on the grid t_k = min(k dt, t_stop), k = 0..nsteps.
+               final, block, every):
+    """Integrate every row of P on the grid t_k = min(k dt, t_stop), k = 0..nsteps;
+    record every ``every``-th grid point and the last one.
 
     Neurons go in blocks, time outside, neurons inside. A neuron whose grid
     interval holds no stimulus corner and no refractory period takes the fast
@@ -314,8 +315,13 @@ def _integrate(P, dt, t_stop, nsteps, rec_v, rec_x, record, spikes, counts, stat
                     status[j] = STATUS_NONFINITE
                     fail_t[j] = t1
                 if record:
-                    rec_v[j, k + 1] = st[0, j]
-                    rec_x[j, k + 1] = st[1, j]
+                    kk = k + 1
+                    if kk % every == 0:
+                        rec_v[j, kk // every] = st[0, j]
+                        rec_x[j, kk // every] = st[1, j]
+                    elif kk == nsteps:
+                        rec_v[j, rec_v.shape[1] - 1] = st[0, j]
+                        rec_x[j, rec_x.shape[1] - 1] = st[1, j]
         for jj in range(nb):
             final[j0 + jj, 0] = st[0, j0 + jj]
             final[j0 + jj, 1] = st[1, j0 + jj]
@@ -347,10 +353,13 @@ class BatchResult:
         return f"ODE failed at t={self.fail_time[i]:.6g} s: {STATUS_TEXT[int(self.status[i])]}"
 
 
-def time_grid(t_stop: float, dt: float) -> np.ndarray:
-    """The recorded times: k*dt for k*dt < t_stop, then t_stop."""
+def time_grid(t_stop: float, dt: float, every: int = 1) -> np.ndarray:
+    """The recorded times: k*dt for k*dt < t_stop (every ``every``-th k), then t_stop."""
     nsteps = int(math.ceil(t_stop / dt - 1e-9))
-    return np.minimum(np.arange(nsteps + 1) * dt, t_stop)
+    k = np.arange(0, nsteps + 1, every)
+    if k[-1] != nsteps:
+        k = np.append(k, nsteps)
+    return np.minimum(k * dt, t_stop)
 
 
 def check_step(p: Params) -> None:
@@ -362,8 +371,9 @@ def check_step(p: Params) -> None:
             f"step (got {p.simulation.dt!r})")
 
 
-def solve_batch(params: Sequence[Params], record: bool = False) -> BatchResult:
-    """Integrate many neurons at once (all must share ``simulation.t_stop`` and ``dt``)."""
+def solve_batch(params: Sequence[Params], record: bool = False, every: int = 1) -> BatchResult:
+    """Integrate many neurons at once (all must share ``simulation.t_stop`` and ``dt``);
+    ``every``: record every N-th step only (spike times stay exact)."""
     if not params:
         raise ParamError("solve_batch: no parameter sets given")
     t_stop, dt = params[0].simulation.t_stop, params[0].simulation.dt
@@ -372,16 +382,18 @@ def solve_batch(params: Sequence[Params], record: bool = False) -> BatchResult:
             raise ParamError("simulation.dt/t_stop: every neuron of a batch must share them")
         check_step(p)
     P = np.ascontiguousarray(np.stack([parameter_row(p) for p in params]))
-    return solve_rows(P, dt, t_stop, record)
+    return solve_rows(P, dt, t_stop, record, every=every)
 
 
 def solve_rows(P: np.ndarray, dt: float, t_stop: float, record: bool = False,
-               spike_capacity: int = 256) -> BatchResult:
+               spike_capacity: int = 256, every: int = 1) -> BatchResult:
     """Kernel entry on a prepared parameter matrix (rows from :func:`parameter_row`)."""
+    if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
+        raise ParamError(f"--save-every: expected an integer >= 1 (got {every!r})")
     n = P.shape[0]
-    grid = time_grid(t_stop, dt)
-    nsteps = grid.size - 1
-    shape = (n, nsteps + 1) if record else (0, 0)
+    nsteps = int(math.ceil(t_stop / dt - 1e-9))
+    grid = time_grid(t_stop, dt, int(every))
+    shape = (n, grid.size) if record else (0, 0)
     while True:
         rec_v = np.empty(shape)
         rec_x = np.empty(shape)
@@ -391,7 +403,7 @@ def solve_rows(P: np.ndarray, dt: float, t_stop: float, record: bool = False,
         fail_t = np.full(n, np.nan)
         final = np.empty((n, 2))
         _integrate(P, dt, t_stop, nsteps, rec_v, rec_x, record, spikes, counts, status, fail_t,
-                   final, BLOCK)
+                   final, BLOCK, int(every))
         if counts.max(initial=0) <= spike_capacity:
             break
         spike_capacity = int(counts.max())
@@ -402,12 +414,14 @@ def solve_rows(P: np.ndarray, dt: float, t_stop: float, record: bool = False,
         x=rec_x if record else None)
 
 
-def solve_ode(params: Params) -> Trace:
+def solve_ode(params: Params, every: int = 1) -> Trace:
     """RK4 reference solution of one neuron: a :class:`Trace` with every SPEC column.
 
-    Raises :class:`SimulationError` if the state stops being finite.
+    ``every``: keep every N-th time step of the trace (and the last); the integration
+    and the spike times are the same. Raises :class:`SimulationError` if the state
+    stops being finite.
     """
-    result = solve_batch([params], record=True)
+    result = solve_batch([params], record=True, every=every)
     if not result.ok[0]:
         raise SimulationError(result.error_text(0))
     v_c, x = result.v_c[0], result.x[0]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
@@ -240,6 +241,10 @@ def available_presets() -> list[str]:
     )
 
 
+#: a parameter file larger than this is not one (and is not read to the end)
+MAX_TOML_BYTES = 1 << 20
+
+
 def _read_toml_text(text: str, source: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
@@ -260,11 +265,16 @@ def read_params_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The raw tables of a (partial) parameter TOML file."""
     try:
         with open(path, "rb") as fh:
-            data = fh.read()
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise ParamError(f"--params: {os.fspath(path)!r} is not a regular file")
+            data = fh.read(MAX_TOML_BYTES + 1)
     except OSError as exc:
         raise ParamError(f"--params: cannot read {os.fspath(path)!r}: {exc.strerror}") from None
+    if len(data) > MAX_TOML_BYTES:
+        raise ParamError(f"--params: {os.fspath(path)!r} is larger than {MAX_TOML_BYTES // 2**20} MiB; "
+                         "not a parameter file")
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a byte-order mark is not part of the TOML
     except UnicodeDecodeError:
         raise ParamError(f"--params: {os.fspath(path)!r} is not UTF-8 text") from None
     return _read_toml_text(text, os.fspath(path))
@@ -332,6 +342,17 @@ def build_params(raw: Mapping[str, Any]) -> Params:
         if not ok(params):
             raise ParamError(f"{key}: {text} (got {key.split('.')[1]}={params.get(key)!r})")
     return params
+
+
+def check_value(key: str, value: Any) -> Any:
+    """Convert one ``"table.key"`` value and check it against its own rule (not the
+    rules relating several values); return it converted."""
+    table, name = _split_key(key)
+    f = next(f for f in fields(TABLES[table]) if f.name == name)
+    converted = _convert(key, value, f.metadata["kind"])
+    if not f.metadata["rule"].ok(converted):
+        raise ParamError(f"{key}: {f.metadata['rule'].text} (got {converted!r})")
+    return converted
 
 
 def _split_key(key: str) -> tuple[str, str]:

@@ -8,6 +8,7 @@ import html
 import json
 import platform
 import shlex
+import os
 import signal
 import sys
 import time
@@ -224,7 +225,10 @@ def write_report(result: CaseResult, out_dir: str | Path | OutputDir, wall: floa
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
+        from .processes import die_with_parent
+
+        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
             # Ctrl-C during the fork would be swallowed by an at-fork handler ("Exception
             # ignored"): hold SIGINT until the workers exist (they inherit it blocked)
             held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})

@@ -91,8 +91,11 @@ class NgspiceProcess:
         library = find_libngspice()
         self.close()  # a child that died between requests: reap it, drop its log
         self._log = tempfile.TemporaryFile()
-        self._proc = subprocess.Popen([sys.executable, "-I", str(_CHILD), library], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, stderr=self._log, close_fds=True)
+        # its own process group (a terminal's Ctrl-C is this process's to handle); it ends
+        # itself, and what it started, when this process goes
+        self._proc = subprocess.Popen([sys.executable, "-I", str(_CHILD), library, str(os.getpid())],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
+                                      close_fds=True, start_new_session=True)
         return self._proc
 
     def __del__(self) -> None:  # a finished thread's child: EOF on its stdin ends it
@@ -189,7 +192,10 @@ def kill_all() -> None:
     for runner in list(_ALL):
         proc = runner._proc
         if proc is not None and runner.pid_owner == os.getpid() and proc.poll() is None:
-            proc.kill()
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # the child and anything it started
+            except OSError:
+                proc.kill()
 
 
 @atexit.register

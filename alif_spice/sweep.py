@@ -38,6 +38,10 @@ else:  # pragma: no cover
 
 ENGINES = ("ode", "ideal", "hardware")
 DISTRIBUTIONS = ("lognormal", "normal", "uniform")
+#: largest relative spread per distribution (lognormal: exp(10 z) already spans 1e-40..1e40)
+MAX_SPREAD = {"lognormal": 10.0, "normal": 100.0, "uniform": 100.0}
+#: grids up to this many points are validated point by point before a sweep starts
+VALIDATE_ALL_UP_TO = 2000
 ODE_CHUNK = 32  # neurons per ODE task (traces are recorded for the energy: ~1.6 MB per 10 ms neuron)
 SPEC_FILE, ROWS_FILE, RESULTS_FILE = "sweep.json", "rows.jsonl", "results.parquet"
 METRICS = ("n_spikes", "spikes_per_period", "adaptation_ratio", "rate_hz", "energy_j", "energy_per_spike_j")
@@ -122,14 +126,20 @@ def parse_grid(item: str) -> Axis:
             raise ParamError(f"--grid {item!r}: START and STOP must be numbers and N an integer") from None
         if n < 1 or n > 1_000_000:
             raise ParamError(f"--grid {item!r}: N must be between 1 and 1000000")
+        if not (math.isfinite(start) and math.isfinite(stop)):
+            raise ParamError(f"--grid {item!r}: START and STOP must be finite")
         scale = parts[3].strip() if len(parts) == 4 else "linear"
         if scale == "log":
             if start <= 0 or stop <= 0:
                 raise ParamError(f"--grid {item!r}: a log grid needs START and STOP > 0")
-            values = np.geomspace(start, stop, n)
+            with np.errstate(all="ignore"):
+                values = np.geomspace(start, stop, n)
         else:
             scale = "linear"
-            values = np.linspace(start, stop, n)
+            with np.errstate(all="ignore"):
+                values = np.linspace(start, stop, n)
+        if not np.all(np.isfinite(values)):
+            raise ParamError(f"--grid {item!r}: the grid's values are not finite numbers (range too wide)")
         return Axis(key, tuple(float(v) for v in values), "log" if scale == "log" else "linear")
     values = tuple(_value(key, v) for v in rhs.split(","))
     return Axis(key, values)
@@ -146,8 +156,9 @@ def parse_vary(item: str) -> Vary:
         s = parse_number(spread)
     except ValueError:
         raise ParamError(f"--vary {item!r}: SPREAD must be a number") from None
-    if not (s >= 0 and math.isfinite(s)):
-        raise ParamError(f"--vary {item!r}: SPREAD must be a finite number >= 0")
+    limit = MAX_SPREAD[dist]
+    if not (0 <= s <= limit):
+        raise ParamError(f"--vary {item!r}: SPREAD must be a number between 0 and {limit:g} for {dist}")
     return Vary(key.strip(), dist, s)
 
 
@@ -219,7 +230,40 @@ def build_spec(base: Params, grid: Iterable[str] = (), vary: Iterable[str] = (),
     spec = SweepSpec(grid=axes, vary=spreads, mc=mc, seed=seed, engines=engines)
     if spec.n_points > 10_000_000:
         raise ParamError(f"sweep: {spec.n_points} points is more than 10,000,000")
+    _check_grid_values(spec, base)
     return spec
+
+
+def _check_grid_values(spec: SweepSpec, base: Params) -> None:
+    """Grid values that break a parameter rule are refused before the sweep (exit 2):
+    every value against its own rule, and every grid point against every rule when the
+    grid is small enough (larger grids: a point breaking a rule that relates several
+    values becomes a failed row naming the rule; so does a Monte Carlo draw)."""
+    from .params import check_value
+
+    for axis in spec.grid:
+        for value in axis.values:
+            try:
+                check_value(axis.key, value)
+            except ParamError as exc:
+                raise ParamError(f"--grid {axis.key}={value!r}: {exc}") from None
+    n_grid = math.prod(len(a.values) for a in spec.grid)
+    if spec.grid and n_grid <= VALIDATE_ALL_UP_TO:
+        keys = [a.key for a in spec.grid]
+        for combo in itertools.product(*(a.values for a in spec.grid)):
+            try:
+                base.with_values(dict(zip(keys, combo)))
+            except ParamError as exc:
+                shown = ", ".join(f"{k}={v!r}" for k, v in zip(keys, combo))
+                raise ParamError(f"--grid point ({shown}): {exc}") from None
+
+
+def preflight(spec: SweepSpec, base: Params, workers: int | None) -> None:
+    """Refuse (exit 2) a sweep whose table and traces cannot fit in memory."""
+    from .budget import check_sweep
+
+    check_sweep(spec.n_points, len(spec.engines), workers or os.cpu_count() or 1, base,
+                any(e != "ode" for e in spec.engines), ODE_CHUNK)
 
 
 # ------------------------------------------------------------------------------ points
@@ -241,7 +285,7 @@ def mc_values(spec: SweepSpec, sample: int, nominal: dict[str, float]) -> dict[s
     for v in spec.vary:
         x = float(nominal[v.key])
         if v.dist == "lognormal":
-            out[v.key] = x * math.exp(v.spread * rng.standard_normal())
+            out[v.key] = x * math.exp(min(v.spread * rng.standard_normal(), 700.0))
         elif v.dist == "normal":
             out[v.key] = x * (1.0 + v.spread * rng.standard_normal())
         else:
@@ -703,6 +747,7 @@ def run_sweep(out_dir: str | os.PathLike[str], spec: SweepSpec | None = None, ba
 def _run_locked(out: Path, spec: SweepSpec, base: Params, pool, progress, ode_chunk: int, command: str,
                 report: bool, say: Callable[[str], None]) -> SweepResult:
     t0 = time.perf_counter()
+    preflight(spec, base, getattr(pool, "workers", None))
     pts = points(spec, base)
     skipped: list[int] = []
     done_rows = read_rows(out, pts, spec.engines, skipped)

@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .errors import OutputError, ParamError
 from .files import atomic_path, check_output_file, first_line_starts
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .params import Params
 
 #: Column order of trace files (SPEC §5); a circuit writes those it defines.
@@ -41,12 +42,16 @@ class Trace:
 
     def to_frame(self) -> pd.DataFrame:
         """All columns as a DataFrame, SPEC column order first."""
+        import pandas as pd
+
         cols = {"time": self.time}
         cols.update({k: self.signals[k] for k in COLUMNS[1:] if k in self.signals})
         cols.update({k: v for k, v in self.signals.items() if k not in cols})
         return pd.DataFrame(cols)
 
     def spikes_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.DataFrame({"t_spike": np.asarray(self.spikes, dtype=float)})
 
     def write(self, path: str | os.PathLike[str], force: bool = False) -> tuple[Path, Path]:
@@ -102,6 +107,8 @@ def spikes_path_for(path: str | os.PathLike[str]) -> Path:
 
 def read_trace(path: str | os.PathLike[str], source: str = "file") -> Trace:
     """Read a trace written by :meth:`Trace.write` (and its spikes file when present)."""
+    import pandas as pd
+
     p = Path(path)
     frame = pd.read_csv(p) if p.suffix == ".csv" else pd.read_parquet(p)
     spikes_path = spikes_path_for(p)
