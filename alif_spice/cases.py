@@ -61,28 +61,36 @@ def load_case(name_or_path: str | os.PathLike[str]) -> Case:
         raw_bytes = resource.read_bytes()
         source = f"case {name}"
     try:
-        raw = tomllib.loads(raw_bytes.decode("utf-8"))
+        raw = tomllib.loads(raw_bytes.decode("utf-8-sig"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ParamError(f"{source}: not valid TOML: {exc}") from None
     return _build_case(raw, source)
+
+
+def _table(value: object, where: str, source: str) -> dict:
+    if not isinstance(value, dict):
+        raise ParamError(f"{source}: {where} must be a table (got {type(value).__name__} {value!r})")
+    return value
 
 
 def _build_case(raw: dict, source: str) -> Case:
     unknown = set(raw) - {"case", "params", "tolerances"}
     if unknown:
         raise ParamError(f"{source}: unknown table [{sorted(unknown)[0]}] (known: case, params, tolerances)")
-    head = raw.get("case", {})
+    head = _table(raw.get("case", {}), "[case]", source)
     allowed = {"name", "description", "preset", "circuits", "zoom_periods"}
     if set(head) - allowed:
         raise ParamError(f"{source}: unknown key case.{sorted(set(head) - allowed)[0]}")
     circuits = head.get("circuits", ["ideal", "hardware"])
-    if not isinstance(circuits, list) or not circuits or any(c not in CIRCUITS[:2] for c in circuits):
+    if (not isinstance(circuits, list) or not circuits
+            or any(not isinstance(c, str) or c not in CIRCUITS[:2] for c in circuits)):
         raise ParamError(f"{source}: case.circuits must be a list from ideal, hardware (got {circuits!r})")
     zoom = head.get("zoom_periods", 2)
     if isinstance(zoom, bool) or not isinstance(zoom, int) or zoom < 1:
         raise ParamError(f"{source}: case.zoom_periods must be an integer >= 1 (got {zoom!r})")
     tolerances: dict[str, dict[str, float]] = {}
-    for circuit, tols in raw.get("tolerances", {}).items():
+    for circuit, tols in _table(raw.get("tolerances", {}), "[tolerances]", source).items():
+        tols = _table(tols, f"tolerances.{circuit}", source)
         if circuit not in circuits:
             raise ParamError(f"{source}: tolerances.{circuit}: circuit not in case.circuits")
         for key, value in tols.items():
@@ -95,7 +103,7 @@ def _build_case(raw: dict, source: str) -> Case:
     for key in ("name", "description", "preset"):
         if key in head and not isinstance(head[key], str):
             raise ParamError(f"{source}: case.{key}: expected a string")
-    params = raw.get("params", {})
+    params = _table(raw.get("params", {}), "[params]", source)
     return Case(name=head.get("name", Path(source).stem), description=head.get("description", ""),
                 preset=head.get("preset", "paper"), circuits=tuple(circuits), params=params,
                 tolerances=tolerances, zoom_periods=zoom)

@@ -363,7 +363,10 @@ def time_grid(t_stop: float, dt: float, every: int = 1) -> np.ndarray:
 
 
 def check_step(p: Params) -> None:
-    """Reject an RK4 step beyond the stability limit of the fastest RC time constant."""
+    """Reject an RK4 step that is not below ``t_stop`` or beyond the stability limit of
+    the fastest RC time constant (the solver's own rules: SPICE runs do not use ``dt``)."""
+    if not p.simulation.dt < p.simulation.t_stop:
+        raise ParamError(f"simulation.dt: must be < simulation.t_stop (got dt={p.simulation.dt!r})")
     tau_min = (p.memristor.r_on + p.neuron.r_s) * p.neuron.c
     if p.memristor.phi >= 1.0 and p.simulation.dt > 2.5 * tau_min:
         raise ParamError(

@@ -44,6 +44,11 @@ def _traces(result: CaseResult) -> dict:
     return {"ode": result.ode, **result.spice}
 
 
+def plain_text(text: str) -> str:
+    """``text`` as matplotlib shows it literally (a ``$`` would start mathtext)."""
+    return text.replace("$", r"\$")
+
+
 def _fig_signals(result: CaseResult, t_max: float | None, title: str):
     import matplotlib.pyplot as plt
 
@@ -68,7 +73,7 @@ def _fig_signals(result: CaseResult, t_max: float | None, title: str):
         ax.vlines(s * 1e3, k + 0.1, k + 0.9, color=COLORS[name], lw=0.8)
     ax.set_yticks([k + 0.5 for k in range(len(_traces(result)))], [LABELS[n].split(" (")[0] for n in _traces(result)])
     ax.set_xlabel("time (ms)")
-    axes[0].set_title(title)
+    axes[0].set_title(plain_text(title))
     axes[1].legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     return fig

@@ -168,7 +168,7 @@ def read_spec_file(path: str | os.PathLike[str]) -> dict:
     ``[sweep]`` engines, mc, seed; ``[grid]`` key = "start:stop:n[:log]" or a list;
     ``[vary]`` key = "lognormal:0.1"."""
     try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise ParamError(f"--spec: cannot read {os.fspath(path)!r}: {exc.strerror}") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -176,6 +176,9 @@ def read_spec_file(path: str | os.PathLike[str]) -> dict:
     unknown = set(raw) - {"sweep", "grid", "vary"}
     if unknown:
         raise ParamError(f"--spec: unknown table [{sorted(unknown)[0]}] (known: sweep, grid, vary)")
+    for table in ("sweep", "grid", "vary"):
+        if table in raw and not isinstance(raw[table], dict):
+            raise ParamError(f"--spec: [{table}] must be a table (got {type(raw[table]).__name__} {raw[table]!r})")
     head = raw.get("sweep", {})
     if set(head) - {"engines", "mc", "seed"}:
         raise ParamError(f"--spec: unknown key sweep.{sorted(set(head) - {'engines', 'mc', 'seed'})[0]}")
@@ -203,6 +206,8 @@ def build_spec(base: Params, grid: Iterable[str] = (), vary: Iterable[str] = (),
     """Validate command-line style items against ``base`` and return the spec."""
     if isinstance(engines, str):
         engines = [e.strip() for e in engines.split(",") if e.strip()]
+    if not isinstance(engines, (list, tuple)) or not all(isinstance(e, str) for e in engines):
+        raise ParamError(f"--engines: expected names such as ode,ideal,hardware (got {engines!r})")
     engines = tuple(dict.fromkeys(engines))
     if not engines or any(e not in ENGINES for e in engines):
         raise ParamError(f"--engines: choose from {', '.join(ENGINES)} (got {','.join(engines) or 'nothing'})")
@@ -441,7 +446,7 @@ class DaskPool:
         if scheduler:
             try:
                 self.client = Client(scheduler, timeout="20s")
-            except (OSError, TimeoutError) as exc:
+            except (OSError, TimeoutError, ValueError) as exc:
                 raise ParamError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
         else:
             self._cluster = LocalCluster(n_workers=local_workers, threads_per_worker=1, processes=True,
