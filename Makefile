@@ -15,7 +15,9 @@ OUT    ?= results/paper
 system:
 	@missing=""; \
 	command -v ngspice >/dev/null 2>&1 || missing="$$missing ngspice"; \
-	ls /usr/lib/*/libngspice.so.0 /usr/lib/libngspice.so.0 >/dev/null 2>&1 || missing="$$missing libngspice0"; \
+	/sbin/ldconfig -p 2>/dev/null | grep -q 'libngspice\.so\.0 ' \
+	  || ls /usr/lib/*/libngspice.so.0 >/dev/null 2>&1 || ls /usr/lib/libngspice.so.0 >/dev/null 2>&1 \
+	  || missing="$$missing libngspice0"; \
 	$(PYTHON) -c "import ensurepip, venv" >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \

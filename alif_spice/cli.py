@@ -336,7 +336,17 @@ def _late_interrupt(signum, frame) -> None:  # Ctrl-C after the command's work i
     _INTERRUPTED_LATE = True
 
 
+def _first_interrupt(signum, frame) -> None:
+    """Ctrl-C: stop the work (KeyboardInterrupt); a second one while cleaning up is
+    only noted, so the clean-up (ending ngspice, removing partial files) completes."""
+    signal.signal(signal.SIGINT, _late_interrupt)
+    raise KeyboardInterrupt
+
+
 def _exit_if_interrupted_late() -> None:
+    # the interpreter restores the default SIGINT action once this has run: a Ctrl-C
+    # from here on would end the process by the signal instead of with its status
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if _INTERRUPTED_LATE:
         for stream in (sys.stdout, sys.stderr):
             try:
@@ -350,8 +360,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit status (0, 1, 2, 3, 70 or 130)."""
     import atexit
 
-    if argv is None:  # a console run: a Ctrl-C while shutting down still means 130
+    console = argv is None and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if console:  # a console run: a Ctrl-C while shutting down still means 130
         atexit.register(_exit_if_interrupted_late)  # registered first, so it runs last
+        signal.signal(signal.SIGINT, _first_interrupt)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -378,7 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               "(run with --debug for the traceback)", file=sys.stderr)
         return 70
     finally:
-        if argv is None:
+        if console:
             signal.signal(signal.SIGINT, _late_interrupt)
 
 

@@ -232,8 +232,9 @@ def write_report(result: CaseResult, out_dir: str | Path | OutputDir, wall: floa
 
         from .processes import die_with_parent
 
-        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork"),
-                                 initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+        pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=die_with_parent, initargs=(os.getpid(),))
+        try:
             # Ctrl-C during the fork would be swallowed by an at-fork handler ("Exception
             # ignored"): hold SIGINT until the workers exist (they inherit it blocked)
             held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
@@ -243,6 +244,12 @@ def write_report(result: CaseResult, out_dir: str | Path | OutputDir, wall: floa
                 signal.pthread_sigmask(signal.SIG_SETMASK, held)
             _write_data(result, tmp, vers, wall, command)
             figures = [(titles[name], futures[name].result()) for name in titles]
+        except BaseException:  # interrupted: end the figure workers now, do not wait
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.kill()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
         _JOB = None
         (tmp / "report.html").write_text(_html(result, figures, vers, wall), encoding="utf-8")
     return (out_dir.path if isinstance(out_dir, OutputDir) else Path(out_dir)) / "report.html"

@@ -9,6 +9,17 @@ from alif_spice import load_params
 
 SCRIPT = Path(sys.executable).with_name("alif-spice")
 
+# a command started from a test gets the default Ctrl-C behaviour even when the suite
+# itself runs with SIGINT ignored (e.g. `make test &` from a script): a disposition of
+# SIG_IGN survives exec, SIG_DFL lets the command install its own handler
+_DEFAULT_SIGINT = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                   "os.execv(sys.argv[1], sys.argv[1:])")
+
+
+def cli_argv(*args):
+    """argv that runs the installed console script with the default SIGINT disposition."""
+    return [sys.executable, "-c", _DEFAULT_SIGINT, str(SCRIPT), *map(str, args)]
+
 
 @pytest.fixture(scope="session")
 def paper():
@@ -18,7 +29,7 @@ def paper():
 def run_cli(*args, cwd=None, timeout=300):
     """Run the installed ``alif-spice`` console script as a user would."""
     env = dict(os.environ)
-    return subprocess.run([str(SCRIPT), *map(str, args)], capture_output=True, text=True,
+    return subprocess.run(cli_argv(*args), capture_output=True, text=True,
                           cwd=cwd, timeout=timeout, env=env)
 
 
@@ -44,3 +55,34 @@ def ngspice_children(pid):
         except OSError:
             continue
     return out
+
+
+def descendants(pid):
+    """Every process below ``pid`` (children, their children, ...)."""
+    out, todo = [], [pid]
+    while todo:
+        kids = children(todo.pop())
+        out += kids
+        todo += kids
+    return out
+
+
+def alive(pid):
+    """Running (not a zombie) process ``pid``."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def survivors(pids, within=2.0):
+    """The processes of ``pids`` still running ``within`` seconds from now."""
+    import time
+
+    deadline = time.monotonic() + within
+    while True:
+        left = [p for p in pids if alive(p)]
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(0.05)

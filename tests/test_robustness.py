@@ -19,7 +19,7 @@ from alif_spice.errors import ParamError
 from alif_spice.netlist import render
 from alif_spice.ode import solve_batch
 from alif_spice.spice import ngspice_process, run_circuit, run_netlist
-from conftest import SCRIPT, ngspice_children
+from conftest import cli_argv, descendants, ngspice_children, survivors
 from test_fit import synthetic, write_csv
 
 # --------------------------------------------------------------- interrupted commands
@@ -29,7 +29,7 @@ class _Cli:
     """The installed console script in the background; stderr collected line by line."""
 
     def __init__(self, *args, cwd):
-        self.proc = subprocess.Popen([str(SCRIPT), *map(str, args)], stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(cli_argv(*args), stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True, cwd=cwd)
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -79,14 +79,35 @@ def test_interrupted_run_leaves_no_trace_file(tmp_path, sig):
         assert _leftovers(tmp_path) == [] and "interrupted" in "".join(cli.lines)
 
 
+def _report_workers_started(pid, timeout=60):
+    """Wait until the report's figure workers run (two more children than the ngspice ones)."""
+    deadline = time.monotonic() + timeout
+    while len(set(descendants(pid)) - set(ngspice_children(pid))) < 2:
+        assert time.monotonic() < deadline, "no report workers"
+        time.sleep(0.01)
+
+
 @pytest.mark.parametrize("sig", SIGNALS, ids=["SIGINT", "SIGKILL"])
-@pytest.mark.parametrize("phase, delay", [("circuits running", 0.8), ("writing report", 0.3)])
-def test_interrupted_compare_leaves_no_report(tmp_path, sig, phase, delay):
+@pytest.mark.parametrize("phase", ["circuits running", "writing report"])
+def test_interrupted_compare_leaves_no_report_and_no_process(tmp_path, sig, phase):
+    # killed at an observed moment: both circuits in ngspice, or the report's figure
+    # workers running; afterwards no process of the run survives 2 s
     cli = _Cli("compare", "--case", "paper", "-o", "rep", cwd=tmp_path)
     cli.wait_for(phase)
-    time.sleep(delay)
+    if phase == "circuits running":
+        deadline = time.monotonic() + 30
+        while len(ngspice_children(cli.proc.pid)) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    else:
+        _report_workers_started(cli.proc.pid)
+    procs = descendants(cli.proc.pid)
+    t0 = time.monotonic()
     rc = cli.stop(sig)
+    took = time.monotonic() - t0
     assert rc == EXPECTED_RC[sig], cli.lines
+    assert survivors(procs) == []
+    assert took < 2.0 + (0 if sig == signal.SIGKILL else 1.0)  # Ctrl-C answered at once
     assert _visible(tmp_path) == []  # no rep/ folder at all
     if sig == signal.SIGINT:
         assert _leftovers(tmp_path) == []

@@ -16,7 +16,7 @@ import pytest
 from alif_spice.errors import ParamError
 from alif_spice.sweep import (DaskPool, LocalPool, build_spec, parse_grid, parse_vary, points, read_rows,
                               run_ode_task, run_sweep)
-from conftest import SCRIPT, ngspice_children, run_cli
+from conftest import cli_argv, ngspice_children, run_cli
 
 SHORT = {"simulation.t_stop": 1e-3}
 
@@ -153,7 +153,7 @@ def test_killed_sweep_resumes_to_exactly_the_full_set_of_rows(tmp_path, sig):
     out = tmp_path / "s"
     args = ["sweep", "--set", "simulation.t_stop=1m", "--grid", "stimulus.amplitude=0.5m:2m:16",
             "--engines", "ideal,ode", "--workers", "2", "-o", str(out)]
-    proc = subprocess.Popen([str(SCRIPT), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cli_argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     rows = out / "rows.jsonl"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

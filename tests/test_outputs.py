@@ -1,0 +1,364 @@
+"""Outputs never destroy what alif-spice did not write; every failure is honest.
+
+Each rule of the output contract, as a user meets it through the real command line:
+folders holding user files, existing files, devices (a FIFO), symbolic links, ``-o .``,
+an input's own folder, read-only and full file systems, ``--force``; sweep folder locks
+and foreign rows; the resource preflight; process clean-up after kills."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from alif_spice import cli
+from alif_spice.files import FolderLock
+from conftest import cli_argv, descendants, ngspice_children, run_cli, survivors
+from test_fit import synthetic, write_csv
+
+FAST = ["--set", "simulation.t_stop=1m"]
+SWEEP = ["sweep", *FAST, "--grid", "stimulus.amplitude=0.5m:1m:3"]
+
+
+def _snapshot(folder: Path) -> dict:
+    """Every file under ``folder`` with its bytes (what the user had)."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def _user_folder(tmp_path: Path) -> Path:
+    d = tmp_path / "thesis"
+    (d / "figures").mkdir(parents=True)
+    (d / "thesis.txt").write_text("three years of work\n")
+    (d / "figures" / "fig1.png").write_bytes(b"\x89PNG user figure")
+    (d / "manifest.json").write_text('{"mine": true}\n')
+    return d
+
+
+def _fit_args(tmp_path: Path, out) -> list:
+    data = tmp_path / "data" / "m.csv"
+    data.parent.mkdir(exist_ok=True)
+    if not data.exists():
+        t, vs, vr = synthetic(100.0)
+        write_csv(data, t, vs, vr)
+    return ["fit", "--data", str(data), "--columns", "time,source_voltage,resistor_voltage",
+            "--series-resistor", "5110", "-o", str(out)]
+
+
+# ------------------------------------------------------------------- folder outputs
+
+
+@pytest.mark.parametrize("command", ["compare", "fit", "sweep"])
+def test_folder_with_user_files_is_refused_and_kept(tmp_path, command):
+    d = _user_folder(tmp_path)
+    before = _snapshot(d)
+    args = {"compare": ["compare", *FAST, "-o", d], "fit": _fit_args(tmp_path, d), "sweep": [*SWEEP, "-o", d]}
+    t0 = time.monotonic()
+    r = run_cli(*args[command])
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and "alif-spice did not write" in r.stderr
+    assert time.monotonic() - t0 < 30  # refused before computing
+    assert _snapshot(d) == before and sorted(os.listdir(d)) == ["figures", "manifest.json", "thesis.txt"]
+
+
+@pytest.mark.parametrize("command", ["compare", "fit", "sweep"])
+def test_existing_file_as_folder_output_is_refused(tmp_path, command):
+    f = tmp_path / "results.txt"
+    f.write_text("my results\n")
+    args = {"compare": ["compare", *FAST, "-o", f], "fit": _fit_args(tmp_path, f), "sweep": [*SWEEP, "-o", f]}
+    r = run_cli(*args[command])
+    assert r.returncode == 2 and "is a file" in r.stderr, r.stderr
+    assert f.read_text() == "my results\n"
+
+
+def test_fifo_symlink_and_file_outputs(tmp_path):
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    for args in (["ode", *FAST, "-o", fifo], ["netlist", "--circuit", "ideal", "-o", fifo],
+                 ["fit", *_fit_args(tmp_path, fifo)[1:]], [*SWEEP, "-o", fifo]):
+        r = run_cli(*args, timeout=60)
+        assert r.returncode == 2 and "FIFO" in r.stderr, (args, r.stderr)
+        assert fifo.exists() and not fifo.is_file()
+    target = tmp_path / "elsewhere.csv"
+    target.write_text("time,v\n1,2\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    r = run_cli("ode", *FAST, "-o", link)
+    assert r.returncode == 2 and "symbolic link" in r.stderr
+    assert link.is_symlink() and target.read_text() == "time,v\n1,2\n"
+    # a file that is not an earlier trace: kept unless --force; an earlier trace: replaced
+    user = tmp_path / "user.csv"
+    user.write_text("a,b\n1,2\n")
+    r = run_cli("ode", *FAST, "-o", user)
+    assert r.returncode == 2 and "--force" in r.stderr and user.read_text() == "a,b\n1,2\n"
+    assert run_cli("ode", *FAST, "-o", user, "--force").returncode == 0
+    assert run_cli("ode", *FAST, "-o", user).returncode == 0  # now it is ours
+    net = tmp_path / "n.cir"
+    net.write_text("* my own netlist\n")
+    assert run_cli("netlist", "--circuit", "ideal", "-o", net).returncode == 2
+    assert net.read_text() == "* my own netlist\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to reach a device node")
+def test_dev_null_is_left_a_device():
+    r = run_cli("netlist", "--circuit", "ideal", "-o", "/dev/null")
+    assert r.returncode == 2 and "device" in r.stderr
+    assert Path("/dev/null").is_char_device()
+
+
+def test_dot_and_force_and_input_folder(tmp_path):
+    # '-o .' in an empty folder: written there (the folder itself kept, our cwd intact)
+    work = tmp_path / "w"
+    work.mkdir()
+    r = run_cli(*SWEEP, "-o", ".", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert {"results.parquet", "sweep.json", "manifest.json"} <= set(os.listdir(work))
+    # again: refused, with the way out; --force replaces our own files only
+    r = run_cli(*SWEEP, "-o", ".", cwd=work)
+    assert r.returncode == 2 and "--force" in r.stderr
+    (work / "notes.txt").write_text("mine")
+    r = run_cli(*SWEEP, "-o", ".", "--force", cwd=work)
+    assert r.returncode == 2 and "notes.txt" in r.stderr
+    (work / "notes.txt").unlink()
+    first = (work / "rows.jsonl").read_bytes()
+    r = run_cli(*SWEEP, "-o", ".", "--force", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert (work / "rows.jsonl").read_bytes().count(b"\n") == first.count(b"\n")
+    # a non-empty current folder: refused, with one line
+    r = run_cli("compare", *FAST, "-o", ".", cwd=work)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    # the data file's own folder
+    args = _fit_args(tmp_path, tmp_path / "data")
+    before = _snapshot(tmp_path / "data")
+    r = run_cli(*args)
+    assert r.returncode == 2 and "folder of the input" in r.stderr
+    assert _snapshot(tmp_path / "data") == before
+
+
+def test_compare_force_replaces_only_its_own_output(tmp_path):
+    out = tmp_path / "rep"
+    out.mkdir()  # empty: fine
+    assert run_cli("compare", *FAST, "-o", out).returncode in (0, 1)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["output"]["command"] == "compare" and "report.html" in manifest["output"]["files"]
+    r = run_cli("compare", *FAST, "-o", out)
+    assert r.returncode == 2 and "--force" in r.stderr
+    (out / "figures" / "my_notes.txt").write_text("mine")
+    r = run_cli("compare", *FAST, "-o", out, "--force")
+    assert r.returncode == 2 and "figures/my_notes.txt" in r.stderr
+    (out / "figures" / "my_notes.txt").unlink()
+    stamp = (out / "manifest.json").stat().st_mtime_ns
+    assert run_cli("compare", *FAST, "-o", out, "--force").returncode in (0, 1)
+    assert (out / "manifest.json").stat().st_mtime_ns != stamp
+    # a fit folder is not a compare folder
+    r = run_cli(*_fit_args(tmp_path, out)[:-1], out, "--force")
+    assert r.returncode == 2 and "alif-spice compare" in r.stderr
+
+
+def _mount_tmpfs(path: Path, options: str) -> bool:
+    path.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True)
+    return r.returncode == 0
+
+
+def _umount(path: Path) -> None:
+    subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def test_read_only_folder_is_refused_up_front(tmp_path):
+    ro = tmp_path / "ro"
+    if not _mount_tmpfs(ro, "ro,size=1m"):
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        t0 = time.monotonic()
+        for args in (["ode", *FAST, "-o", ro / "t.csv"], ["compare", *FAST, "-o", ro / "rep"], [*SWEEP, "-o", ro]):
+            r = run_cli(*args)
+            assert r.returncode == 2 and "cannot write" in r.stderr, (args, r.stderr)
+        assert time.monotonic() - t0 < 20  # nothing computed
+    finally:
+        _umount(ro)
+
+
+def test_full_file_system_fails_with_exit_3_and_leaves_nothing(tmp_path):
+    full = tmp_path / "full"
+    if not _mount_tmpfs(full, "size=256k"):
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        (full / "user.bin").write_bytes(b"u" * 1000)
+        fd = os.open(full / "filler", os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            while True:
+                os.write(fd, b"\0" * 4096)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        before = _snapshot(full)
+        r = run_cli("ode", *FAST, "-o", full / "t.parquet")
+        assert r.returncode in (2, 3), r.stderr
+        assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+        r = run_cli("compare", *FAST, "-o", full / "rep")
+        assert r.returncode in (2, 3), r.stderr
+        assert "Traceback" not in r.stderr and r.stderr.strip().splitlines()[-1].startswith("alif-spice: error")
+        assert _snapshot(full) == before  # only what was there, nothing half-written
+        assert sorted(os.listdir(full)) == ["filler", "user.bin"]
+    finally:
+        _umount(full)
+
+
+# -------------------------------------------------------------------- sweep folders
+
+
+def test_one_writer_per_sweep_folder(tmp_path):
+    out = tmp_path / "s"
+    assert run_cli(*SWEEP, "-o", out).returncode == 0
+    with FolderLock(out, "sweep"):  # this process "is running" the sweep
+        r = run_cli("sweep", "--resume", out)
+        assert r.returncode == 2 and f"pid {os.getpid()}" in r.stderr, r.stderr
+        r = run_cli(*SWEEP, "-o", tmp_path / "s", "--force")
+        assert r.returncode == 2 and "another alif-spice process" in r.stderr
+    # a lock left by a process that is gone: taken over, and said so
+    (out / ".alif-spice.lock").write_text("999999\n")
+    r = run_cli("sweep", "--resume", out)
+    assert r.returncode == 0 and "took over the lock left by pid 999999" in r.stderr
+
+
+def test_two_sweeps_started_at_once_exactly_one_runs(tmp_path):
+    out = tmp_path / "s"
+    args = ["sweep", "--set", "simulation.t_stop=2m", "--grid", "stimulus.amplitude=0.5m:2m:6",
+            "--engines", "ideal", "--workers", "1", "-o", str(out)]
+    procs = [subprocess.Popen(cli_argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    results = [p.communicate(timeout=300) for p in procs]
+    codes = sorted(p.returncode for p in procs)
+    assert codes == [0, 2], results
+    loser = results[[p.returncode for p in procs].index(2)][1]
+    assert "another alif-spice process" in loser or "already holds a sweep" in loser
+    rows = [json.loads(line) for line in (out / "rows.jsonl").read_text().splitlines()]
+    assert sorted(r["point"] for r in rows) == list(range(6))
+
+
+def test_resume_skips_foreign_and_damaged_rows(tmp_path):
+    out = tmp_path / "s"
+    args = ["sweep", *FAST, "--grid", "stimulus.amplitude=0.2m:2m:10", "-o", out]
+    assert run_cli(*args).returncode == 0
+    rows_file = out / "rows.jsonl"
+    good = rows_file.read_text().splitlines()
+    keep = [line for i, line in enumerate(good) if i not in (3, 4, 6)]  # holes in the middle
+    foreign = dict(json.loads(good[3]), **{"stimulus.amplitude": 0.123, "n_spikes": 999})
+    rows_file.write_text("\n".join(keep + [json.dumps(foreign), '{"point": "x"}', "not json"]) + "\n")
+    r = run_cli("sweep", "--resume", out)
+    assert r.returncode == 0, r.stderr
+    assert "skipped 3 line(s)" in r.stderr
+    import pandas as pd
+
+    df = pd.read_parquet(out / "results.parquet")
+    assert sorted(df.point) == list(range(10)) and 999 not in set(df.n_spikes)
+    original = {json.loads(line)["point"]: json.loads(line)["n_spikes"] for line in good}
+    assert dict(zip(df.point, df.n_spikes)) == original
+
+
+# ---------------------------------------------------------------------- preflight
+
+
+@pytest.mark.parametrize("args, words", [
+    (["ode", "--set", "simulation.t_stop=10", "--set", "simulation.dt=1e-9", "-o", "t.parquet"], "--save-every"),
+    (["sweep", "--grid", "stimulus.amplitude=0.1m:2m:10000", "--grid", "stimulus.frequency=100:1k:1000",
+      "-o", "s"], "10,000,000 points"),
+])
+def test_preflight_refuses_what_cannot_fit_at_once(tmp_path, capsys, monkeypatch, args, words):
+    monkeypatch.chdir(tmp_path)
+    t0 = time.perf_counter()
+    status = cli.main(args)
+    took = time.perf_counter() - t0
+    err = capsys.readouterr().err
+    assert status == 2 and "GiB of memory" in err and words in err, err
+    assert took < 1.0, took
+    assert list(tmp_path.iterdir()) == []
+    r = run_cli(*args, cwd=tmp_path)  # the installed command, start-up included
+    assert r.returncode == 2 and list(tmp_path.iterdir()) == []
+
+
+def test_save_every_keeps_spike_times_exact(tmp_path):
+    from alif_spice import load_params, solve_ode
+
+    p = load_params(values={"simulation.t_stop": 2e-3})
+    full, thin = solve_ode(p), solve_ode(p, every=7)
+    assert (full.spikes == thin.spikes).all()
+    assert thin.time.size == -(-full.time.size // 7) + (1 if (full.time.size - 1) % 7 else 0)
+    assert thin.time[-1] == full.time[-1] and (thin["v_c"][:-1] == full["v_c"][::7][: thin.time.size - 1]).all()
+
+
+# --------------------------------------------------------------- processes and kills
+
+
+def _wait_ngspice(pid, n=1, timeout=60):
+    deadline = time.monotonic() + timeout
+    while len(ngspice_children(pid)) < n:
+        assert time.monotonic() < deadline, "no ngspice child"
+        time.sleep(0.02)
+
+
+def _double_sigint(pid):
+    os.kill(pid, signal.SIGINT)
+    time.sleep(0.05)
+    try:
+        os.kill(pid, signal.SIGINT)
+    except ProcessLookupError:
+        pass
+
+
+KILLS = {"SIGTERM": lambda pid: os.kill(pid, signal.SIGTERM), "SIGKILL": lambda pid: os.kill(pid, signal.SIGKILL),
+         "SIGHUP": lambda pid: os.kill(pid, signal.SIGHUP), "double-SIGINT": _double_sigint}
+
+
+@pytest.mark.parametrize("kill", list(KILLS))
+@pytest.mark.parametrize("command", ["run", "compare", "sweep"])
+def test_no_ngspice_child_survives_its_parent(tmp_path, command, kill):
+    args = {"run": ["run", "--circuit", "ideal", "--set", "simulation.t_stop=50m", "-o", "t.csv"],
+            "compare": ["compare", "--set", "simulation.t_stop=50m", "-o", "rep"],
+            "sweep": ["sweep", "--set", "simulation.t_stop=50m", "--grid", "stimulus.amplitude=0.5m:1m:4",
+                      "--engines", "ideal", "--workers", "2", "-o", "s"]}[command]
+    proc = subprocess.Popen(cli_argv(*args), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _wait_ngspice(proc.pid, 1 if command == "run" else 2)
+    time.sleep(0.3)
+    procs = descendants(proc.pid)
+    KILLS[kill](proc.pid)
+    t0 = time.monotonic()
+    proc.wait(30)
+    left = survivors(procs, within=2.0)
+    assert left == [], f"{command} {kill}: {left} alive 2 s after"
+    if kill == "double-SIGINT":
+        assert proc.returncode == 130 and time.monotonic() - t0 < 2.0
+    assert not (tmp_path / "t.csv").exists() and not (tmp_path / "rep").exists()
+
+
+def test_signal_tests_pass_with_sigint_ignored(tmp_path):
+    # `make test &` from a script starts the suite with SIGINT ignored; the commands it
+    # starts must still see Ctrl-C
+    here = Path(__file__).parent
+    code = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+            "os.execv(sys.executable, [sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', "
+            "'test_robustness.py::test_interrupted_run_leaves_no_trace_file', "
+            "'test_outputs.py::test_no_ngspice_child_survives_its_parent[run-double-SIGINT]'])")
+    r = subprocess.run([sys.executable, "-c", code], cwd=here, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-3000:]
+    assert "3 passed" in r.stdout
+
+
+def test_internal_error_is_one_line_exit_70(tmp_path, capsys, monkeypatch):
+    import alif_spice.ode as ode
+
+    def broken(*a, **k):
+        raise RuntimeError("a bug\nover two lines")
+
+    monkeypatch.setattr(ode, "solve_ode", broken)
+    status = cli.main(["ode", *FAST, "-o", str(tmp_path / "t.csv")])
+    err = capsys.readouterr().err
+    assert status == 70 and err.count("\n") == 1
+    assert err.startswith("alif-spice: internal error: RuntimeError: a bug over two lines") and "--debug" in err
+    status = cli.main(["--debug", "ode", *FAST, "-o", str(tmp_path / "t.csv")])
+    assert status == 70 and "Traceback" in capsys.readouterr().err
