@@ -283,7 +283,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     import shlex
 
     from .errors import ParamError
-    from .sweep import build_spec, check_folder, make_pool, preflight, read_spec_file, run_sweep
+    from .sweep import build_spec, check_folder, check_resume, make_pool, preflight, read_spec_file, run_sweep
 
     spec = base = None
     if args.resume:
@@ -293,6 +293,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         if given or args.preset != "paper" or args.force:
             raise ParamError(f"--resume continues the saved sweep: {', '.join(given) or '--preset/--force'} "
                              "cannot change it")
+        check_resume(args.resume)
     else:
         base = _load(args)
         opts = read_spec_file(args.spec) if args.spec else {"grid": [], "vary": []}

@@ -385,7 +385,8 @@ class FolderLock:
     whose it was. The lock ends with the process, however it ends.
     """
 
-    def __init__(self, folder: str | os.PathLike[str], what: str = "folder") -> None:
+    def __init__(self, folder: str | os.PathLike[str], what: str = "folder", probe: bool = False) -> None:
+        """Take the lock; with ``probe``, only check that no one holds it (and let go)."""
         import fcntl
 
         self.path = Path(folder) / LOCK_FILE
@@ -401,6 +402,10 @@ class FolderLock:
             os.close(fd)
             raise ParamError(f"{os.fspath(folder)!r}: another alif-spice process (pid {holder}) is writing "
                              f"this {what}; wait for it to end or stop it") from None
+        if probe:
+            os.close(fd)
+            self._fd = None
+            return
         previous = os.pread(fd, 64, 0).decode(errors="replace").strip()
         if previous and previous != str(os.getpid()):
             self.stale_pid = previous

@@ -705,6 +705,16 @@ def prepare(out_dir: str | os.PathLike[str], spec: SweepSpec, base: Params, forc
     return lock
 
 
+def check_resume(out_dir: str | os.PathLike[str]) -> None:
+    """Before any work: ``out_dir`` is a sweep folder that no other process is writing."""
+    from .files import FolderLock
+
+    out = Path(out_dir)
+    if not (out / SPEC_FILE).is_file():
+        raise ParamError(f"--resume {os.fspath(out)}: no {SPEC_FILE} there (not a sweep folder)")
+    FolderLock(out, "sweep", probe=True)
+
+
 def record_files(out_dir: Path, extra: Iterable[str] = ()) -> None:
     """List the sweep's files (and ``extra``, e.g. figures) in its ``sweep.json``, so that
     a later ``--force`` knows what it may replace."""
@@ -733,7 +743,7 @@ def run_sweep(out_dir: str | os.PathLike[str], spec: SweepSpec | None = None, ba
     say = say or (lambda msg: print(f"alif-spice: {msg}", file=sys.stderr, flush=True))
     out = Path(out_dir)
     if resume:
-        load_sweep(out)  # a sweep folder at all? (before taking its lock)
+        check_resume(out)  # a sweep folder at all? (before taking its lock)
         lock = FolderLock(out, "sweep")
     else:
         if spec is None or base is None:
