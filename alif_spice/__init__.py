@@ -13,14 +13,13 @@ Notebook use::
 from __future__ import annotations
 
 from .errors import AlifError, ParamError, SimulationError
-from .version import __version__
 
 # the rest is imported on first use: the command line checks its input and output paths
 # before it loads the compiled solver, pandas or matplotlib
 _LAZY = {
     "render": "netlist", "solve_batch": "ode", "solve_iv": "ode", "solve_ode": "ode",
     "Params": "params", "load_params": "params", "run_circuit": "spice", "SquareWave": "stimulus",
-    "Trace": "trace", "read_trace": "trace",
+    "Trace": "trace", "read_trace": "trace", "__version__": "version",
 }
 
 

@@ -1,12 +1,26 @@
-"""``alif-spice`` command line: a thin shell over the Python API (SPEC §5, §6)."""
+"""``alif-spice`` command line: a thin shell over the Python API."""
 
 from __future__ import annotations
 
-import argparse
-import os
 import signal
 import sys
-import time
+
+_EARLY_INTERRUPT = False
+
+
+def _early_interrupt(signum, frame) -> None:  # Ctrl-C while the command starts up
+    global _EARLY_INTERRUPT
+    _EARLY_INTERRUPT = True
+
+
+# the console script: from its first line on, Ctrl-C ends it with 130 and one line, even
+# while Python is still importing (a library import of this module changes nothing)
+if sys.argv and sys.argv[0].endswith("alif-spice") and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    signal.signal(signal.SIGINT, _early_interrupt)
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import time  # noqa: E402
 from collections.abc import Sequence
 
 from .errors import AlifError
@@ -359,18 +373,25 @@ def _exit_if_interrupted_late() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit status (0, 1, 2, 3, 70 or 130)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # pressed while an error was being reported
+        return _interrupted(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     import atexit
 
-    console = argv is None and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    console = argv is None and signal.getsignal(signal.SIGINT) in (signal.default_int_handler, _early_interrupt)
     if console:  # a console run: a Ctrl-C while shutting down still means 130
         atexit.register(_exit_if_interrupted_late)  # registered first, so it runs last
         signal.signal(signal.SIGINT, _first_interrupt)
-    parser = build_parser()
+        if _EARLY_INTERRUPT:
+            signal.signal(signal.SIGINT, _late_interrupt)
+            return _interrupted(argv)
+    args = None
     try:
-        args = parser.parse_args(argv)
-    except KeyboardInterrupt:
-        return _interrupted(argv)
-    try:
+        args = build_parser().parse_args(argv)
         return args.func(args)
     except AlifError as exc:
         print(f"alif-spice: error: {exc}", file=sys.stderr)

@@ -362,3 +362,26 @@ def test_internal_error_is_one_line_exit_70(tmp_path, capsys, monkeypatch):
     assert err.startswith("alif-spice: internal error: RuntimeError: a bug over two lines") and "--debug" in err
     status = cli.main(["--debug", "ode", *FAST, "-o", str(tmp_path / "t.csv")])
     assert status == 70 and "Traceback" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.5, 0.7, 0.9, 1.1, 1.3, 1.6, 2.0])
+def test_ctrl_c_at_any_moment_is_0_or_130_never_a_traceback(tmp_path, delay):
+    # Ctrl-C pressed again and again from `delay` on, through start-up, the work, the
+    # writing and the interpreter's shut-down: the command ends with 0 (it had finished)
+    # or 130, one line at most, never a traceback or death by the signal
+    proc = subprocess.Popen(cli_argv("ode", "--set", "simulation.t_stop=2m", "-o", "t.csv"), cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    while proc.poll() is None:
+        try:
+            os.kill(proc.pid, signal.SIGINT)
+        except ProcessLookupError:
+            break
+        time.sleep(0.02)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode in (0, 130), (proc.returncode, err)
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    if proc.returncode == 130:
+        assert err.strip().splitlines()[-1] == "alif-spice: interrupted"
+        files = sorted(os.listdir(tmp_path))
+        assert files in ([], ["t.csv", "t.spikes.csv"]), files  # finished files, or none
