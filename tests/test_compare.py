@@ -147,3 +147,38 @@ def test_adaptation_ratio_is_undefined_without_two_periods():
     assert math.isnan(adaptation_ratio([7])) and math.isnan(adaptation_ratio([]))
     assert math.isnan(adaptation_ratio([0, 3])) and adaptation_ratio([3, 0]) == math.inf
     assert adaptation_ratio([21, 8]) == pytest.approx(21 / 8)
+
+
+def test_spikes_0_6_isi_apart_are_missing_and_extra_not_matched():
+    # the window is half the shortest model ISI: a circuit spike 0.6 ISI from its nearest
+    # free model spike is an extra spike, and that model spike is missing
+    ref = np.array([0.0, 1.0, 2.0, 3.0]) * 1e-5
+    test = np.array([0.0, 1.0, 2.6, 3.0]) * 1e-5
+    from alif_spice.compare import match_window
+
+    m = match_spikes(ref, test, match_window(ref))
+    assert match_window(ref) == pytest.approx(0.5e-5)
+    assert m.missing == pytest.approx([2e-5]) and m.extra == pytest.approx([2.6e-5])
+    assert m.pairs.shape == (3, 2)
+    # just inside the window: matched
+    m = match_spikes(ref, np.array([0.0, 1.0, 2.45, 3.0]) * 1e-5, match_window(ref))
+    assert m.missing.size == 0 and m.extra.size == 0
+
+
+@pytest.mark.parametrize("grid", ["uniform", "uneven"])
+def test_source_energy_against_closed_forms(grid):
+    from alif_spice.compare import source_energy
+    from alif_spice.trace import Trace
+
+    rng = np.random.default_rng(3)
+    t = np.linspace(0, 1e-3, 2001) if grid == "uniform" else np.sort(np.r_[0, 1e-3, rng.uniform(0, 1e-3, 3000)])
+    i_in, c, r = 1e-3, 47e-9, 10e3
+    # a constant current into a bare capacitor: v = I t / C, E = I^2 T^2 / (2 C)
+    ramp = Trace(t, {"v_c": i_in * t / c, "i_in": np.full_like(t, i_in)}, np.empty(0), "test")
+    assert source_energy(ramp)[-1] == pytest.approx(i_in**2 * t[-1] ** 2 / (2 * c), rel=1e-12)
+    # into R || C from 0 V: v = I R (1 - exp(-t/RC)), E = I^2 R (T - RC (1 - exp(-T/RC)))
+    tau = r * c
+    v = i_in * r * (1 - np.exp(-t / tau))
+    rc = Trace(t, {"v_c": v, "i_in": np.full_like(t, i_in)}, np.empty(0), "test")
+    exact = i_in**2 * r * (t[-1] - tau * (1 - np.exp(-t[-1] / tau)))
+    assert source_energy(rc)[-1] == pytest.approx(exact, rel=1e-5)

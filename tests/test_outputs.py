@@ -385,3 +385,31 @@ def test_ctrl_c_at_any_moment_is_0_or_130_never_a_traceback(tmp_path, delay):
         assert err.strip().splitlines()[-1] == "alif-spice: interrupted"
         files = sorted(os.listdir(tmp_path))
         assert files in ([], ["t.csv", "t.spikes.csv"]), files  # finished files, or none
+
+
+def test_a_write_in_progress_is_never_visible_under_its_name(tmp_path):
+    # a second process writes through atomic_path, slowly; this one watches the final
+    # name: it must not exist until it is complete, nor ever after the writer is killed
+    target = tmp_path / "out.bin"
+    chunk, n = 65536, 20
+    code = (f"import sys, time; from alif_spice.files import atomic_path\n"
+            f"with atomic_path({str(target)!r}) as tmp:\n"
+            f"    with open(tmp, 'wb') as fh:\n"
+            f"        for k in range({n}):\n"
+            f"            fh.write(bytes([k]) * {chunk}); fh.flush(); print(k, flush=True); time.sleep(0.03)\n")
+    writer = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    sizes = set()
+    while writer.poll() is None:
+        if target.exists():
+            sizes.add(target.stat().st_size)
+        time.sleep(0.002)
+    assert writer.returncode == 0
+    assert sizes <= {chunk * n} and target.stat().st_size == chunk * n
+    target.unlink()
+    writer = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    for _ in range(n // 2):
+        writer.stdout.readline()  # half written
+    assert not target.exists()
+    writer.kill()
+    writer.wait()
+    assert not target.exists()

@@ -35,3 +35,22 @@ def test_breakpoints_are_every_corner(wave):
     assert bps[0] == pytest.approx(0.2e-3)
     np.testing.assert_allclose(bps * 1e3, [0.2, 0.201, 0.7, 0.701, 1.2, 1.201, 1.7, 1.701], rtol=1e-12)
     assert np.all(np.diff(bps) > 0)
+
+
+@pytest.mark.parametrize("duty", [0.2, 0.35, 0.7, 0.85])
+def test_duty_sets_the_on_time_and_charge_away_from_half(paper, duty):
+    # duty 0.5 hides an on/off mix-up (1 - duty = duty there): check other duties
+    f, amp, te = 2e3, 1.5e-3, 2e-6
+    w = SquareWave.from_params(paper.with_values({"stimulus.duty": duty, "stimulus.frequency": f,
+                                                  "stimulus.amplitude": amp, "stimulus.t_edge": te,
+                                                  "stimulus.delay": 0.1e-3}))
+    t = np.linspace(0.1e-3, 0.1e-3 + 3 / f, 600_001)
+    i = w(t)
+    charge = np.sum(0.5 * (i[1:] + i[:-1]) * np.diff(t))
+    assert charge == pytest.approx(3 * amp * duty / f, rel=1e-6)  # closed form: amp * duty / f per period
+    # the half-amplitude points of each period are duty / f apart
+    above = i >= amp / 2
+    rises = t[1:][above[1:] & ~above[:-1]]
+    falls = t[1:][~above[1:] & above[:-1]]
+    assert rises.size == 3 and falls.size == 3
+    assert falls - rises == pytest.approx(np.full(3, duty / f), abs=2 * (t[1] - t[0]))
