@@ -30,7 +30,8 @@ DELIMITERS = {"tab": "\t", "comma": ",", "semicolon": ";", "space": r"\s+", "whi
 #: fitted parameters and their bounds (SI); r_off is fitted as the ratio r_off/r_on
 BOUNDS = {"r_on": (10.0, 1e6), "ratio": (1.05, 1e3), "v_on": (0.005, 3.0), "v_off": (0.001, 3.0),
           "tau": (1e-8, 10.0), "temperature": (50.0, 2000.0)}
-#: R² of the current (each file, and all files together) below which a fit explains too little
+#: R² of the current or of the memristor voltage (each file, and all files together) below
+#: which a fit explains too little
 POOR_R2 = 0.9
 #: a parameter within this fraction of its (log) search range from a bound is reported as near it
 NEAR_BOUND = 0.02
@@ -373,6 +374,7 @@ class FitResult:
     evaluations: int = 0
     theta: dict[str, float] = field(default_factory=dict)  # the fit vector (r_off as ratio)
     r2_current: float = float("nan")  # over all files together
+    r2_voltage: float = float("nan")  # of the memristor voltage, over all files together
     verdict: str = "good"  # "poor": the model explains too little of the data
     reasons: list[str] = field(default_factory=list)  # why the verdict is poor
     at_bounds: list[dict] = field(default_factory=list)  # parameters at or near a search bound
@@ -444,21 +446,24 @@ def fit(measurements: list[Measurement], base: Params | None = None, free_temper
 
 
 def _summarise(th, names, measurements, base, box, evals, start) -> FitResult:
-    per_file, rss_i, tss_i = {}, 0.0, 0.0
+    per_file, rss, tss = {}, [0.0, 0.0], [0.0, 0.0]
     for m in measurements:
         ci, cv = cost_terms(th, base, m)
         if ci + cv >= _FAILED:
-            raise SimulationError(f"the fitted model cannot be simulated for {m.name} "
-                                  "(every parameter set the search tried failed?)")
+            raise SimulationError(f"the fitted model cannot be simulated for {m.name}")
         per_file[m.name] = {"cost": ci + cv, "cost_current": ci, "cost_voltage": cv,
                             "r2_current": 1.0 - ci, "r2_voltage": 1.0 - cv}
-        rss_i += ci * _tss(m.i)
-        tss_i += _tss(m.i)
-    r2_all = 1.0 - rss_i / tss_i
-    reasons = [f"R² of the current is {v['r2_current']:.3g} for {name} (below {POOR_R2:g})"
-               for name, v in per_file.items() if not v["r2_current"] >= POOR_R2]
-    if len(measurements) > 1 and not r2_all >= POOR_R2:
-        reasons.append(f"R² of the current over all files is {r2_all:.3g} (below {POOR_R2:g})")
+        for k, (c, y) in enumerate(((ci, m.i), (cv, m.v_mem))):
+            rss[k] += c * _tss(y)
+            tss[k] += _tss(y)
+    r2_all = [1.0 - a / b for a, b in zip(rss, tss)]
+    reasons = []
+    for what, key, overall in (("current", "r2_current", r2_all[0]),
+                               ("memristor voltage", "r2_voltage", r2_all[1])):
+        reasons += [f"R² of the {what} is {v[key]:.3g} for {name} (below {POOR_R2:g})"
+                    for name, v in per_file.items() if not v[key] >= POOR_R2]
+        if len(measurements) > 1 and not overall >= POOR_R2:
+            reasons.append(f"R² of the {what} over all files is {overall:.3g} (below {POOR_R2:g})")
 
     at_bounds = []
     for n in names:
@@ -484,7 +489,8 @@ def _summarise(th, names, measurements, base, box, evals, start) -> FitResult:
     return FitResult(params={k: float(v) for k, v in params.items()}, cost=float(np.mean(
                          [v["cost"] for v in per_file.values()])), per_file=per_file,
                      poorly_determined=poorly, relative_std=rel, correlations=corr, evaluations=evals,
-                     theta={k: float(v) for k, v in th.items()}, r2_current=float(r2_all),
+                     theta={k: float(v) for k, v in th.items()}, r2_current=float(r2_all[0]),
+                     r2_voltage=float(r2_all[1]),
                      verdict="poor" if reasons else "good", reasons=reasons, at_bounds=at_bounds,
                      not_identifiable=unknown, start=start)
 
@@ -581,9 +587,10 @@ def summary(result: FitResult, measurements: list[Measurement], command: str) ->
     plots = plot_names(measurements)
     return json_ready({
         "verdict": result.verdict, "verdict_reasons": result.reasons,
-        "poor_fit_rule": f"R² of the current below {POOR_R2:g} in any file or over all files",
+        "poor_fit_rule": f"R² of the current or of the memristor voltage below {POOR_R2:g} "
+                         "in any file or over all files",
         "cost": result.cost, "r2_current": min(f["r2_current"] for f in result.per_file.values()),
-        "r2_current_overall": result.r2_current,
+        "r2_current_overall": result.r2_current, "r2_voltage_overall": result.r2_voltage,
         "parameters": result.params, "at_bounds": result.at_bounds, "per_file": result.per_file,
         "cross_prediction": {name: v["cost"] for name, v in result.per_file.items()},
         "poorly_determined": result.poorly_determined, "not_identifiable": result.not_identifiable,
