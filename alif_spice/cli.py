@@ -71,7 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.set_defaults(func=_cmd_compare)
 
     fit = sub.add_parser("fit", help="fit MMS memristor parameters to measured I-V data",
-                         description="Fit one shared MMS parameter set to one or more measured I-V files.")
+                         description="Fit one shared MMS parameter set to one or more measured I-V files. "
+                                     "Exit status 1 when the fit explains too little of the data (R² of the "
+                                     "current or memristor voltage below 0.9): the outputs are still written, "
+                                     "marked POOR.")
     _add_param_options(fit)
     fit.add_argument("--data", action="append", required=True, metavar="FILE",
                      help="delimited text file (repeatable: several frequencies/amplitudes, one device)")
@@ -262,7 +265,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
           + ("   (marked POOR)" if result.poor else ""))
     if result.poor:
         print("alif-spice: fit explains too little: " + "; ".join(result.reasons)
-              + " (check the columns, their units and --series-resistor)", file=sys.stderr)
+              + "; check the columns, their units and --series-resistor", file=sys.stderr)
         return EXIT_TOLERANCE
     return EXIT_OK
 

@@ -464,6 +464,11 @@ def _summarise(th, names, measurements, base, box, evals, start) -> FitResult:
                     for name, v in per_file.items() if not v[key] >= POOR_R2]
         if len(measurements) > 1 and not overall >= POOR_R2:
             reasons.append(f"R² of the {what} over all files is {overall:.3g} (below {POOR_R2:g})")
+    for m in measurements if reasons else []:  # data no passive device in series with a resistor gives
+        v_mem, v_src = float(np.max(np.abs(m.v_mem))), float(np.max(np.abs(m.v_src)))
+        if m.r_series > 0 and v_mem > 1.2 * v_src:
+            reasons.append(f"{m.name}'s memristor voltage reaches {v_mem:.3g} V with a {v_src:.3g} V drive, "
+                           "which a passive device cannot do")
 
     at_bounds = []
     for n in names:
