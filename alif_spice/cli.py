@@ -260,7 +260,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if result.poorly_determined:
         print("  poorly determined: " + ", ".join(result.poorly_determined))
     if args.free_temperature:
-        print(f"  free temperature: start from the {result.start}")
+        print(f"  free temperature: the result is {result.start}")
     print(f"[memristor] table: {out / 'memristor.toml'}   summary: {out / 'fit.json'}"
           + ("   (marked POOR)" if result.poor else ""))
     if result.poor:

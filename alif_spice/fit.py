@@ -30,8 +30,7 @@ DELIMITERS = {"tab": "\t", "comma": ",", "semicolon": ";", "space": r"\s+", "whi
 #: fitted parameters and their bounds (SI); r_off is fitted as the ratio r_off/r_on
 BOUNDS = {"r_on": (10.0, 1e6), "ratio": (1.05, 1e3), "v_on": (0.005, 3.0), "v_off": (0.001, 3.0),
           "tau": (1e-8, 10.0), "temperature": (50.0, 2000.0)}
-#: R² of the current or of the memristor voltage (each file, and all files together) below
-#: which a fit explains too little
+#: R² of the current or of the memristor voltage (in any file) below which a fit explains too little
 POOR_R2 = 0.9
 #: a parameter within this fraction of its (log) search range from a bound is reported as near it
 NEAR_BOUND = 0.02
@@ -379,7 +378,7 @@ class FitResult:
     reasons: list[str] = field(default_factory=list)  # why the verdict is poor
     at_bounds: list[dict] = field(default_factory=list)  # parameters at or near a search bound
     not_identifiable: list[str] = field(default_factory=list)
-    start: str = "global search"  # where the reported optimum came from
+    start: str = "the global search"  # where the reported optimum came from
 
     @property
     def poor(self) -> bool:
@@ -433,15 +432,15 @@ def fit(measurements: list[Measurement], base: Params | None = None, free_temper
 
     names = ["r_on", "ratio", "v_on", "v_off", "tau"]
     th = search(names)
-    start = "global search"
+    start = "the global search"
     if free_temperature:
         fixed = {**th, "temperature": t_fixed}  # exactly the fixed-temperature fit
         names = names + ["temperature"]
         free = search(names, x0=np.log([fixed[n] for n in names]))
         if total_theta(free) < total_theta(fixed):
-            th, start = free, "global search seeded with the fixed-temperature optimum"
+            th, start = free, "the free-temperature search started from the fixed-temperature optimum"
         else:
-            th, start = fixed, "fixed-temperature optimum (the free search found nothing better)"
+            th, start = fixed, "the fixed-temperature optimum (the free search found nothing better)"
     return _summarise(th, names, measurements, base, box, evals, start)
 
 
@@ -457,14 +456,11 @@ def _summarise(th, names, measurements, base, box, evals, start) -> FitResult:
             rss[k] += c * _tss(y)
             tss[k] += _tss(y)
     r2_all = [1.0 - a / b for a, b in zip(rss, tss)]
-    reasons = []
-    for what, key, overall in (("current", "r2_current", r2_all[0]),
-                               ("memristor voltage", "r2_voltage", r2_all[1])):
-        reasons += [f"R² of the {what} is {v[key]:.3g} for {name} (below {POOR_R2:g})"
-                    for name, v in per_file.items() if not v[key] >= POOR_R2]
-        if len(measurements) > 1 and not overall >= POOR_R2:
-            reasons.append(f"R² of the {what} over all files is {overall:.3g} (below {POOR_R2:g})")
-    for m in measurements if reasons else []:  # data no passive device in series with a resistor gives
+    # each file below the limit (all files together cannot be below it unless one file is)
+    reasons = [f"R² of the {what} is {v[key]:.3g} for {name} (below {POOR_R2:g})"
+               for what, key in (("current", "r2_current"), ("memristor voltage", "r2_voltage"))
+               for name, v in per_file.items() if not v[key] >= POOR_R2]
+    for m in measurements if reasons else []:  # a passive device in series never sees more than the drive
         v_mem, v_src = float(np.max(np.abs(m.v_mem))), float(np.max(np.abs(m.v_src)))
         if m.r_series > 0 and v_mem > 1.2 * v_src:
             reasons.append(f"{m.name}'s memristor voltage reaches {v_mem:.3g} V with a {v_src:.3g} V drive, "
@@ -592,8 +588,7 @@ def summary(result: FitResult, measurements: list[Measurement], command: str) ->
     plots = plot_names(measurements)
     return json_ready({
         "verdict": result.verdict, "verdict_reasons": result.reasons,
-        "poor_fit_rule": f"R² of the current or of the memristor voltage below {POOR_R2:g} "
-                         "in any file or over all files",
+        "poor_fit_rule": f"R² of the current or of the memristor voltage below {POOR_R2:g} in any file",
         "cost": result.cost, "r2_current": min(f["r2_current"] for f in result.per_file.values()),
         "r2_current_overall": result.r2_current, "r2_voltage_overall": result.r2_voltage,
         "parameters": result.params, "at_bounds": result.at_bounds, "per_file": result.per_file,
