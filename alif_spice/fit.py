@@ -61,8 +61,18 @@ def _delimiter(spec: str | None, sample: str) -> str:
     if spec is None:
         try:
             return csv.Sniffer().sniff(sample, delimiters="\t,; ").delimiter
-        except csv.Error:
-            return r"\s+"
+        except csv.Error:  # e.g. a stray text line: the delimiter most lines agree on
+            import re
+            from collections import Counter
+
+            lines = sample.splitlines()
+            best = (0, r"\s+")
+            for d in ("\t", ";", ",", r"\s+"):
+                width, support = Counter(len(re.split(d, line.strip()) if d == r"\s+" else line.split(d))
+                                         for line in lines).most_common(1)[0]
+                if width >= 2 and support > best[0]:
+                    best = (support, d)
+            return best[1]
     if spec in DELIMITERS:
         return DELIMITERS[spec]
     if len(spec) == 1:
@@ -184,7 +194,8 @@ def _read_table(path, delimiter, decimal_comma):
             bad = next((f for f in row if not numeric(f)), None)
             shown = line.strip() if len(line.strip()) <= 60 else line.strip()[:57] + "..."
             if bad is not None:
-                return f"line {k}: {bad.strip()!r} is not a number (in {shown!r})"
+                what = f"{bad.strip()!r} is not a number" if bad.strip() else "an empty value"
+                return f"line {k}: {what} (in {shown!r})"
             if len(row) != width:
                 return f"line {k}: {len(row)} value(s) where the file has {width} column(s) (in {shown!r})"
             if not all(math.isfinite(number(f)) for f in row):

@@ -97,8 +97,6 @@ def assert_spreads_honest(summary):
     ("", "empty"),
     ("1.0\n2.0\n3.0\n", "at least two columns"),
     ("t,v,r\n0,a,b\n1,c,d\n", "line 2: 'a' is not a number"),
-    ("0,0,0\n0.001,0.5,0.1\n0.002,0,nan\n0.003,-0.5,-0.1\n", "line 3: a non-finite value"),
-    ("0,0,0\n0.001,0.5,0.1\n0.002,0,0\n0.002,-0.5,-0.1\n", "line 4: time must increase strictly"),
     ("0,0,0\n0.001,0.5,0.1\n0.002,0,0\n0.003,-0.5,-0.1\n0.004,0,0\n", "too few periods"),
 ])
 def test_bad_files_exit_2(tmp_path, content, words):
@@ -107,6 +105,23 @@ def test_bad_files_exit_2(tmp_path, content, words):
     res = run_cli("fit", "--data", f, "--columns", "time,source_voltage,resistor_voltage", "--series-resistor",
                   "5110", "-o", tmp_path / "out")
     assert res.returncode == 2 and words in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("content,words", [
+    ("0,0,0\n0.001,0.5,0.1\n0.002,0,nan\n0.003,-0.5,-0.1\n", "line 3: a non-finite value"),
+    ("0,0,0\n0.001,,0.1\n0.002,0,0\n0.003,-0.5,-0.1\n", "line 2: an empty value"),
+    ("0,0,0\n0.001,0.5,0.1\n0.002,0,0\n0.002,-0.5,-0.1\n", "line 4: time must increase strictly"),
+    ("t,v,r\n0,0,0\n0.001,0.5,0.1\n0.002,0,0\n0.003,-0.5,-0.1\n0.004,0,0\n0.005,0.5,0.1\noverflow\n",
+     "line 8: 'overflow' is not a number"),
+])
+def test_bad_lines_are_named_exit_2(tmp_path, capsys, content, words):
+    f = tmp_path / "bad.csv"
+    f.write_text(content)
+    status = cli.main(["fit", "--data", str(f), "--columns", "time,source_voltage,resistor_voltage",
+                       "--series-resistor", "5110", "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert status == 2 and f"--data bad.csv: {words}" in err and err.count("\n") == 1, err
     assert not (tmp_path / "out").exists()
 
 
