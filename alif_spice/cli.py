@@ -112,7 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.set_defaults(func=_cmd_compare)
 
     fit = sub.add_parser("fit", help="fit MMS memristor parameters to measured I-V data",
-                         description="Fit one shared MMS parameter set to one or more measured I-V files.")
+                         description="Fit one shared MMS parameter set to one or more measured I-V files. "
+                                     "Exit status 1 when the fit explains too little of the data (R² of the "
+                                     "current or memristor voltage below 0.9): the outputs are still written, "
+                                     "marked POOR.")
     _add_param_options(fit)
     fit.add_argument("--data", action="append", required=True, metavar="FILE",
                      help="delimited text file (repeatable: several frequencies/amplitudes, one device)")
@@ -122,10 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--delimiter", default=None, help="tab, comma, semicolon, space or one character "
                                                        "(default: detected)")
     fit.add_argument("--decimal-comma", action="store_true", help="numbers written 1,5 instead of 1.5")
-    fit.add_argument("--series-resistor", type=float, default=None, metavar="OHM",
-                     help="the measurement's series resistor")
-    fit.add_argument("--sample-rate", type=float, default=None, metavar="HZ",
-                     help="sampling rate when the file has no time column")
+    fit.add_argument("--series-resistor", type=_positive_number, default=None, metavar="OHM",
+                     help="the measurement's series resistor (SPICE suffixes allowed: 5.11k)")
+    fit.add_argument("--sample-rate", type=_positive_number, default=None, metavar="HZ",
+                     help="sampling rate when the file has no time column (e.g. 10k)")
     fit.add_argument("--free-temperature", action="store_true", help="fit beta (temperature) too")
     fit.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder (new or empty)")
     _add_force(fit, "an earlier fit output in DIR")
@@ -263,33 +266,61 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _positive_number(text: str) -> float:
+    """argparse type of the fit's numeric options: a finite number > 0, SPICE suffixes allowed."""
+    from .units import parse_number
+
+    try:
+        value = parse_number(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return value
+
+
 def _cmd_fit(args: argparse.Namespace) -> int:
     from .files import check_output_dir
+    from .fit import file_labels, read_measurement, write_outputs
     from .fit import fit as run_fit
-    from .fit import read_measurement, write_outputs
 
     base = _load(args)
     plan = check_output_dir(args.output, "fit", args.force, extra_inputs=tuple(args.data))
-    if args.series_resistor is not None and not args.series_resistor > 0:
-        from .errors import ParamError
-
-        raise ParamError("--series-resistor: must be > 0")
+    labels = file_labels(args.data)
     measurements = [read_measurement(f, args.columns, delimiter=args.delimiter, decimal_comma=args.decimal_comma,
-                                     series_resistor=args.series_resistor, sample_rate=args.sample_rate)
-                    for f in args.data]
+                                     series_resistor=args.series_resistor, sample_rate=args.sample_rate,
+                                     name=label)
+                    for f, label in zip(args.data, labels)]
     for m in measurements:
         print(f"{m.name}: {m.periods} periods at {m.frequency:.4g} Hz, {m.t.size} points", file=sys.stderr)
     start = time.perf_counter()
     result = run_fit(measurements, base, free_temperature=args.free_temperature)
     out = write_outputs(result, measurements, base, plan)
     p = result.params
-    print(f"fit ({time.perf_counter() - start:.1f} s, {result.evaluations} simulations): cost {result.cost:.4g}")
+    print(f"fit ({time.perf_counter() - start:.1f} s, {result.evaluations} simulations): cost {result.cost:.4g}, "
+          f"R² current {result.r2_current:.5f}" + ("   POOR FIT" if result.poor else ""))
     print("  " + "  ".join(f"{k}={v:.4g}" for k, v in p.items()))
     for name, v in result.per_file.items():
-        print(f"  {name}: cost {v['cost']:.4g}, R² current {v['r2_current']:.5f}")
+        print(f"  {name}: cost {v['cost']:.4g}, R² current {v['r2_current']:.5f}, "
+              f"R² voltage {v['r2_voltage']:.5f}")
+    for b in result.at_bounds:
+        print(f"  {b['parameter']} = {b['value']:.4g} is {'at' if b['at'] else 'near'} its {b['bound']} "
+              f"search bound ({b['limit']:g})")
+    spreads = [f"{k} {'not identifiable' if v is None else f'{100 * v:.3g} %'}"
+               for k, v in result.relative_std.items()]
+    print("  relative spread (1 sigma): " + ", ".join(spreads))
+    for pair, c in result.correlations.items():
+        print(f"  correlation {pair.replace('~', ' ~ ')}: {c:+.4f}")
     if result.poorly_determined:
         print("  poorly determined: " + ", ".join(result.poorly_determined))
-    print(f"[memristor] table: {out / 'memristor.toml'}   summary: {out / 'fit.json'}")
+    if args.free_temperature:
+        print(f"  free temperature: the result is {result.start}")
+    print(f"[memristor] table: {out / 'memristor.toml'}   summary: {out / 'fit.json'}"
+          + ("   (marked POOR)" if result.poor else ""))
+    if result.poor:
+        print("alif-spice: fit explains too little: " + "; ".join(result.reasons)
+              + "; check the columns, their units and --series-resistor", file=sys.stderr)
+        return EXIT_TOLERANCE
     return EXIT_OK
 
 

@@ -30,6 +30,13 @@ DELIMITERS = {"tab": "\t", "comma": ",", "semicolon": ";", "space": r"\s+", "whi
 #: fitted parameters and their bounds (SI); r_off is fitted as the ratio r_off/r_on
 BOUNDS = {"r_on": (10.0, 1e6), "ratio": (1.05, 1e3), "v_on": (0.005, 3.0), "v_off": (0.001, 3.0),
           "tau": (1e-8, 10.0), "temperature": (50.0, 2000.0)}
+#: R² of the current or of the memristor voltage (in any file) below which a fit explains too little
+POOR_R2 = 0.9
+#: a parameter within this fraction of its (log) search range from a bound is reported as near it
+NEAR_BOUND = 0.02
+#: a parameter whose 1-sigma spread is wider than this factor is not identifiable from the data
+UNIDENTIFIABLE_FACTOR = 10.0
+_FAILED = 1e3  # the cost of a parameter set that cannot be simulated
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,7 @@ class Measurement:
     r_series: float  # Ω (0 if the memristor voltage itself is the drive)
     frequency: float  # Hz
     periods: int
+    path: str = ""  # the file it was read from
 
 
 # --------------------------------------------------------------------------- reading
@@ -53,8 +61,18 @@ def _delimiter(spec: str | None, sample: str) -> str:
     if spec is None:
         try:
             return csv.Sniffer().sniff(sample, delimiters="\t,; ").delimiter
-        except csv.Error:
-            return r"\s+"
+        except csv.Error:  # e.g. a stray text line: the delimiter most lines agree on
+            import re
+            from collections import Counter
+
+            lines = sample.splitlines()
+            best = (0, r"\s+")
+            for d in ("\t", ";", ",", r"\s+"):
+                width, support = Counter(len(re.split(d, line.strip()) if d == r"\s+" else line.split(d))
+                                         for line in lines).most_common(1)[0]
+                if width >= 2 and support > best[0]:
+                    best = (support, d)
+            return best[1]
     if spec in DELIMITERS:
         return DELIMITERS[spec]
     if len(spec) == 1:
@@ -89,59 +107,133 @@ def _parse_columns(spec: str, ncols: int, header: list[str] | None) -> dict[str,
     return out
 
 
+def file_labels(paths: list[str | os.PathLike[str]]) -> list[str]:
+    """Distinct labels of data files, keyed by path: the file's stem where that is unique,
+    else as many parent folders as tell the files apart (``a/m``, ``b/m``), else the name
+    with its extension. The same file given twice is refused."""
+    full = [Path(os.path.abspath(p)) for p in paths]
+    seen: dict[str, str] = {}
+    for given, p in zip(paths, full):
+        real = os.path.realpath(p)
+        if real in seen:
+            raise ParamError(f"--data {os.fspath(given)!r}: the same file as {seen[real]!r}, given twice")
+        seen[real] = os.fspath(given)
+
+    def label(p: Path, level: int, ext: bool) -> str:
+        folders = list(p.parent.parts[1:])  # without the root
+        folders = folders[len(folders) - (level - 1):] if level > 1 else []
+        return "/".join([*folders, p.name if ext else p.stem])
+
+    depth = max(len(p.parts) for p in full)
+    out = []
+    for i, p in enumerate(full):
+        for level in range(1, depth + 1):
+            mine = [label(p, level, ext) for ext in (False, True)]
+            pick = next((lab for k, lab in enumerate(mine)
+                         if all(label(q, level, bool(k)) != lab for j, q in enumerate(full) if j != i)), None)
+            if pick is not None:
+                break
+        else:
+            pick = os.fspath(p)
+        out.append(pick)
+    for i, lab in enumerate(out):  # distinct by construction; kept safe for odd names
+        if out[:i].count(lab):
+            out[i] = f"{lab}#{i + 1}"
+    return out
+
+
 def read_table(path: str | os.PathLike[str], delimiter: str | None = None,
                decimal_comma: bool = False) -> tuple[np.ndarray, list[str] | None]:
     """Numbers of a delimited text file (header detected), shape (rows, columns)."""
+    values, header, _ = _read_table(path, delimiter, decimal_comma)
+    return values, header
+
+
+def _read_table(path, delimiter, decimal_comma):
+    """:func:`read_table` plus the file's line number (1-based) of every row."""
+    import re
+
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise ParamError(f"--data: cannot read {os.fspath(path)!r}: {exc.strerror}") from None
-    lines = [l for l in text.splitlines() if l.strip() and not l.lstrip().startswith("#")]
-    if not lines:
+    numbered = [(k, line) for k, line in enumerate(text.splitlines(), start=1)
+                if line.strip() and not line.lstrip().startswith("#")]
+    if not numbered:
         raise ParamError(f"--data {p.name}: the file is empty")
-    sep = _delimiter(delimiter, "\n".join(lines[:20]))
+    sep = _delimiter(delimiter, "\n".join(line for _, line in numbered[:20]))
     if decimal_comma and sep == ",":
         raise ParamError(f"--data {p.name}: a decimal comma needs another delimiter (tab, semicolon)")
 
     def fields(line: str) -> list[str]:
-        import re
+        return re.split(sep, line.strip()) if sep == r"\s+" else line.split(sep)
 
-        return [f for f in (re.split(sep, line.strip()) if sep == r"\s+" else line.split(sep))]
+    def number(f: str) -> float:
+        return float(f.strip().replace(",", ".") if decimal_comma else f.strip())
 
     def numeric(f: str) -> bool:
         try:
-            float(f.strip().replace(",", ".") if decimal_comma else f.strip())
+            number(f)
             return True
         except ValueError:
             return False
 
-    first = fields(lines[0])
+    first = fields(numbered[0][1])
     header = None if all(numeric(f) for f in first) else [f.strip().strip('"') for f in first]
-    body = "\n".join(lines[1:] if header else lines)
+    body = numbered[1:] if header else numbered
+    if not body:
+        raise ParamError(f"--data {p.name}: need at least two columns and two rows (got no data rows)")
+    lines = np.array([k for k, _ in body])
+
+    def first_bad_row() -> str | None:
+        """Where the data go wrong, as ``line N: ...`` (pandas does not say)."""
+        width = len(header) if header else len(fields(body[0][1]))
+        for k, line in body:
+            row = fields(line)
+            bad = next((f for f in row if not numeric(f)), None)
+            shown = line.strip() if len(line.strip()) <= 60 else line.strip()[:57] + "..."
+            if bad is not None:
+                what = f"{bad.strip()!r} is not a number" if bad.strip() else "an empty value"
+                return f"line {k}: {what} (in {shown!r})"
+            if len(row) != width:
+                return f"line {k}: {len(row)} value(s) where the file has {width} column(s) (in {shown!r})"
+            if not all(math.isfinite(number(f)) for f in row):
+                return f"line {k}: a non-finite value (in {shown!r})"
+        return None
+
     try:
-        frame = pd.read_csv(io.StringIO(body), sep=sep, header=None, decimal="," if decimal_comma else ".",
-                            engine="python" if sep == r"\s+" else "c", dtype=float)
+        frame = pd.read_csv(io.StringIO("\n".join(line for _, line in body)), sep=sep, header=None,
+                            decimal="," if decimal_comma else ".", engine="python" if sep == r"\s+" else "c",
+                            dtype=float)
     except (ValueError, pd.errors.ParserError) as exc:
-        raise ParamError(f"--data {p.name}: non-numeric or ragged data ({str(exc).splitlines()[0]})") from None
+        where = first_bad_row() or f"non-numeric or ragged data ({str(exc).splitlines()[0]})"
+        raise ParamError(f"--data {p.name}: {where}") from None
     values = frame.to_numpy(dtype=float)
     if values.shape[0] < 2 or values.shape[1] < 2:
         raise ParamError(f"--data {p.name}: need at least two columns and two rows "
                          f"(got {values.shape[1]} column(s), {values.shape[0]} row(s))")
     if not np.all(np.isfinite(values)):
-        raise ParamError(f"--data {p.name}: non-numeric or missing values")
-    return values, header
+        where = first_bad_row() or "non-numeric or missing values"
+        raise ParamError(f"--data {p.name}: {where}")
+    return values, header, lines
 
 
 def read_measurement(path: str | os.PathLike[str], columns: str, *, delimiter: str | None = None,
                      decimal_comma: bool = False, series_resistor: float | None = None,
                      sample_rate: float | None = None, max_periods: int = 5,
-                     points_per_period: int = 200) -> Measurement:
+                     points_per_period: int = 200, name: str | None = None) -> Measurement:
     """Read one file, derive source/memristor voltage and current, keep the last
     ``max_periods`` whole periods (the first period is dropped as start-up) and resample
-    each to ``points_per_period`` samples."""
-    name = Path(path).stem
-    values, header = read_table(path, delimiter, decimal_comma)
+    each to ``points_per_period`` samples. ``name`` labels the file in results (default:
+    its stem; see :func:`file_labels` for several files)."""
+    label = name or Path(path).stem
+    shown = Path(path).name
+    if series_resistor is not None and not (math.isfinite(series_resistor) and series_resistor >= 0):
+        raise ParamError(f"--series-resistor: must be a finite number >= 0, got {series_resistor!r}")
+    if sample_rate is not None and not (math.isfinite(sample_rate) and sample_rate > 0):
+        raise ParamError(f"--sample-rate: must be a finite number > 0, got {sample_rate!r}")
+    values, header, lines = _read_table(path, delimiter, decimal_comma)
     cols = _parse_columns(columns, values.shape[1], header)
     get = {k: values[:, v] for k, v in cols.items()}
     if "time" in get:
@@ -150,8 +242,11 @@ def read_measurement(path: str | os.PathLike[str], columns: str, *, delimiter: s
         t = np.arange(values.shape[0]) / sample_rate
     else:
         raise ParamError("--columns/--sample-rate: the data needs a time column or a sample rate")
-    if np.any(np.diff(t) <= 0):
-        raise ParamError(f"--data {name}: time must increase strictly")
+    back = np.flatnonzero(np.diff(t) <= 0)
+    if back.size:
+        k = int(back[0]) + 1
+        raise ParamError(f"--data {shown}: line {lines[k]}: time must increase strictly "
+                         f"({get['time'][k]:.6g} s after {get['time'][k - 1]:.6g} s)")
     r = series_resistor
     if "source_voltage" in get and "resistor_voltage" in get:
         if not r:
@@ -170,22 +265,33 @@ def read_measurement(path: str | os.PathLike[str], columns: str, *, delimiter: s
     else:
         raise ParamError("--columns: give source_voltage + resistor_voltage, source_voltage + current, "
                          "or memristor_voltage + current")
+    with np.errstate(all="ignore"):
+        finite = all(np.all(np.isfinite(a)) for a in (i, v_src, v_mem))
+    if not finite:
+        raise ParamError(f"--data {shown}: the current or a voltage derived from it is not finite "
+                         f"(check --series-resistor)")
     # whole periods from upward zero crossings of the (mean-free) drive
     crossings = _upward_crossings(t, v_src)
     if crossings.size < 3:
-        raise ParamError(f"--data {name}: too few periods (need at least 2 whole periods after the first)")
+        raise ParamError(f"--data {shown}: too few periods (need at least 2 whole periods after the first)")
     period = float(np.median(np.diff(crossings)))
     n_avail = int(math.floor((t[-1] - crossings[1]) / period + 0.02))  # skip the first period
     if n_avail < 2:
-        raise ParamError(f"--data {name}: too few periods (need at least 2 whole periods after the first)")
+        raise ParamError(f"--data {shown}: too few periods (need at least 2 whole periods after the first)")
     n = min(max_periods, n_avail)
     # the latest upward crossing from which n whole periods still fit: the most settled data
     fits = crossings[(crossings >= crossings[1]) & (crossings + n * period <= t[-1] + 0.02 * period)]
     start = float(fits[-1])
     grid = start + np.arange(n * points_per_period + 1) * (period / points_per_period)
     resample = lambda y: np.interp(grid, t, y)  # noqa: E731
-    return Measurement(name=name, t=grid - grid[0], v_src=resample(v_src), v_mem=resample(v_mem),
-                       i=resample(i), r_series=float(r), frequency=1.0 / period, periods=n)
+    meas = Measurement(name=label, t=grid - grid[0], v_src=resample(v_src), v_mem=resample(v_mem),
+                       i=resample(i), r_series=float(r), frequency=1.0 / period, periods=n,
+                       path=os.fspath(path))
+    for what, y in (("current", meas.i), ("memristor voltage", meas.v_mem)):
+        tss = float(np.sum((y - y.mean()) ** 2))
+        if not (math.isfinite(tss) and tss > 0):
+            raise ParamError(f"--data {shown}: the {what} does not vary, there is nothing to fit")
+    return meas
 
 
 def _upward_crossings(t: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -222,137 +328,295 @@ def _device(theta: dict[str, float], base: Params) -> Params:
 
 def simulate(theta: dict[str, float], base: Params, meas: Measurement, warmup_periods: int = 2,
              substeps: int = 4) -> tuple[np.ndarray, np.ndarray]:
-    """Model current and memristor voltage on ``meas.t`` from the periodic steady state
-    (the first period of the drive is played ``warmup_periods`` times before the data)."""
-    per = meas.t.size // meas.periods
+    """Model current and memristor voltage on ``meas.t``, sample k driven by
+    ``meas.v_src[k]``, from the periodic steady state (the data's first period is played
+    ``warmup_periods`` times before them)."""
+    per = (meas.t.size - 1) // meas.periods
     t, v = meas.t, meas.v_src
     if warmup_periods:
-        t = np.concatenate([np.concatenate([meas.t[:per] + k * meas.t[per] for k in range(warmup_periods)]),
-                            meas.t[1:] + warmup_periods * meas.t[per]])
-        v = np.concatenate([np.tile(meas.v_src[:per], warmup_periods), meas.v_src[1:]])
+        period = meas.t[per]
+        t = np.concatenate([meas.t[:per] + k * period for k in range(warmup_periods)]
+                           + [meas.t + warmup_periods * period])
+        v = np.concatenate([np.tile(meas.v_src[:per], warmup_periods), meas.v_src])
     tr = solve_iv(_device(theta, base), t, v, substeps=substeps, r_series=meas.r_series)
     n = meas.t.size
     return tr["i_m"][-n:], tr["v_mem"][-n:]
 
 
-def cost(theta: dict[str, float], base: Params, meas: Measurement) -> float:
-    """RSS_I/TSS_I + RSS_V/TSS_V (0 = perfect)."""
+def _tss(y: np.ndarray) -> float:
+    return float(np.sum((y - y.mean()) ** 2))
+
+
+def _residuals(theta: dict[str, float], base: Params, meas: Measurement):
+    """Normalised residuals (current, memristor voltage) whose squares sum to RSS_I/TSS_I
+    and RSS_V/TSS_V; None where the model cannot be simulated."""
     try:
         i, v = simulate(theta, base, meas)
     except (ParamError, SimulationError):
-        return 1e3
+        return None
     if not (np.all(np.isfinite(i)) and np.all(np.isfinite(v))):
-        return 1e3
-    return float(np.sum((i - meas.i) ** 2) / np.sum((meas.i - meas.i.mean()) ** 2)
-                 + np.sum((v - meas.v_mem) ** 2) / np.sum((meas.v_mem - meas.v_mem.mean()) ** 2))
+        return None
+    return (i - meas.i) / math.sqrt(_tss(meas.i)), (v - meas.v_mem) / math.sqrt(_tss(meas.v_mem))
+
+
+def cost_terms(theta: dict[str, float], base: Params, meas: Measurement) -> tuple[float, float]:
+    """(RSS_I/TSS_I, RSS_V/TSS_V): the part of the current and of the memristor voltage
+    that the model leaves unexplained (1 - R² each)."""
+    r = _residuals(theta, base, meas)
+    if r is None:
+        return _FAILED / 2, _FAILED / 2
+    return float(np.sum(r[0] ** 2)), float(np.sum(r[1] ** 2))
+
+
+def cost(theta: dict[str, float], base: Params, meas: Measurement) -> float:
+    """RSS_I/TSS_I + RSS_V/TSS_V (0 = perfect; 1e3 where the model cannot be simulated)."""
+    return sum(cost_terms(theta, base, meas))
 
 
 @dataclass
 class FitResult:
     params: dict[str, float]  # r_on, r_off, v_on, v_off, tau, temperature
     cost: float
-    per_file: dict[str, dict[str, float]]  # name -> cost, r2_current
+    per_file: dict[str, dict[str, float]]  # label -> cost, cost_current, cost_voltage, r2_current, r2_voltage
     poorly_determined: list[str]
-    relative_std: dict[str, float]
-    correlations: dict[str, float] = field(default_factory=dict)
+    relative_std: dict[str, float | None]  # 1-sigma relative spread; None: not identifiable
+    correlations: dict[str, float] = field(default_factory=dict)  # |c| > 0.95, each in [-1, 1]
     evaluations: int = 0
     theta: dict[str, float] = field(default_factory=dict)  # the fit vector (r_off as ratio)
+    r2_current: float = float("nan")  # over all files together
+    r2_voltage: float = float("nan")  # of the memristor voltage, over all files together
+    verdict: str = "good"  # "poor": the model explains too little of the data
+    reasons: list[str] = field(default_factory=list)  # why the verdict is poor
+    at_bounds: list[dict] = field(default_factory=list)  # parameters at or near a search bound
+    not_identifiable: list[str] = field(default_factory=list)
+    start: str = "the global search"  # where the reported optimum came from
+
+    @property
+    def poor(self) -> bool:
+        return self.verdict == "poor"
 
     def memristor_table(self, base: Params) -> Params:
         return _device(self.theta, base)
 
 
 def fit(measurements: list[Measurement], base: Params | None = None, free_temperature: bool = False,
-        seed: int = 1, maxiter: int = 60) -> FitResult:
-    """One shared MMS parameter set for all ``measurements``."""
+        seed: int = 1, maxiter: int = 60, bounds: dict[str, tuple[float, float]] | None = None) -> FitResult:
+    """One shared MMS parameter set for all ``measurements`` (distinct names).
+
+    ``bounds`` overrides entries of :data:`BOUNDS`. With ``free_temperature`` the
+    fixed-temperature fit runs first and the free search starts from its optimum, so the
+    result is never worse than it.
+    """
     base = base or load_params("paper")
-    names = ["r_on", "ratio", "v_on", "v_off", "tau"] + (["temperature"] if free_temperature else [])
-    lo = np.log([BOUNDS[n][0] for n in names])
-    hi = np.log([BOUNDS[n][1] for n in names])
+    if not measurements:
+        raise ParamError("--data: no measurement to fit")
+    labels = [m.name for m in measurements]
+    twice = sorted({n for n in labels if labels.count(n) > 1})
+    if twice:
+        raise ParamError(f"two measurements are both called {twice[0]!r}: give them distinct names "
+                         "(file_labels makes them from the paths)")
+    box = dict(BOUNDS, **(bounds or {}))
+    t_fixed = base.memristor.temperature
+    if free_temperature:  # the fixed temperature must lie inside the search
+        box["temperature"] = (min(box["temperature"][0], t_fixed), max(box["temperature"][1], t_fixed))
     evals = 0
 
-    def theta_of(z):
-        return dict(zip(names, np.exp(z)))
-
-    def total(z):
+    def total_theta(th: dict[str, float]) -> float:
         nonlocal evals
         evals += 1
-        th = theta_of(np.clip(z, lo, hi))
         return sum(cost(th, base, m) for m in measurements) / len(measurements)
 
-    de = optimize.differential_evolution(total, list(zip(lo, hi)), seed=seed, maxiter=maxiter, popsize=12,
-                                         tol=1e-8, polish=False, init="sobol")
-    loc = optimize.minimize(total, de.x, method="Powell", bounds=list(zip(lo, hi)),
-                            options={"xtol": 1e-6, "ftol": 1e-10, "maxfev": 4000})
-    z = loc.x if loc.fun <= de.fun else de.x
-    th = theta_of(z)
-    per_file = {}
+    def search(names: list[str], x0=None) -> dict[str, float]:
+        lo = np.log([box[n][0] for n in names])
+        hi = np.log([box[n][1] for n in names])
+
+        def total(z):
+            return total_theta(dict(zip(names, np.exp(np.clip(z, lo, hi)))))
+
+        de = optimize.differential_evolution(total, list(zip(lo, hi)), seed=seed, maxiter=maxiter, popsize=12,
+                                             tol=1e-8, polish=False, init="sobol",
+                                             x0=None if x0 is None else np.clip(x0, lo, hi))
+        loc = optimize.minimize(total, de.x, method="Powell", bounds=list(zip(lo, hi)),
+                                options={"xtol": 1e-6, "ftol": 1e-10, "maxfev": 4000})
+        z = loc.x if loc.fun <= de.fun else de.x
+        return dict(zip(names, np.exp(np.clip(z, lo, hi))))
+
+    names = ["r_on", "ratio", "v_on", "v_off", "tau"]
+    th = search(names)
+    start = "the global search"
+    if free_temperature:
+        fixed = {**th, "temperature": t_fixed}  # exactly the fixed-temperature fit
+        names = names + ["temperature"]
+        free = search(names, x0=np.log([fixed[n] for n in names]))
+        if total_theta(free) < total_theta(fixed):
+            th, start = free, "the free-temperature search started from the fixed-temperature optimum"
+        else:
+            th, start = fixed, "the fixed-temperature optimum (the free search found nothing better)"
+    return _summarise(th, names, measurements, base, box, evals, start)
+
+
+def _summarise(th, names, measurements, base, box, evals, start) -> FitResult:
+    per_file, rss, tss = {}, [0.0, 0.0], [0.0, 0.0]
     for m in measurements:
-        i, _ = simulate(th, base, m)
-        per_file[m.name] = {"cost": cost(th, base, m),
-                            "r2_current": 1 - float(np.sum((i - m.i) ** 2) / np.sum((m.i - m.i.mean()) ** 2))}
-    n_points = sum(2 * m.t.size for m in measurements)
-    rel_std, corr, poorly = _identifiability(total, z, names, n_points)
+        ci, cv = cost_terms(th, base, m)
+        if ci + cv >= _FAILED:
+            raise SimulationError(f"the fitted model cannot be simulated for {m.name}")
+        per_file[m.name] = {"cost": ci + cv, "cost_current": ci, "cost_voltage": cv,
+                            "r2_current": 1.0 - ci, "r2_voltage": 1.0 - cv}
+        for k, (c, y) in enumerate(((ci, m.i), (cv, m.v_mem))):
+            rss[k] += c * _tss(y)
+            tss[k] += _tss(y)
+    r2_all = [1.0 - a / b for a, b in zip(rss, tss)]
+    # each file below the limit (all files together cannot be below it unless one file is)
+    reasons = [f"R² of the {what} is {v[key]:.3g} for {name} (below {POOR_R2:g})"
+               for what, key in (("current", "r2_current"), ("memristor voltage", "r2_voltage"))
+               for name, v in per_file.items() if not v[key] >= POOR_R2]
+    for m in measurements if reasons else []:  # a passive device in series never sees more than the drive
+        v_mem, v_src = float(np.max(np.abs(m.v_mem))), float(np.max(np.abs(m.v_src)))
+        if m.r_series > 0 and v_mem > 1.2 * v_src:
+            reasons.append(f"{m.name}'s memristor voltage reaches {v_mem:.3g} V with a {v_src:.3g} V drive, "
+                           "which a passive device cannot do")
+
+    at_bounds = []
+    for n in names:
+        lo, hi = box[n]
+        for side, limit in (("lower", lo), ("upper", hi)):
+            distance = abs(math.log(th[n] / limit))
+            if distance <= NEAR_BOUND * math.log(hi / lo):
+                at_bounds.append({"parameter": "r_off/r_on" if n == "ratio" else n, "value": float(th[n]),
+                                  "bound": side, "limit": float(limit), "at": distance <= 1e-6})
+
+    def residuals(z):
+        parts = []
+        for m in measurements:
+            r = _residuals(dict(zip(names, np.exp(z))), base, m)
+            if r is None:
+                return None
+            parts += list(r)
+        return np.concatenate(parts) / math.sqrt(len(measurements))
+
+    rel, corr, poorly, unknown = _identifiability(residuals, np.log([th[n] for n in names]), names)
     params = {"r_on": th["r_on"], "r_off": th["r_on"] * th["ratio"], "v_on": th["v_on"], "v_off": th["v_off"],
               "tau": th["tau"], "temperature": th.get("temperature", base.memristor.temperature)}
-    return FitResult(params=params, cost=float(total(z)), per_file=per_file, poorly_determined=poorly,
-                     relative_std=rel_std, correlations=corr, evaluations=evals, theta=th)
+    return FitResult(params={k: float(v) for k, v in params.items()}, cost=float(np.mean(
+                         [v["cost"] for v in per_file.values()])), per_file=per_file,
+                     poorly_determined=poorly, relative_std=rel, correlations=corr, evaluations=evals,
+                     theta={k: float(v) for k, v in th.items()}, r2_current=float(r2_all[0]),
+                     r2_voltage=float(r2_all[1]),
+                     verdict="poor" if reasons else "good", reasons=reasons, at_bounds=at_bounds,
+                     not_identifiable=unknown, start=start)
 
 
-def _identifiability(total, z, names, n_points, h=1e-3):
-    """Curvature of the cost in log space: relative spreads and strong correlations.
+def _identifiability(residuals, z, names, h=1e-3):
+    """Spreads and correlations of the parameters from the Gauss-Newton curvature of the
+    cost in log space (J^T J of the normalised residuals, positive semi-definite, so every
+    correlation lies in [-1, 1]).
 
-    A parameter whose relative standard deviation (from the inverse Hessian, scaled by
-    the cost) exceeds 20 %, or that is > 95 % correlated with another, is reported as
-    poorly determined (below threshold only tau*exp(beta v_on) is identifiable).
+    Returns ``(relative_std, correlations, poorly_determined, not_identifiable)`` keyed by
+    the reported names (r_off, not the fitted ratio). A parameter is *not identifiable*
+    when the data leave a direction of the cost flat that moves it, or when its 1-sigma
+    spread exceeds a factor of :data:`UNIDENTIFIABLE_FACTOR`; its spread is then None.
+    A parameter with a relative spread above 20 %, or more than 95 % correlated with
+    another, is poorly determined (below threshold only tau*exp(beta v_on) is identifiable).
     """
     n = len(z)
-    f0 = total(z)
-    hess = np.empty((n, n))
-    za = np.array(z, dtype=float)
+    z = np.asarray(z, dtype=float)
+    r0 = residuals(z)
+    jac = np.zeros((r0.size, n))
     for a in range(n):
-        for b in range(a, n):
-            def f(da, db, a=a, b=b):
-                w = za.copy()
-                w[a] += da
-                w[b] += db
-                return total(w)
-
-            hess[a, b] = hess[b, a] = (f(h, h) - f(h, -h) - f(-h, h) + f(-h, -h)) / (4 * h * h)
-    try:
-        # cost = RSS/TSS: cov(log theta) ~ 2 cost / (N H), N = residuals (current + voltage)
-        cov = np.linalg.pinv(hess) * 2 * max(f0, 1e-12) / n_points
-    except np.linalg.LinAlgError:
-        cov = np.full((n, n), np.inf)
-    # report in (r_on, r_off, ...) rather than the fitted (r_on, r_off/r_on, ...)
+        dz = np.zeros(n)
+        dz[a] = h
+        up, down = residuals(z + dz), residuals(z - dz)
+        if up is not None and down is not None:
+            jac[:, a] = (up - down) / (2 * h)
+        elif up is not None or down is not None:  # a model limit on one side: one-sided difference
+            jac[:, a] = (up - r0) / h if up is not None else (r0 - down) / h
+    sigma2 = float(np.sum(r0 ** 2)) / max(r0.size - n, 1)
+    gram = jac.T @ jac
+    scale = np.sqrt(np.diag(gram))
+    live = scale > 1e-12 * max(float(scale.max()), 1e-300)
+    cov = np.zeros((n, n))
+    flat = [np.eye(n)[k] for k in np.flatnonzero(~live)]  # no effect at all on the residuals
+    if live.any():
+        idx = np.flatnonzero(live)
+        g = gram[np.ix_(idx, idx)] / np.outer(scale[idx], scale[idx])
+        lam, vec = np.linalg.eigh((g + g.T) / 2)
+        keep = lam > 1e-10 * lam.max()
+        inv = (vec[:, keep] / lam[keep]) @ vec[:, keep].T
+        cov[np.ix_(idx, idx)] = inv / np.outer(scale[idx], scale[idx]) * sigma2
+        for k in np.flatnonzero(~keep):
+            u = np.zeros(n)
+            u[idx] = vec[:, k] / scale[idx]
+            flat.append(u)
+    # report r_off (log r_off = log r_on + log ratio) rather than the fitted ratio
+    a = np.eye(n)
     if "ratio" in names:
-        a = np.eye(n)
         a[names.index("ratio"), names.index("r_on")] = 1.0
-        cov = a @ cov @ a.T
-    diag = np.diag(cov)
-    std = np.where(diag > 0, np.sqrt(np.abs(diag)), np.inf)  # no curvature: not determined
-    rel = {nm: float(math.expm1(min(s, 700.0))) if np.isfinite(s) else float("inf") for nm, s in zip(names, std)}
-    corr, poorly = {}, set()
+    cov = a @ cov @ a.T
+    shown = ["r_off" if nm == "ratio" else nm for nm in names]
+    unknown = set()
+    for u in flat:
+        w = a @ u
+        w = w / np.linalg.norm(w) if np.linalg.norm(w) > 0 else w
+        unknown.update(shown[i] for i in np.flatnonzero(np.abs(w) > 0.05))
+    std = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    unknown.update(nm for nm, s in zip(shown, std) if not s <= math.log(UNIDENTIFIABLE_FACTOR))
+    rel = {nm: None if nm in unknown else float(math.expm1(s)) for nm, s in zip(shown, std)}
+    corr, poorly = {}, set(unknown)
     for i in range(n):
         for j in range(i + 1, n):
-            d = math.sqrt(max(cov[i, i], 0.0) * max(cov[j, j], 0.0))
-            c = float(cov[i, j] / d) if d > 0 else 0.0
+            if shown[i] in unknown or shown[j] in unknown or std[i] == 0 or std[j] == 0:
+                continue
+            c = float(np.clip(cov[i, j] / (std[i] * std[j]), -1.0, 1.0))
             if abs(c) > 0.95:
-                corr[f"{names[i]}~{names[j]}"] = c
-                poorly.update({names[i], names[j]})
-    poorly.update(nm for nm, r in rel.items() if r > 0.2)
-    rename = {"ratio": "r_off"}
-    return ({rename.get(k, k): v for k, v in rel.items()},
-            {"~".join(rename.get(p, p) for p in k.split("~")): v for k, v in corr.items()},
-            sorted(rename.get(p, p) for p in poorly))
+                corr[f"{shown[i]}~{shown[j]}"] = c
+                poorly.update({shown[i], shown[j]})
+    poorly.update(nm for nm, r in rel.items() if r is not None and r > 0.2)
+    return rel, corr, sorted(poorly), sorted(unknown)
 
 
 # --------------------------------------------------------------------------- output
 
 
+def plot_names(measurements: list[Measurement]) -> dict[str, str]:
+    """A distinct, file-system-safe plot file name per measurement label."""
+    import re
+
+    out: dict[str, str] = {}
+    for m in measurements:
+        stem = "fit_" + (re.sub(r"[^A-Za-z0-9._-]+", "_", m.name.replace("/", "__")).strip("._") or "data")
+        name, k = f"{stem}.png", 2
+        while name in out.values():
+            name, k = f"{stem}_{k}.png", k + 1
+        out[m.name] = name
+    return out
+
+
+def summary(result: FitResult, measurements: list[Measurement], command: str) -> dict:
+    """What ``fit.json`` holds (plain JSON types; spreads not identifiable are said so)."""
+    from .compare import json_ready
+
+    plots = plot_names(measurements)
+    return json_ready({
+        "verdict": result.verdict, "verdict_reasons": result.reasons,
+        "poor_fit_rule": f"R² of the current or of the memristor voltage below {POOR_R2:g} in any file",
+        "cost": result.cost, "r2_current": min(f["r2_current"] for f in result.per_file.values()),
+        "r2_current_overall": result.r2_current, "r2_voltage_overall": result.r2_voltage,
+        "parameters": result.params, "at_bounds": result.at_bounds, "per_file": result.per_file,
+        "cross_prediction": {name: v["cost"] for name, v in result.per_file.items()},
+        "poorly_determined": result.poorly_determined, "not_identifiable": result.not_identifiable,
+        "relative_std": {k: "not identifiable" if v is None else v for k, v in result.relative_std.items()},
+        "correlations": result.correlations, "evaluations": result.evaluations, "start": result.start,
+        "files": {m.name: {"path": m.path, "frequency_hz": m.frequency, "periods": m.periods,
+                           "r_series_ohm": m.r_series, "points": int(m.t.size), "plot": plots[m.name]}
+                  for m in measurements},
+        "command": command})
+
+
 def write_outputs(result: FitResult, measurements: list[Measurement], base: Params, out_dir,
                   command: list[str] | None = None) -> Path:
-    """``memristor.toml`` (loadable with --params), ``fit.json``, ``fit_<file>.png``; atomic."""
+    """``memristor.toml`` (loadable with --params), ``fit.json``, ``fit_<file>.png``; atomic.
+    A poor fit is written too, marked as such in all three."""
     import json
     import shlex
     import sys
@@ -364,21 +628,20 @@ def write_outputs(result: FitResult, measurements: list[Measurement], base: Para
 
     from .files import atomic_dir
 
-    fitted = result.memristor_table(base)
-    with atomic_dir(out_dir, "fit") as tmp:
-        (tmp / "memristor.toml").write_text(
-            "# fitted by alif-spice fit; load with --params memristor.toml\n" + fitted.to_toml(["memristor"]))
-        summary = {"cost": result.cost, "r2_current": min(f["r2_current"] for f in result.per_file.values()),
-                   "parameters": result.params, "per_file": result.per_file,
-                   "cross_prediction": {name: v["cost"] for name, v in result.per_file.items()},
-                   "poorly_determined": result.poorly_determined, "relative_std": result.relative_std,
-                   "correlations": result.correlations, "evaluations": result.evaluations,
-                   "files": {m.name: {"frequency_hz": m.frequency, "periods": m.periods,
-                                      "r_series_ohm": m.r_series, "points": int(m.t.size)} for m in measurements},
-                   "command": shlex.join(command if command is not None else sys.argv)}
-        from .compare import json_ready
+    def text(s: str) -> str:  # a label as plain text, never matplotlib mathtext
+        return s.replace("$", r"\$")
 
-        (tmp / "fit.json").write_text(json.dumps(json_ready(summary), indent=2, allow_nan=False) + "\n")
+    fitted = result.memristor_table(base)
+    plots = plot_names(measurements)
+    header = "# fitted by alif-spice fit; load with --params memristor.toml\n"
+    if result.poor:
+        header = ("# POOR FIT: the model explains too little of the data; do not use these values\n"
+                  + "".join(f"#   {r}\n" for r in result.reasons)
+                  + "#   check the data: columns, units (A vs mA), series resistor\n") + header
+    with atomic_dir(out_dir, "fit") as tmp:
+        (tmp / "memristor.toml").write_text(header + fitted.to_toml(["memristor"]))
+        info = summary(result, measurements, shlex.join(command if command is not None else sys.argv))
+        (tmp / "fit.json").write_text(json.dumps(info, indent=2, allow_nan=False) + "\n")
         for m in measurements:
             i, v = simulate(result.theta, base, m)
             fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
@@ -386,17 +649,19 @@ def write_outputs(result: FitResult, measurements: list[Measurement], base: Para
             a1.plot(v, i * 1e3, "-", lw=1, color="tab:red", label="fitted MMS")
             a1.set_xlabel("memristor voltage (V)")
             a1.set_ylabel("current (mA)")
-            a1.set_title(f"{m.name}: I-V loop ({m.frequency:.4g} Hz)")
+            a1.set_title(text(f"{m.name}: I-V loop ({m.frequency:.4g} Hz)"))
             a1.legend()
             a1.grid(alpha=0.3)
             a2.plot(m.t * 1e3, m.i * 1e3, ".", ms=2, color="0.5", label="measured")
             a2.plot(m.t * 1e3, i * 1e3, "-", lw=1, color="tab:red", label="fitted MMS")
             a2.set_xlabel("time (ms)")
             a2.set_ylabel("current (mA)")
-            a2.set_title(f"cost {result.per_file[m.name]['cost']:.3g}, "
-                         f"R² {result.per_file[m.name]['r2_current']:.4f}")
+            a2.set_title(("POOR FIT: " if result.poor else "")
+                         + f"cost {result.per_file[m.name]['cost']:.3g}, "
+                         f"R² {result.per_file[m.name]['r2_current']:.4f}",
+                         color="tab:red" if result.poor else "black")
             a2.grid(alpha=0.3)
             fig.tight_layout()
-            fig.savefig(tmp / f"fit_{m.name}.png", dpi=110)
+            fig.savefig(tmp / plots[m.name], dpi=110)
             plt.close(fig)
     return out_dir.path if hasattr(out_dir, "path") else Path(out_dir)
