@@ -43,6 +43,11 @@ def _setup(situation: str, folder: Path):
         (folder / "s").mkdir()
         (folder / "s" / "sweep.json").write_text("{}")
         return FolderLock(folder / "s", "sweep")
+    elif situation.startswith("`m.csv`"):
+        from test_fit import synthetic, write_csv
+
+        t, vs, vr = synthetic(100.0)
+        write_csv(folder / "m.csv", t, vs, vr)
     elif situation.startswith("`case.toml`"):
         (folder / "case.toml").write_text("[tolerances]\nideal = 3\n")
     elif situation:
@@ -51,7 +56,7 @@ def _setup(situation: str, folder: Path):
 
 
 def test_the_table_has_rows():
-    assert len(ROWS) >= 20
+    assert len(ROWS) >= 25
 
 
 @pytest.mark.parametrize("situation, command, status, words", ROWS, ids=[r[1][11:60] for r in ROWS])
