@@ -95,8 +95,15 @@ def check_spice(p: Params, circuits: int = 1) -> None:
 
 def check_sweep(n_points: int, engines: int, workers: int, p: Params, spice: bool, ode_chunk: int) -> None:
     """A sweep's table and the traces its workers hold at once."""
+    ode_task = ode_chunk * ode_points(p) * 16
+    spice_task = spice_points(p) * SPICE_BYTES_PER_POINT if spice else 0
+    if spice_task >= ode_task:
+        check(workers * spice_task, f"each SPICE point of the sweep ({spice_points(p):.3g} time points, "
+              f"{workers} at once)", "raise simulation.max_step, shorten simulation.t_stop, or use fewer --workers")
+    else:
+        check(workers * ode_task, f"each RK4 task of the sweep ({ode_chunk} neurons x {ode_points(p):.3g} "
+              f"time points, {workers} at once)", "raise simulation.dt, shorten simulation.t_stop, "
+              "or use fewer --workers")
     rows = n_points * SWEEP_BYTES_PER_POINT + n_points * engines * SWEEP_BYTES_PER_ROW
-    traces = workers * max(ode_chunk * ode_points(p) * 16,
-                           spice_points(p) * SPICE_BYTES_PER_POINT if spice else 0)
-    check(rows + traces, f"the sweep ({n_points:,} points x {engines} engine(s))",
+    check(rows + workers * max(ode_task, spice_task), f"the sweep ({n_points:,} points x {engines} engine(s))",
           "use fewer grid points or Monte Carlo samples, or split the sweep")

@@ -48,8 +48,8 @@ def _positive_int(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    if not 1 <= value <= 10**9:
+        raise argparse.ArgumentTypeError(f"expected an integer from 1 to 1e9, got {text!r}")
     return value
 
 
@@ -187,12 +187,12 @@ def _cmd_ode(args: argparse.Namespace) -> int:
 
 
 def _cmd_netlist(args: argparse.Namespace) -> int:
-    from .files import check_output_file, first_line_starts, write_text_atomic
-    from .netlist import render
+    from .files import check_output_file, write_text_atomic
+    from .netlist import is_rendered_netlist, render
 
     params = _load(args)
     if args.output:
-        check_output_file(args.output, args.force, ours=first_line_starts("* alif-spice"))
+        check_output_file(args.output, args.force, ours=is_rendered_netlist)
     netlist = render(params, args.circuit)
     if args.output:
         write_text_atomic(args.output, netlist.text)
@@ -235,7 +235,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     case = load_case(args.case)
     params = case_params(case, args.params, args.sets, args.preset)
     plan = check_output_dir(args.output, "compare", args.force,
-                            extra_inputs=(args.case,) if args.case.endswith(".toml") else ())
+                            extra_inputs=((args.case,) if args.case.endswith(".toml") else ()) + tuple(args.params))
     from .budget import check_ode, check_spice
 
     check_ode(params)
@@ -285,7 +285,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from .fit import fit as run_fit
 
     base = _load(args)
-    plan = check_output_dir(args.output, "fit", args.force, extra_inputs=tuple(args.data))
+    plan = check_output_dir(args.output, "fit", args.force, extra_inputs=(*args.data, *args.params))
     labels = file_labels(args.data)
     measurements = [read_measurement(f, args.columns, delimiter=args.delimiter, decimal_comma=args.decimal_comma,
                                      series_resistor=args.series_resistor, sample_rate=args.sample_rate,
@@ -348,7 +348,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             if getattr(args, key) is not None:
                 opts[key] = getattr(args, key)
         spec = build_spec(base, **opts)
-        check_folder(args.output, args.force)
+        check_folder(args.output, args.force, inputs=(*args.params, *([args.spec] if args.spec else [])))
         preflight(spec, base, args.workers)
     pool = make_pool(args.scheduler, args.cluster, args.workers)
     print(f"sweep on {pool.name} executor, {pool.workers} workers"

@@ -225,8 +225,10 @@ def check_output_dir(path: str | os.PathLike[str], command: str, force: bool = F
         entries = [e for e in _walk(target) if not _ours_in_progress(e.split("/")[0])]
     except OSError as exc:
         raise ParamError(f"{option} {shown!r}: cannot read the folder ({exc.strerror})") from None
+    real = target.resolve()
     for inp in extra_inputs:
-        if Path(os.path.abspath(inp)).parent == target:
+        where = Path(inp).resolve()
+        if where.parent == real or where.is_relative_to(real):
             raise ParamError(f"{option} {shown!r}: is the folder of the input {os.fspath(inp)!r}; "
                              "choose a new or empty folder for the outputs")
     if not entries:
@@ -239,9 +241,7 @@ def check_output_dir(path: str | os.PathLike[str], command: str, force: bool = F
     if rec["command"] != command:
         raise ParamError(f"{option} {shown!r}: holds the output of 'alif-spice {rec['command']}', "
                          f"not of '{command}'; choose a new or empty folder")
-    owned = set(rec["files"])
-    foreign = [e for e in entries if e not in owned and not (e.endswith("/") and any(
-        f.startswith(e) for f in owned))]
+    foreign = foreign_entries(target, rec)
     if foreign:
         raise ParamError(f"{option} {shown!r}: holds an earlier '{command}' output and also files "
                          f"alif-spice did not write (e.g. {foreign[0]!r}); choose a new or empty folder")
@@ -257,9 +257,45 @@ def _ours_in_progress(name: str) -> bool:
     return name == LOCK_FILE or (name.startswith(".") and (name.endswith(".part") or name.endswith(".part/")))
 
 
-def output_record(command: str, files: list[str]) -> dict:
-    """The ``output`` record a manifest carries so that a later run knows what it wrote."""
-    return {"tool": "alif-spice", "command": command, "files": sorted(files)}
+def file_sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def output_record(command: str, files: list[str], root: Path | None = None,
+                  unhashed: tuple[str, ...] = ()) -> dict:
+    """The ``output`` record a manifest carries so that a later run knows what it wrote:
+    the files, and (with ``root``) the SHA-256 of each one that exists, except
+    ``unhashed`` (files this tool keeps changing, e.g. the manifest itself)."""
+    rec = {"tool": "alif-spice", "command": command, "files": sorted(set(files)), "sha256": {}}
+    if root is not None:
+        for f in rec["files"]:
+            if f not in unhashed and (root / f).is_file():
+                rec["sha256"][f] = file_sha256(root / f)
+    return rec
+
+
+def foreign_entries(folder: Path, rec: dict) -> list[str]:
+    """Entries of ``folder`` that the ``output`` record does not account for: not listed,
+    or changed since they were written (their SHA-256 differs)."""
+    owned = set(rec["files"])
+    hashes = rec.get("sha256") if isinstance(rec.get("sha256"), dict) else {}
+    out = []
+    for e in _walk(folder):
+        if _ours_in_progress(e.split("/")[0]):
+            continue
+        if e.endswith("/"):
+            continue  # an empty folder holds nothing to lose, and we never remove it
+        if e not in owned:
+            out.append(e)
+        elif e in hashes and file_sha256(folder / e) != hashes[e]:
+            out.append(e + " (changed since alif-spice wrote it)")
+    return out
 
 
 def _stamp_manifest(staged: Path, command: str, marker: str) -> None:
@@ -272,7 +308,7 @@ def _stamp_manifest(staged: Path, command: str, marker: str) -> None:
     files = [f for f in _walk(staged) if not f.endswith("/")]
     if marker not in files:
         files.append(marker)
-    doc["output"] = output_record(command, files)
+    doc["output"] = output_record(command, files, staged, unhashed=(marker,))
     path.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
 
@@ -391,8 +427,11 @@ class FolderLock:
 
         self.path = Path(folder) / LOCK_FILE
         self.stale_pid: str | None = None
+        self._fd: int | None = None
+        if probe and not self.path.exists():
+            return  # never locked: nothing to create in someone's folder for a look
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | (0 if probe else os.O_CREAT), 0o644)
         except OSError as exc:
             raise ParamError(f"{os.fspath(folder)!r}: cannot create its lock file ({exc.strerror})") from None
         try:

@@ -143,3 +143,19 @@ def render(p: Params, circuit: str) -> Netlist:
     text = "\n".join(_header(p, circuit) + [f"* sha256 of the netlist below: {digest}"]) + "\n" + body
     return Netlist(circuit=circuit, text=text, sha256=digest, t_stop=t_stop, vectors=vectors,
                    spike=spike)
+
+
+def is_rendered_netlist(path) -> bool:
+    """A netlist file alif-spice rendered and nobody edited since: our header, and the
+    SHA-256 it records matches the netlist below it."""
+    text = open(path, encoding="utf-8", errors="replace").read(1 << 24)
+    if not text.startswith("* alif-spice "):
+        return False
+    mark = "* sha256 of the netlist below: "
+    at = text.find("\n" + mark)
+    if at < 0:
+        return False
+    line_end = text.find("\n", at + 1)
+    digest = text[at + 1 + len(mark):line_end].strip()
+    body = text[line_end + 1:]
+    return hashlib.sha256(body.encode("utf-8")).hexdigest() == digest

@@ -44,6 +44,7 @@ MAX_SPREAD = {"lognormal": 10.0, "normal": 100.0, "uniform": 100.0}
 VALIDATE_ALL_UP_TO = 2000
 ODE_CHUNK = 32  # neurons per ODE task (traces are recorded for the energy: ~1.6 MB per 10 ms neuron)
 SPEC_FILE, ROWS_FILE, RESULTS_FILE = "sweep.json", "rows.jsonl", "results.parquet"
+ROW_STATUSES = ("ok", "failed", "stuck")
 METRICS = ("n_spikes", "spikes_per_period", "adaptation_ratio", "rate_hz", "energy_j", "energy_per_spike_j")
 
 
@@ -495,15 +496,52 @@ def make_pool(scheduler: str | None = None, cluster: str | None = None, workers:
 # ------------------------------------------------------------------------- row storage
 
 
-def _row_fits(row: object, pts: Sequence[Point] | None, engines: Sequence[str] | None) -> bool:
-    """A row of this sweep: its point exists, its engine is one of the sweep's, and its
-    grid position, sample and parameter values are the point's own."""
+def sweep_id(spec: SweepSpec, base: Params) -> str:
+    """A short fingerprint of a sweep (its specification and base parameters): every row
+    it writes carries it, so rows of another sweep are recognised."""
+    import hashlib
+
+    text = json.dumps({"spec": spec.to_dict(), "base": base.to_dict()}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _number_or_none(v: object, minimum: float = -math.inf) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                         and v >= minimum)
+
+
+def _metrics_valid(row: dict) -> bool:
+    """The row's status and metrics have the types and ranges a sweep writes."""
+    status = row.get("status")
+    if status not in ROW_STATUSES or not isinstance(row.get("error"), str):
+        return False
+    n, per = row.get("n_spikes"), row.get("spikes_per_period")
+    if status == "ok":
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            return False
+        if not isinstance(per, list) or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0
+                                                for c in per):
+            return False
+    elif not (n is None or (isinstance(n, int) and not isinstance(n, bool) and n >= 0)):
+        return False
+    return (_number_or_none(row.get("rate_hz"), 0.0) and _number_or_none(row.get("energy_j"))
+            and _number_or_none(row.get("energy_per_spike_j")) and _number_or_none(row.get("adaptation_ratio"), 0.0)
+            and _number_or_none(row.get("wall_s"), 0.0))
+
+
+def _row_fits(row: object, pts: Sequence[Point] | None, engines: Sequence[str] | None,
+              ident: str | None = None) -> bool:
+    """A row of this sweep: its fingerprint is the sweep's, its point exists, its engine
+    is one of the sweep's, its grid position, sample and parameter values are the point's
+    own, and its metrics have the types a sweep writes."""
     if not isinstance(row, dict):
         return False
     point, engine = row.get("point"), row.get("engine")
     if isinstance(point, bool) or not isinstance(point, int) or not isinstance(engine, str):
         return False
-    if not isinstance(row.get("status"), str) or not all(k in row for k in METRICS):
+    if ident is not None and row.get("sweep") != ident:
+        return False
+    if not all(k in row for k in METRICS) or not _metrics_valid(row):
         return False
     if engines is not None and engine not in engines:
         return False
@@ -526,7 +564,7 @@ def _row_fits(row: object, pts: Sequence[Point] | None, engines: Sequence[str] |
 
 
 def read_rows(out_dir: Path, pts: Sequence[Point] | None = None, engines: Sequence[str] | None = None,
-              skipped: list[int] | None = None) -> list[dict]:
+              skipped: list[int] | None = None, ident: str | None = None) -> list[dict]:
     """Rows in ``rows.jsonl``; a line cut short by a kill is dropped (and cut from the file
     so appends continue on a clean line); a repeated (point, engine) keeps the first.
 
@@ -545,9 +583,9 @@ def read_rows(out_dir: Path, pts: Sequence[Point] | None = None, engines: Sequen
     for number, line in enumerate(data[:end].splitlines(), start=1):
         try:
             row = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # damaged, or nested beyond reason
             row = None
-        if not _row_fits(row, pts, engines):
+        if not _row_fits(row, pts, engines, ident):
             if skipped is not None and line.strip():
                 skipped.append(number)
             continue
@@ -561,11 +599,13 @@ def read_rows(out_dir: Path, pts: Sequence[Point] | None = None, engines: Sequen
 class RowWriter:
     """Appends rows to ``rows.jsonl``, each batch flushed and fsynced before returning."""
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, ident: str | None = None) -> None:
         self._fh = open(Path(out_dir) / ROWS_FILE, "ab")
+        self._ident = ident
 
     def write(self, rows: Iterable[dict]) -> None:
-        data = b"".join(json.dumps(r, allow_nan=False).encode() + b"\n" for r in rows)
+        stamp = {} if self._ident is None else {"sweep": self._ident}
+        data = b"".join(json.dumps({**r, **stamp}, allow_nan=False).encode() + b"\n" for r in rows)
         self._fh.write(data)
         self._fh.flush()
         os.fsync(self._fh.fileno())
@@ -651,7 +691,7 @@ def _save_spec(out_dir: Path, spec: SweepSpec, base: Params) -> None:
     from .files import output_record
 
     doc = {"alif_spice": __version__, "spec": spec.to_dict(), "base": base.to_dict(),
-           "output": output_record("sweep", list(SWEEP_FILES))}
+           "output": output_record("sweep", [SPEC_FILE, ROWS_FILE])}
     write_text_atomic(out_dir / SPEC_FILE, json.dumps(doc, indent=1))
 
 
@@ -667,20 +707,25 @@ def load_sweep(out_dir: str | os.PathLike[str]) -> tuple[SweepSpec, Params]:
         raise ParamError(f"--resume {os.fspath(out_dir)}: unreadable {SPEC_FILE}: {exc}") from None
 
 
-#: Files a sweep folder may hold (figures are listed when they are written).
-SWEEP_FILES = (SPEC_FILE, ROWS_FILE, RESULTS_FILE, "summary.md", "summary.html", "manifest.json")
+#: The final outputs of a sweep (figures are listed when they are written).
+SWEEP_OUTPUTS = (RESULTS_FILE, "summary.md", "summary.html", "manifest.json")
 
 
-def check_folder(out_dir: str | os.PathLike[str], force: bool = False):
+def check_folder(out_dir: str | os.PathLike[str], force: bool = False, inputs: Iterable = (),
+                 probe_lock: bool = True):
     """Check a new sweep's folder before any work (exit 2 when refused): new or empty,
-    or (with ``force``) an earlier sweep holding nothing but its own files."""
-    from .files import check_output_dir
+    or (with ``force``) an earlier sweep holding nothing but its own files and not being
+    written by another process."""
+    from .files import FolderLock, check_output_dir
 
     out = Path(out_dir)
     if (out / SPEC_FILE).is_file() and not force:
         raise ParamError(f"-o {os.fspath(out)}: already holds a sweep; continue it with --resume "
                          f"{os.fspath(out)}, replace it with --force, or choose another folder")
-    return check_output_dir(out, "sweep", force, marker=SPEC_FILE)
+    plan = check_output_dir(out, "sweep", force, marker=SPEC_FILE, extra_inputs=tuple(inputs))
+    if plan.mode != "new" and probe_lock:
+        FolderLock(out, "sweep", probe=True)
+    return plan
 
 
 def prepare(out_dir: str | os.PathLike[str], spec: SweepSpec, base: Params, force: bool = False):
@@ -696,7 +741,7 @@ def prepare(out_dir: str | os.PathLike[str], spec: SweepSpec, base: Params, forc
         raise ParamError(f"-o {os.fspath(out)}: cannot create the folder: {exc.strerror}") from None
     lock = FolderLock(out, "sweep")
     try:
-        plan = check_folder(out, force)  # again, now that no one else can write here
+        plan = check_folder(out, force, probe_lock=False)  # again, now that no one else can write here
         remove_output_files(plan)
         _save_spec(out, spec, base)
     except BaseException:
@@ -705,25 +750,57 @@ def prepare(out_dir: str | os.PathLike[str], spec: SweepSpec, base: Params, forc
     return lock
 
 
+def _foreign(out: Path) -> list[str]:
+    """Entries of a sweep folder that the sweep did not write (or that changed since)."""
+    from .files import foreign_entries, read_output_manifest
+
+    rec = read_output_manifest(out, SPEC_FILE)
+    if rec is None:
+        return [SPEC_FILE + " (not a sweep's own)"]
+    return foreign_entries(out, rec)
+
+
 def check_resume(out_dir: str | os.PathLike[str]) -> None:
-    """Before any work: ``out_dir`` is a sweep folder that no other process is writing."""
+    """Before any work: ``out_dir`` is a sweep folder that no other process is writing
+    and that holds nothing the sweep did not write (exit 2 otherwise)."""
     from .files import FolderLock
 
     out = Path(out_dir)
     if not (out / SPEC_FILE).is_file():
         raise ParamError(f"--resume {os.fspath(out)}: no {SPEC_FILE} there (not a sweep folder)")
     FolderLock(out, "sweep", probe=True)
+    load_sweep(out)
+    foreign = _foreign(out)
+    if foreign:
+        raise ParamError(f"--resume {os.fspath(out)}: the folder holds files the sweep did not write "
+                         f"(e.g. {foreign[0]!r}); move them away first")
 
 
-def record_files(out_dir: Path, extra: Iterable[str] = ()) -> None:
-    """List the sweep's files (and ``extra``, e.g. figures) in its ``sweep.json``, so that
-    a later ``--force`` knows what it may replace."""
+def record_files(out_dir: Path, extra: Iterable[str] = (), pending: Iterable[str] = ()) -> None:
+    """List the sweep's files in its ``sweep.json`` with the SHA-256 of each (``extra``,
+    e.g. figures, are listed too), so that a later ``--force`` or ``--resume`` knows what
+    it may replace. ``pending``: files about to be written (listed, not yet hashed)."""
     from .files import output_record, write_text_atomic
 
     path = Path(out_dir) / SPEC_FILE
     doc = json.loads(path.read_text(encoding="utf-8"))
-    doc["output"] = output_record("sweep", [*SWEEP_FILES, *extra])
+    old = doc.get("output") or {}
+    files = [f for f in old.get("files", []) if f not in pending] + list(extra) + list(pending)
+    rec = output_record("sweep", [SPEC_FILE, ROWS_FILE, *files], Path(out_dir),
+                        unhashed=(SPEC_FILE, ROWS_FILE, *pending))
+    doc["output"] = rec
     write_text_atomic(path, json.dumps(doc, indent=1))
+
+
+def check_outputs_ours(out_dir: Path) -> None:
+    """Just before the final outputs are written: nothing in the folder was put there by
+    someone else meanwhile (exit 3 if so; the rows stay in rows.jsonl for --resume)."""
+    from .errors import OutputError
+
+    foreign = _foreign(Path(out_dir))
+    if foreign:
+        raise OutputError(f"not written: {os.fspath(out_dir)} now holds {foreign[0]!r}, which alif-spice "
+                          f"did not write; the rows are kept: move it away and run --resume {os.fspath(out_dir)}")
 
 
 def run_sweep(out_dir: str | os.PathLike[str], spec: SweepSpec | None = None, base: Params | None = None,
@@ -765,7 +842,8 @@ def _run_locked(out: Path, spec: SweepSpec, base: Params, pool, progress, ode_ch
     preflight(spec, base, getattr(pool, "workers", None))
     pts = points(spec, base)
     skipped: list[int] = []
-    done_rows = read_rows(out, pts, spec.engines, skipped)
+    ident = sweep_id(spec, base)
+    done_rows = read_rows(out, pts, spec.engines, skipped, ident)
     if skipped:
         shown = ", ".join(map(str, skipped[:5])) + (" ..." if len(skipped) > 5 else "")
         say(f"{os.fspath(out / ROWS_FILE)}: skipped {len(skipped)} line(s) that are damaged or not rows of "
@@ -779,7 +857,7 @@ def _run_locked(out: Path, spec: SweepSpec, base: Params, pool, progress, ode_ch
         pool = LocalPool()
     new: list[dict] = []
     futures: list = []
-    writer = RowWriter(out)
+    writer = RowWriter(out, ident)
     try:
         if work:
             futures = [pool.submit(run_task, base, engine, chunk) for engine, chunk in work]

@@ -6,6 +6,9 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -14,7 +17,7 @@ import pandas as pd
 
 from .files import atomic_path, staged_files, write_text_atomic
 from .report import COLORS, LABELS, versions
-from .sweep import METRICS, RESULTS_FILE, SweepResult, SweepSpec, record_files
+from .sweep import METRICS, RESULTS_FILE, SWEEP_OUTPUTS, SweepResult, SweepSpec, check_outputs_ours, record_files
 
 NICE = {"rate_hz": "mean rate (Hz)", "adaptation_ratio": "adaptation ratio (first/last period)",
         "energy_per_spike_j": "energy per spike (J)", "n_spikes": "spikes"}
@@ -204,18 +207,38 @@ def _html(markdown_text: str, figures: list[tuple[str, Path]]) -> str:
 
 def write_outputs(result: SweepResult, command: str = "", executor: str = "local", workers: int = 0
                   ) -> dict[str, Path]:
-    """Write results.parquet, figures/, summary.md, summary.html and manifest.json."""
+    """Write results.parquet, figures/, summary.md, summary.html and manifest.json; a
+    write that fails raises :class:`OutputError` (exit 3; the rows stay for --resume)."""
+    from .errors import OutputError
+
+    try:
+        return _write_outputs(result, command, executor, workers)
+    except OSError as exc:
+        raise OutputError(f"cannot write the sweep's outputs in {os.fspath(result.out_dir)!r}: "
+                          f"{exc.strerror or exc}; the rows are kept: run --resume when fixed") from None
+
+
+def _write_outputs(result: SweepResult, command: str, executor: str, workers: int) -> dict[str, Path]:
     import matplotlib
 
     matplotlib.use("Agg")
     out = result.out_dir
     df = rows_frame(result.rows, result.spec)
+    check_outputs_ours(out)  # nothing of someone else's is in the way (exit 3 otherwise)
+    stage = Path(tempfile.mkdtemp(prefix=".figures.", suffix=".part", dir=out))
+    try:
+        figures = _axis_figures(df, result.spec, stage) + _mc_figure(df, result.spec, stage)
+        names = [f"figures/{p.name}" for _, p in figures]
+        check_outputs_ours(out)
+        record_files(out, pending=[*SWEEP_OUTPUTS, *names])
+        with staged_files(out / "figures") as folder:  # replaces this sweep's figures, nothing else
+            for _, p in figures:
+                os.replace(p, folder / p.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    figures = [(title, out / "figures" / p.name) for title, p in figures]
     with atomic_path(out / RESULTS_FILE) as tmp:
         df.to_parquet(tmp, index=False)
-    with staged_files(out / "figures") as folder:  # replaces this sweep's figures, nothing else
-        figures = _axis_figures(df, result.spec, folder) + _mc_figure(df, result.spec, folder)
-    figures = [(title, out / "figures" / p.name) for title, p in figures]
-    record_files(out, [f"figures/{p.name}" for _, p in figures])
     table = summary_table(df, result.spec)
     md = _markdown(result, table, df, figures)
     write_text_atomic(out / "summary.md", md)
@@ -226,5 +249,6 @@ def write_outputs(result: SweepResult, command: str = "", executor: str = "local
                 "new_rows_this_run": result.new_rows, "wall_s_this_run": result.wall_s,
                 "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "summary": table}
     write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=1, allow_nan=False))
+    record_files(out, [*SWEEP_OUTPUTS, *names])  # now with the SHA-256 of each
     return {"results": out / RESULTS_FILE, "summary_html": out / "summary.html", "summary_md": out / "summary.md",
             "manifest": out / "manifest.json", "figures": out / "figures"}

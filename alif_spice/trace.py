@@ -71,19 +71,37 @@ class Trace:
             if target.suffix.lower() == ".csv":
                 frame.to_csv(tmp_trace, index=False, float_format="%.12g")
             else:
-                frame.to_parquet(tmp_trace, index=False)
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                meta = {**(table.schema.metadata or {}), PARQUET_MARK: b"trace"}
+                pq.write_table(table.replace_schema_metadata(meta), tmp_trace)
             with atomic_path(spikes_path) as tmp:
                 self.spikes_frame().to_csv(tmp, index=False, float_format="%.17g")
         return target, spikes_path
 
 
-def _is_trace(path: Path) -> bool:
-    """An earlier alif-spice trace file (its first column is ``time``)."""
-    if path.suffix.lower() == ".csv":
-        return first_line_starts("time,")(path)
-    import pyarrow.parquet as pq
+#: the column sets a trace starts with: a neuron (ODE or circuit) or the memristor I-V circuit
+_TRACE_HEADS = (COLUMNS, ("time", "v_src", "v_mem", "x", "i_m"))
+#: key of the parquet metadata that marks an alif-spice trace
+PARQUET_MARK = b"alif-spice"
 
-    return pq.read_schema(path).names[:1] == ["time"]
+
+def _is_trace(path: Path) -> bool:
+    """An earlier alif-spice trace: a parquet file carrying our metadata mark, or a CSV
+    file whose header starts with our columns and whose spike-time file lies beside it
+    (a lab export with a ``time`` column is not one of ours)."""
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        meta = pq.read_schema(path).metadata or {}
+        return meta.get(PARQUET_MARK) == b"trace"
+    with open(path, "rb") as fh:
+        head = tuple(fh.readline(4096).decode("utf-8", "replace").strip().split(","))
+    spikes = spikes_path_for(path)
+    return (any(head[:len(h)] == h for h in _TRACE_HEADS) and spikes.is_file()
+            and first_line_starts("t_spike")(spikes))
 
 
 def check_trace_path(path: str | os.PathLike[str], force: bool = False) -> None:

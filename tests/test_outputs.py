@@ -413,3 +413,124 @@ def test_a_write_in_progress_is_never_visible_under_its_name(tmp_path):
     writer.kill()
     writer.wait()
     assert not target.exists()
+
+
+# --------------------------------------------- what an earlier output of ours looks like
+
+
+def test_lab_exports_with_a_time_column_are_not_taken_for_traces(tmp_path):
+    import pandas as pd
+
+    scope = tmp_path / "scope.csv"
+    scope.write_text("time,voltage,current\n0,1,2\n")
+    lab = tmp_path / "lab.parquet"
+    pd.DataFrame({"time": [0.0, 1.0], "temp_c": [20.5, 21.0]}).to_parquet(lab)
+    before = _snapshot(tmp_path)
+    for target in (scope, lab):
+        r = run_cli("ode", *FAST, "-o", target)
+        assert r.returncode == 2 and "not written by alif-spice" in r.stderr, r.stderr
+    assert _snapshot(tmp_path) == before
+    # our own traces (and only they) are replaced without --force
+    for name in ("t.csv", "t.parquet"):
+        assert run_cli("ode", *FAST, "-o", tmp_path / name).returncode == 0
+        assert run_cli("ode", *FAST, "-o", tmp_path / name).returncode == 0
+
+
+def test_an_edited_netlist_is_not_ours_any_more(tmp_path):
+    net = tmp_path / "mine.cir"
+    assert run_cli("netlist", "--circuit", "ideal", "-o", net).returncode == 0
+    assert run_cli("netlist", "--circuit", "ideal", "-o", net).returncode == 0  # untouched: ours
+    with open(net, "a") as fh:
+        fh.write("* my important edit\n")
+    edited = net.read_text()
+    r = run_cli("netlist", "--circuit", "ideal", "-o", net)
+    assert r.returncode == 2 and "--force" in r.stderr
+    assert net.read_text() == edited
+
+
+def test_user_files_put_into_a_running_sweep_are_kept(tmp_path):
+    out = tmp_path / "sw"
+    args = ["sweep", "--set", "simulation.t_stop=2m", "--grid", "stimulus.amplitude=0.5m:2m:4",
+            "--engines", "ideal", "--workers", "1", "-o", str(out)]
+    proc = subprocess.Popen(cli_argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (out / "rows.jsonl").exists():
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    (out / "figures").mkdir(exist_ok=True)
+    (out / "summary.md").write_text("my summary")
+    (out / "figures" / "rate_vs_stimulus.amplitude.png").write_bytes(b"my figure")
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 3 and "did not write" in err and "--resume" in err, err
+    assert (out / "summary.md").read_text() == "my summary"
+    assert (out / "figures" / "rate_vs_stimulus.amplitude.png").read_bytes() == b"my figure"
+    assert len((out / "rows.jsonl").read_text().splitlines()) == 4  # the work is kept
+    # --resume refuses while they are there, before any work
+    r = run_cli("sweep", "--resume", out)
+    assert r.returncode == 2 and "did not write" in r.stderr and r.stderr.count("\n") == 1
+    assert (out / "summary.md").read_text() == "my summary"
+    (out / "summary.md").unlink()
+    (out / "figures" / "rate_vs_stimulus.amplitude.png").unlink()
+    r = run_cli("sweep", "--resume", out)
+    assert r.returncode == 0, r.stderr
+    # a file of the sweep edited afterwards is the user's now: --resume leaves it alone
+    (out / "summary.md").write_text("edited by hand")
+    r = run_cli("sweep", "--resume", out)
+    assert r.returncode == 2 and "changed since alif-spice wrote it" in r.stderr
+    assert (out / "summary.md").read_text() == "edited by hand"
+
+
+@pytest.mark.parametrize("edit", [
+    {"n_spikes": "lots"}, {"n_spikes": None, "rate_hz": None}, {"energy_j": "1e-6"}, {"status": "weird"},
+    {"spikes_per_period": 5}, {"spikes_per_period": [[1], [2]]}, {"n_spikes": -1e30}, {"sweep": "0" * 16},
+])
+def test_resume_never_trusts_a_tampered_row(tmp_path, edit):
+    out = tmp_path / "s"
+    assert run_cli(*SWEEP, "-o", out).returncode == 0
+    rows_file = out / "rows.jsonl"
+    lines = rows_file.read_text().splitlines()
+    original = json.loads(lines[1])
+    lines[1] = json.dumps({**original, **edit})
+    rows_file.write_text("\n".join(lines + ['{"a":' * 100000]) + "\n")
+    (out / "results.parquet").unlink()
+    r = run_cli("sweep", "--resume", out)
+    assert r.returncode == 0, r.stderr
+    assert "skipped 2 line(s)" in r.stderr
+    import pandas as pd
+
+    df = pd.read_parquet(out / "results.parquet")
+    assert sorted(df.point) == [0, 1, 2] and int(df.set_index("point").n_spikes[1]) == original["n_spikes"]
+
+
+def test_rows_of_another_sweep_with_the_same_grid_run_again(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert run_cli(*SWEEP, "--set", "neuron.c=47n", "-o", a).returncode == 0
+    assert run_cli(*SWEEP, "-o", b).returncode == 0
+    own = {json.loads(x)["point"]: json.loads(x)["n_spikes"] for x in (b / "rows.jsonl").read_text().splitlines()}
+    other = (a / "rows.jsonl").read_text().splitlines()
+    (b / "rows.jsonl").write_text("\n".join(other[:2]) + "\n")  # the other sweep's rows 0 and 1
+    (b / "results.parquet").unlink()
+    r = run_cli("sweep", "--resume", b)
+    assert r.returncode == 0 and "skipped 2 line(s)" in r.stderr, r.stderr
+    import pandas as pd
+
+    df = pd.read_parquet(b / "results.parquet")
+    assert dict(zip(df.point, df.n_spikes)) == own
+
+
+def test_small_refusals_are_one_line_before_any_work(tmp_path):
+    r = run_cli("ode", *FAST, "--save-every", "100000000000000000000", "-o", tmp_path / "d.csv")
+    assert r.returncode == 2 and "--save-every" in r.stderr and r.stderr.count("\n") == 1
+    u = tmp_path / "u"
+    u.mkdir()
+    (u / "sweep.json").write_text('{"mine": 1}')
+    r = run_cli("sweep", "--resume", u)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert sorted(os.listdir(u)) == ["sweep.json"]  # no lock file left in the user's folder
+    r = run_cli("sweep", "--engines", "ideal", "--set", "simulation.t_stop=10", "--grid",
+                "stimulus.amplitude=1m,2m", "-o", tmp_path / "s")
+    assert r.returncode == 2 and "simulation.max_step" in r.stderr and r.stderr.count("\n") == 1
+    out1 = tmp_path / "out1"
+    assert run_cli(*_fit_args(tmp_path, out1)).returncode in (0, 1)
+    r = run_cli(*_fit_args(tmp_path, out1), "--params", out1 / "memristor.toml", "--force")
+    assert r.returncode == 2 and "folder of the input" in r.stderr
