@@ -27,7 +27,10 @@ CIRCUITS = ("ideal", "hardware", "memristor-iv")
 LIBRARIES = ("mms_memristor", "opamp_op482", "comparator_ad8561", "nmos_2n7002")
 
 #: shortest refractory period the SPICE latch can represent (s)
-MIN_HOLD = 20e-9
+MIN_HOLD = 0.5e-9
+#: gain (V/V) of the latch's set control, G (v_mem - v_th): ngspice's switch limits the
+#: time step to let its control overshoot by ~0.05 V, i.e. 0.05/G of v_mem
+SET_GAIN = 1e4
 #: Schmitt trigger feedback resistor R2 (Ω); R1 follows from the design equations
 SCHMITT_R2 = 100e3
 
@@ -129,7 +132,7 @@ def render(p: Params, circuit: str) -> Netlist:
         vectors = {"v_c": "c", "v_m": "m", "x": "x", "i_m": "vsense#branch"}
         if circuit == "ideal":
             hold = max(n.t_ref, MIN_HOLD)
-            context.update(hold=hold, min_hold=MIN_HOLD)
+            context.update(hold=hold, min_hold=MIN_HOLD, set_gain=SET_GAIN)
             vectors["latch"] = "q"
             spike = ("latch", 0.5)  # the latch sets when the switch sees v_mem > v_th
         else:

@@ -164,17 +164,38 @@ TABLES: dict[str, type] = {
 }
 
 
+def reset_v_mem_max(p: Params) -> float:
+    """Largest memristor voltage right after a reset (V): v_c = v_reset with the memristor in
+    its most resistive state (x = 0), i.e. (v_reset - v_rest) r_off / (r_off + r_s) for the
+    plain MMS; the generalized MMS solves its branch equation at x = 0."""
+    m, n = p.memristor, p.neuron
+    delta = n.v_reset - n.v_rest
+    if m.phi >= 1.0:
+        return delta * m.r_off / (m.r_off + n.r_s)
+    from .memristor import gmms_branch_voltage
+
+    return float(gmms_branch_voltage(delta, 0.0, n.r_s, m.r_on, m.r_off, m.phi, m.alpha_f, m.beta_f,
+                                     m.alpha_r, m.beta_r))
+
+
 def _cross_rules() -> list[tuple[str, Callable[[Params], bool], str]]:
-    """Rules that relate several values: (key named in the error, check, rule text)."""
+    """Rules that relate several values: (key named in the error, check, rule text).
+
+    Each is the exact condition under which the neuron or its stimulus is well defined,
+    not a margin: a set that passes runs, one at the boundary is refused.
+    """
     return [
         ("memristor.r_on", lambda p: p.memristor.r_on < p.memristor.r_off,
          "must be < memristor.r_off"),
-        ("neuron.v_reset", lambda p: p.neuron.v_reset < p.neuron.v_rest + p.neuron.v_th,
-         "must be < neuron.v_rest + neuron.v_th (a reset must end the spike)"),
-        ("stimulus.t_edge",
-         lambda p: p.stimulus.t_edge < min(p.stimulus.duty, 1 - p.stimulus.duty) / p.stimulus.frequency,
-         "must be < min(duty, 1 - duty) / frequency (edges must fit in the on and off phases)"),
-        ("hardware.schmitt_lower", lambda p: p.hardware.schmitt_lower < p.neuron.v_th,
+        ("neuron.v_reset", lambda p: reset_v_mem_max(p) < p.neuron.v_th,
+         "must leave v_mem below neuron.v_th right after a reset: (v_reset - v_rest)*r_off/(r_off + r_s) "
+         "< v_th (memristor fully OFF, the largest v_mem a reset can leave)"),
+        ("stimulus.t_edge", lambda p: p.stimulus.t_edge < p.stimulus.duty / p.stimulus.frequency,
+         "must be < duty / frequency (the on phase needs a flat top: pulse width duty/frequency - t_edge > 0)"),
+        ("stimulus.t_edge", lambda p: p.stimulus.t_edge <= (1 - p.stimulus.duty) / p.stimulus.frequency,
+         "must be <= (1 - duty) / frequency (the falling edge must end within the period)"),
+        ("hardware.schmitt_lower",
+         lambda p: p.hardware.schmitt_lower is None or p.hardware.schmitt_lower < p.neuron.v_th,
          "must be < neuron.v_th (the Schmitt trigger's upper threshold)"),
         ("hardware.comp_vol", lambda p: p.hardware.comp_vol < p.hardware.comp_voh <= p.hardware.comp_supply,
          "must be < hardware.comp_voh <= hardware.comp_supply"),
