@@ -55,6 +55,12 @@ def _num(rule: Rule, unit: str, doc: str) -> Any:
     return field(metadata={"rule": rule, "unit": unit, "doc": doc, "kind": float})
 
 
+def _auto(rule: Rule, unit: str, doc: str) -> Any:
+    """A number that may be ``"auto"`` (stored as None): designed from the other tables."""
+    return field(metadata={"rule": rule, "unit": unit, "doc": doc + ' ("auto": designed)', "kind": float,
+                           "auto": True})
+
+
 def _str(rule: Rule, doc: str) -> Any:
     return field(metadata={"rule": rule, "unit": "", "doc": doc, "kind": str})
 
@@ -108,23 +114,26 @@ class StimulusParams:
 
 @dataclass(frozen=True)
 class HardwareParams:
-    """Component values of the hardware neuron (paper Fig. 4b)."""
+    """Component values of the hardware neuron (paper Fig. 4b). ``None`` ("auto" in TOML)
+    means designed from [neuron], [memristor] and [stimulus] by :mod:`alif_spice.hardware`;
+    a value set explicitly overrides the design."""
 
-    v_pos: float = _num(POSITIVE, "V", "positive supply")
-    v_neg: float = _num(Rule(lambda v: v <= 0, "must be <= 0"), "V", "negative supply")
+    v_pos: float | None = _auto(POSITIVE, "V", "op-amp positive supply")
+    v_neg: float | None = _auto(Rule(lambda v: v <= 0, "must be <= 0"), "V", "op-amp negative supply")
     opamp_gbw: float = _num(POSITIVE, "Hz", "op-amp gain-bandwidth product")
     opamp_slew: float = _num(POSITIVE, "V/s", "op-amp slew rate")
     opamp_gain: float = _num(POSITIVE, "V/V", "op-amp open-loop DC gain")
     opamp_rout: float = _num(POSITIVE, "Ω", "op-amp output resistance")
     opamp_headroom: float = _num(NONNEG, "V", "op-amp output swing limit from each rail")
-    diffamp_r: float = _num(POSITIVE, "Ω", "resistors of the unity-gain differential amplifier")
+    diffamp_r: float = _num(POSITIVE, "Ω", "input resistors of the differential amplifier")
+    diffamp_gain: float | None = _auto(POSITIVE, "V/V", "differential amplifier gain (feedback = gain * diffamp_r)")
     comp_supply: float = _num(POSITIVE, "V", "comparator single supply")
     comp_delay: float = _num(POSITIVE, "s", "comparator propagation delay")
     comp_voh: float = _num(POSITIVE, "V", "comparator output high level")
     comp_vol: float = _num(NONNEG, "V", "comparator output low level")
-    schmitt_lower: float = _num(FINITE, "V", "Schmitt trigger lower threshold (upper = neuron.v_th)")
+    schmitt_lower: float | None = _auto(FINITE, "V", "Schmitt trigger lower threshold on v_mem (upper = neuron.v_th)")
     mos_vto: float = _num(POSITIVE, "V", "discharge MOSFET threshold voltage")
-    r_discharge: float = _num(POSITIVE, "Ω", "discharge resistor in series with the MOSFET")
+    r_discharge: float | None = _auto(POSITIVE, "Ω", "discharge resistor in series with the MOSFET")
 
 
 @dataclass(frozen=True)
@@ -342,6 +351,9 @@ def build_params(raw: Mapping[str, Any]) -> Params:
             key = f"{table}.{f.name}"
             if f.name not in items:
                 raise ParamError(f"{key}: missing (every parameter needs a value)")
+            if f.metadata.get("auto") and items[f.name] in ("auto", None):
+                kwargs[f.name] = None
+                continue
             value = _convert(key, items[f.name], f.metadata["kind"])
             rule: Rule = f.metadata["rule"]
             if not rule.ok(value):
@@ -396,12 +408,14 @@ def _convert(key: str, value: Any, kind: type) -> Any:
 
 
 def dumps_toml(tables: Mapping[str, Mapping[str, Any]]) -> str:
-    """Minimal TOML writer for flat tables of numbers and strings."""
+    """Minimal TOML writer for flat tables of numbers and strings (None is written "auto")."""
     lines: list[str] = []
     for table, items in tables.items():
         lines.append(f"[{table}]")
         for key, value in items.items():
-            if isinstance(value, str):
+            if value is None:
+                lines.append(f'{key} = "auto"')
+            elif isinstance(value, str):
                 escaped = value.replace("\\", "\\\\").replace('"', '\\"')
                 lines.append(f'{key} = "{escaped}"')
             else:

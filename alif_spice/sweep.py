@@ -319,14 +319,18 @@ def run_ode_task(base: Params, pts: Sequence[Point]) -> list[dict]:
 def run_spice_task(base: Params, engine: str, pt: Point) -> dict:
     """One point in ngspice (this thread's ngspice process); a failure is a failed row."""
     from .spice import run_circuit
+    from .stuck import check_stuck
 
     t0 = time.perf_counter()
     try:
         p = _point_params(base, pt)
         trace = run_circuit(p, engine)
         metrics = neuron_metrics(p, trace.time, trace["v_c"], trace["i_in"], trace.spikes)
+        stuck = check_stuck(trace, p, engine)
     except AlifError as exc:
         return _row(pt, engine, "failed", str(exc), time.perf_counter() - t0)
+    if stuck.stuck:
+        return _row(pt, engine, "stuck", stuck.message(engine), time.perf_counter() - t0, metrics=metrics)
     return _row(pt, engine, wall=time.perf_counter() - t0, metrics=metrics)
 
 
