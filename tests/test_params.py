@@ -65,8 +65,8 @@ def _violations():
             cases.append((f"{key}=abc", key, "expected a number"))
     cases += [
         ("memristor.r_on=8k", "memristor.r_on", "must be < memristor.r_off"),
-        ("neuron.v_reset=0.5", "neuron.v_reset", "must be < neuron.v_rest + neuron.v_th"),
-        ("stimulus.t_edge=0.6m", "stimulus.t_edge", "must be < min(duty, 1 - duty) / frequency"),
+        ("neuron.v_reset=0.9", "neuron.v_reset", "must leave v_mem below neuron.v_th right after a reset"),
+        ("stimulus.t_edge=0.6m", "stimulus.t_edge", "must be < duty / frequency"),
         ("simulation.dt=20m", "simulation.dt", "must be < simulation.t_stop"),
         ("simulation.max_step=1", "simulation.max_step", "must be <= simulation.t_stop"),
         ("simulation.dt=0.5m", "simulation.dt", "stable RK4 step"),
