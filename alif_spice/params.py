@@ -134,6 +134,7 @@ class HardwareParams:
     schmitt_lower: float | None = _auto(FINITE, "V", "Schmitt trigger lower threshold on v_mem (upper = neuron.v_th)")
     mos_vto: float = _num(POSITIVE, "V", "discharge MOSFET threshold voltage")
     r_discharge: float | None = _auto(POSITIVE, "Ω", "discharge resistor in series with the MOSFET")
+    v_discharge: float | None = _auto(FINITE, "V", "level the MOSFET discharges the capacitor towards")
 
 
 @dataclass(frozen=True)

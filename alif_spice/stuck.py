@@ -21,10 +21,6 @@ from .params import Params
 from .spice import crossings
 from .trace import Trace
 
-#: on-resistance of the discharge MOSFET used in the bound (Ω; 2N7002 class at a 5 V gate)
-R_DS_ON = 2.0
-
-
 @dataclass(frozen=True)
 class Stuck:
     """Longest on-interval of a circuit's output and the bound it is held to."""
@@ -46,7 +42,7 @@ class Stuck:
 
 def stuck_bound(p: Params, circuit: str) -> float:
     """Longest on-interval (s) a working output can have (module docstring)."""
-    from .hardware import effective_hardware
+    from .hardware import R_DS_ON, effective_hardware
     from .netlist import ideal_hold
 
     s = p.stimulus
