@@ -13,12 +13,6 @@ R(x) + r_s to v_rest, c settles at the floor
 
 with I = max(amplitude, low): the largest input current.
 
-    R_dis   = clamp(TAU_DISCHARGE / c - R_DS,on, R_DIS_MIN, R_DIS_MAX)
-              (discharge time constant R_d c near 2 µs, within sane resistor values)
-    V_dis   = 0 (ground, as in the paper) when the lower threshold below fits; otherwise the
-              highest level in [comp_vol - mos_vto + 0.5 V, 0] (the MOSFET must stay off with
-              the comparator low) whose floor term fits under max(v_mem,reset, v_th / 2)
-
 Schmitt thresholds (on v_mem; the comparator sees G v_mem):
 
     upper   = v_th
@@ -26,6 +20,17 @@ Schmitt thresholds (on v_mem; the comparator sees G v_mem):
               v_mem,reset = (v_reset - v_rest) R(x0) / (R(x0) + r_s): where the model resets to
     refused (exit 2) when lower > v_th - MIN_HYSTERESIS: the comparator cannot resolve a
     smaller hysteresis (or the discharge cannot pull v_mem clearly below v_th).
+
+    V_dis   = comp_vol - mos_vto + GATE_OFF_MARGIN: the lowest source level at which the
+              comparator's low output still keeps the MOSFET off. A deep floor lets the
+              discharge reach lower = v_mem,reset with any R_dis, so R_dis can set the hold:
+    R_dis   solves  t_dis(R_dis) = t_ref,
+              t_dis = (R_dis + R_DS,on) c ln((v_c,th - v_c,floor) / (v_c,lower - v_c,floor))
+              the time the discharge takes from the threshold to the lower threshold (the
+              model's hold), with v_c,th and v_c,lower the capacitor voltages where v_mem =
+              v_th and lower (x = x0); at least TAU_DISCHARGE_MIN / c - R_DS,on (the
+              amplifier and comparator need time to stop the discharge), at most the value
+              where the floor term of lower reaches v_mem,reset.
 
 Difference amplifier: V(da) = G (V(c) - V(m)) = G v_mem, with
 
@@ -45,14 +50,15 @@ must exceed V_dis + ``mos_vto`` by GATE_OVERDRIVE or no discharge can work (refu
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from .errors import ParamError
 from .params import HardwareParams, Params
 
-#: target discharge time constant (R_dis + R_DS,on) c, s
-TAU_DISCHARGE = 2.2e-6
-#: bounds of the designed discharge resistor, Ω
-R_DIS_MIN, R_DIS_MAX = 10.0, 1e3
+#: shortest discharge time constant (R_dis + R_DS,on) c, s: ~10x the amplifier + comparator delay
+TAU_DISCHARGE_MIN = 0.3e-6
+#: largest designed discharge resistor, Ω
+R_DIS_MAX = 1e5
 #: MOSFET on-resistance assumed by the design (2N7002 class at a 5 V gate), Ω
 R_DS_ON = 2.0
 #: lower threshold sits this fraction of (v_th - floor) above the floor
@@ -92,26 +98,61 @@ def _lower(p: Params, r_dis: float, v_dis: float, v_reset_mem: float) -> float:
     return max(v_reset_mem, floor + MARGIN * (p.neuron.v_th - floor))
 
 
+def _c_at(p: Params, v_mem: float, x: float) -> float:
+    """Capacitor voltage (V) at which the memristor sees v_mem (V)."""
+    r = _r_branch(p, x)
+    return p.neuron.v_rest + v_mem * (r + p.neuron.r_s) / r
+
+
+def _c_floor(p: Params, r_dis: float, v_dis: float, x: float) -> float:
+    n, r_d = p.neuron, r_dis + R_DS_ON
+    r = _r_branch(p, x)
+    i_max = max(p.stimulus.amplitude, p.stimulus.low)
+    return (i_max * r_d * (r + n.r_s) + n.v_rest * r_d + v_dis * (r + n.r_s)) / (r + n.r_s + r_d)
+
+
+def _t_discharge(p: Params, r_dis: float, v_dis: float, lower: float) -> float:
+    """Time (s) the discharge takes from v_mem = v_th down to ``lower`` (inf if never)."""
+    n, x0 = p.neuron, p.memristor.x0
+    floor = _c_floor(p, r_dis, v_dis, x0)
+    top, bottom = _c_at(p, n.v_th, x0) - floor, _c_at(p, lower, x0) - floor
+    if bottom <= 0.0:
+        return math.inf
+    return (r_dis + R_DS_ON) * n.c * math.log(max(top / bottom, 1.0))
+
+
+def _discharge_resistor(p: Params, v_dis: float, v_reset_mem: float, lower: float | None) -> float:
+    n = p.neuron
+    r_min = TAU_DISCHARGE_MIN / n.c - R_DS_ON
+    # largest R_dis whose floor term still leaves lower at v_mem,reset (bisection: the floor grows with R_dis)
+    lo, hi = r_min, R_DIS_MAX
+    if _lower(p, hi, v_dis, v_reset_mem) > v_reset_mem:
+        for _ in range(80):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if _lower(p, mid, v_dis, v_reset_mem) <= v_reset_mem else (lo, mid)
+    r_cap = lo
+    target = lower if lower is not None else max(v_reset_mem, _lower(p, r_min, v_dis, v_reset_mem))
+    if n.t_ref <= 0.0 or _t_discharge(p, r_min, v_dis, target) >= n.t_ref:
+        return r_min
+    lo, hi = r_min, max(r_cap, r_min)
+    if _t_discharge(p, hi, v_dis, target) <= n.t_ref:
+        return hi
+    for _ in range(80):  # t_dis grows with R_dis
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if _t_discharge(p, mid, v_dis, target) <= n.t_ref else (lo, mid)
+    return lo
+
+
 def design(p: Params) -> dict[str, float]:
     """Designed value of every "auto" [hardware] key (module docstring), user values kept.
     Raises ParamError (exit 2) where no design works."""
     hw, n, m = p.hardware, p.neuron, p.memristor
-    r_dis = hw.r_discharge
-    if r_dis is None:
-        r_dis = min(max(TAU_DISCHARGE / n.c - R_DS_ON, R_DIS_MIN), R_DIS_MAX)
     r0 = _r_branch(p, m.x0)
     v_reset_mem = (n.v_reset - n.v_rest) * r0 / (r0 + n.r_s)
-    v_dis = hw.v_discharge
-    if v_dis is None:
-        v_dis = 0.0
-        v_low = hw.comp_vol - hw.mos_vto + GATE_OFF_MARGIN
-        if _lower(p, r_dis, v_dis, v_reset_mem) > n.v_th - MIN_HYSTERESIS and v_low < 0.0:
-            target = max(v_reset_mem, 0.5 * n.v_th)
-            lo, hi = v_low, 0.0
-            for _ in range(60):  # the floor term grows with V_dis: bisection for the highest fit
-                mid = 0.5 * (lo + hi)
-                lo, hi = (mid, hi) if _lower(p, r_dis, mid, v_reset_mem) <= target else (lo, mid)
-            v_dis = lo
+    v_dis = hw.v_discharge if hw.v_discharge is not None else hw.comp_vol - hw.mos_vto + GATE_OFF_MARGIN
+    r_dis = hw.r_discharge
+    if r_dis is None:
+        r_dis = _discharge_resistor(p, v_dis, v_reset_mem, hw.schmitt_lower)
     if hw.comp_voh < v_dis + hw.mos_vto + GATE_OVERDRIVE:
         raise ParamError(f"hardware.comp_voh: the comparator's high level {hw.comp_voh:g} V cannot drive the "
                          f"MOSFET (source at {v_dis:g} V + mos_vto {hw.mos_vto:g} V + {GATE_OVERDRIVE:g} V "
