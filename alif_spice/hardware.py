@@ -18,13 +18,17 @@ Schmitt thresholds (on v_mem; the comparator sees G v_mem):
     upper   = v_th
     lower   = max(v_mem,reset, v_mem,floor + MARGIN (v_th - v_mem,floor))
               v_mem,reset = (v_reset - v_rest) R(x0) / (R(x0) + r_s): where the model resets to
+              + the overshoot: the discharge goes on for the loop delay
+              t_loop = comp_delay + (1 + G) / (2 pi opamp_gbw) after v_mem reaches lower,
+              by (v_c,lower - v_c,floor)(1 - exp(-t_loop / (R_d c))) in v_c; lower is raised by
+              that (times R(x0)/(R(x0) + r_s)) so that the discharge ends at v_mem,reset
     refused (exit 2) when lower > v_th - MIN_HYSTERESIS: the comparator cannot resolve a
     smaller hysteresis (or the discharge cannot pull v_mem clearly below v_th).
 
-    V_dis   = comp_vol - mos_vto + GATE_OFF_MARGIN: the lowest source level at which the
-              comparator's low output still keeps the MOSFET off. A deep floor lets the
-              discharge reach lower = v_mem,reset with any R_dis, so R_dis can set the hold:
-    R_dis   solves  t_dis(R_dis) = t_ref,
+    V_dis   = 0 (ground, as in the paper) when the floor lets lower come down to its aim;
+              otherwise the highest level in [comp_vol - mos_vto + GATE_OFF_MARGIN, 0] that
+              does (the MOSFET must stay off with the comparator low)
+    R_dis   solves  t_dis(R_dis) + 2 t_loop = t_ref   (the loop delay acts at both ends),
               t_dis = (R_dis + R_DS,on) c ln((v_c,th - v_c,floor) / (v_c,lower - v_c,floor))
               the time the discharge takes from the threshold to the lower threshold (the
               model's hold), with v_c,th and v_c,lower the capacitor voltages where v_mem =
@@ -111,6 +115,21 @@ def _c_floor(p: Params, r_dis: float, v_dis: float, x: float) -> float:
     return (i_max * r_d * (r + n.r_s) + n.v_rest * r_d + v_dis * (r + n.r_s)) / (r + n.r_s + r_d)
 
 
+def _discharge_level(p: Params, r_dis: float, aim: float) -> float:
+    """Highest source level in [comp_vol - mos_vto + GATE_OFF_MARGIN, 0] whose floor term lets
+    the lower threshold come down to ``aim`` (or as close as that range allows)."""
+    hw = p.hardware
+    v_low = hw.comp_vol - hw.mos_vto + GATE_OFF_MARGIN
+    if _lower(p, r_dis, 0.0, aim) <= aim or v_low >= 0.0:
+        return 0.0
+    target = max(aim, _lower(p, r_dis, v_low, aim))
+    lo, hi = v_low, 0.0
+    for _ in range(60):  # the floor grows with V_dis: bisection for the highest level that fits
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if _lower(p, r_dis, mid, aim) <= target + 1e-12 else (lo, mid)
+    return lo
+
+
 def _t_discharge(p: Params, r_dis: float, v_dis: float, lower: float) -> float:
     """Time (s) the discharge takes from v_mem = v_th down to ``lower`` (inf if never)."""
     n, x0 = p.neuron, p.memristor.x0
@@ -121,7 +140,8 @@ def _t_discharge(p: Params, r_dis: float, v_dis: float, lower: float) -> float:
     return (r_dis + R_DS_ON) * n.c * math.log(max(top / bottom, 1.0))
 
 
-def _discharge_resistor(p: Params, v_dis: float, v_reset_mem: float, lower: float | None) -> float:
+def _discharge_resistor(p: Params, v_dis: float, v_reset_mem: float, lower: float | None,
+                        t_delay: float = 0.0) -> float:
     n = p.neuron
     r_min = TAU_DISCHARGE_MIN / n.c - R_DS_ON
     # largest R_dis whose floor term still leaves lower at v_mem,reset (bisection: the floor grows with R_dis)
@@ -132,14 +152,15 @@ def _discharge_resistor(p: Params, v_dis: float, v_reset_mem: float, lower: floa
             lo, hi = (mid, hi) if _lower(p, mid, v_dis, v_reset_mem) <= v_reset_mem else (lo, mid)
     r_cap = lo
     target = lower if lower is not None else max(v_reset_mem, _lower(p, r_min, v_dis, v_reset_mem))
-    if n.t_ref <= 0.0 or _t_discharge(p, r_min, v_dis, target) >= n.t_ref:
+    hold = n.t_ref - t_delay
+    if hold <= 0.0 or _t_discharge(p, r_min, v_dis, target) >= hold:
         return r_min
     lo, hi = r_min, max(r_cap, r_min)
-    if _t_discharge(p, hi, v_dis, target) <= n.t_ref:
+    if _t_discharge(p, hi, v_dis, target) <= hold:
         return hi
     for _ in range(80):  # t_dis grows with R_dis
         mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if _t_discharge(p, mid, v_dis, target) <= n.t_ref else (lo, mid)
+        lo, hi = (mid, hi) if _t_discharge(p, mid, v_dis, target) <= hold else (lo, mid)
     return lo
 
 
@@ -149,17 +170,31 @@ def design(p: Params) -> dict[str, float]:
     hw, n, m = p.hardware, p.neuron, p.memristor
     r0 = _r_branch(p, m.x0)
     v_reset_mem = (n.v_reset - n.v_rest) * r0 / (r0 + n.r_s)
-    v_dis = hw.v_discharge if hw.v_discharge is not None else hw.comp_vol - hw.mos_vto + GATE_OFF_MARGIN
-    r_dis = hw.r_discharge
-    if r_dis is None:
-        r_dis = _discharge_resistor(p, v_dis, v_reset_mem, hw.schmitt_lower)
+    v_dis = hw.v_discharge if hw.v_discharge is not None else 0.0
+    gain = hw.diffamp_gain
+    if gain is None:
+        gain = min(1.0, (hw.comp_supply - COMP_INPUT_TOP) / (1.25 * n.v_th))
+    t_loop = hw.comp_delay + (1.0 + gain) / (2.0 * math.pi * hw.opamp_gbw)
+    # the discharge stops t_loop after v_mem reaches lower: aim lower above v_mem,reset by that overshoot
+    aim = v_reset_mem
+    r_dis = hw.r_discharge if hw.r_discharge is not None else TAU_DISCHARGE_MIN / n.c - R_DS_ON
+    for _ in range(8):  # V_dis, R_dis and the overshoot depend on each other: iterate
+        if hw.v_discharge is None:
+            v_dis = _discharge_level(p, r_dis, aim)
+        if hw.r_discharge is None:
+            r_dis = _discharge_resistor(p, v_dis, aim, hw.schmitt_lower, 2.0 * t_loop)
+        low_c, floor_c = _c_at(p, aim, m.x0), _c_floor(p, r_dis, v_dis, m.x0)
+        over_c = max(low_c - floor_c, 0.0) * (1.0 - math.exp(-t_loop / ((r_dis + R_DS_ON) * n.c)))
+        aim = v_reset_mem + over_c * r0 / (r0 + n.r_s)
+        if aim > n.v_th - 2.0 * MIN_HYSTERESIS:  # no room to compensate: aim at the reset level
+            aim = v_reset_mem
     if hw.comp_voh < v_dis + hw.mos_vto + GATE_OVERDRIVE:
         raise ParamError(f"hardware.comp_voh: the comparator's high level {hw.comp_voh:g} V cannot drive the "
                          f"MOSFET (source at {v_dis:g} V + mos_vto {hw.mos_vto:g} V + {GATE_OVERDRIVE:g} V "
                          "overdrive needed)")
     lower = hw.schmitt_lower
     if lower is None:
-        lower = _lower(p, r_dis, v_dis, v_reset_mem)
+        lower = _lower(p, r_dis, v_dis, aim)
         if lower > n.v_th - MIN_HYSTERESIS:
             floor = floor_v_mem(p, r_dis, v_dis)
             why = (f"the model's reset leaves v_mem at {v_reset_mem:.4g} V" if v_reset_mem >= floor else
@@ -168,9 +203,6 @@ def design(p: Params) -> dict[str, float]:
             raise ParamError(
                 f"hardware: no Schmitt trigger design works: {why}, within {MIN_HYSTERESIS * 1e3:g} mV of "
                 f"neuron.v_th = {n.v_th:g} V (the smallest hysteresis the comparator resolves)")
-    gain = hw.diffamp_gain
-    if gain is None:
-        gain = min(1.0, (hw.comp_supply - COMP_INPUT_TOP) / (1.25 * n.v_th))
     if gain * n.v_th > hw.comp_supply - COMP_INPUT_TOP:
         raise ParamError(f"hardware.diffamp_gain: gain * v_th = {gain * n.v_th:.4g} V is beyond the comparator's "
                          f"input range (comp_supply - {COMP_INPUT_TOP:g} V = {hw.comp_supply - COMP_INPUT_TOP:.4g} V)")
