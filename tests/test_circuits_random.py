@@ -110,7 +110,9 @@ def test_hardware_fires_wherever_the_model_fires_on_random_sets(i):
 
 # ------------------------------------------------------------------ stuck output
 
-STUCK = ["--set", "hardware.schmitt_lower=0.05", "--set", "simulation.t_stop=2m"]
+# the old fixed design: discharge to ground through 100 Ω leaves v_mem >= 0.078 V at 1 mA
+STUCK = ["--set", "hardware.schmitt_lower=0.05", "--set", "hardware.v_discharge=0", "--set", "hardware.r_discharge=100",
+         "--set", "simulation.t_stop=2m"]
 
 
 def test_forced_stuck_design_fails_run_with_the_reason(tmp_path):
@@ -130,7 +132,7 @@ def test_forced_stuck_design_fails_compare(tmp_path):
 
 def test_forced_stuck_design_is_a_stuck_sweep_row(tmp_path):
     res = run_cli("sweep", "--engines", "hardware", "--grid", "hardware.schmitt_lower=0.05,0.2",
-                  "--set", "simulation.t_stop=2m", "--workers", "1", "-o", tmp_path / "sw")
+                  *STUCK[2:], "--workers", "1", "-o", tmp_path / "sw")
     import pandas as pd
 
     rows = pd.read_parquet(tmp_path / "sw" / "results.parquet").sort_values("hardware.schmitt_lower")
