@@ -61,8 +61,8 @@ from .params import HardwareParams, Params
 
 #: shortest discharge time constant (R_dis + R_DS,on) c, s: ~10x the amplifier + comparator delay
 TAU_DISCHARGE_MIN = 0.3e-6
-#: largest designed discharge resistor, Ω
-R_DIS_MAX = 1e5
+#: smallest and largest designed discharge resistor, Ω
+R_DIS_MIN, R_DIS_MAX = 0.1, 1e5
 #: MOSFET on-resistance assumed by the design (2N7002 class at a 5 V gate), Ω
 R_DS_ON = 2.0
 #: lower threshold sits this fraction of (v_th - floor) above the floor
@@ -130,6 +130,11 @@ def _discharge_level(p: Params, r_dis: float, aim: float) -> float:
     return lo
 
 
+def _r_dis_min(p: Params) -> float:
+    """Smallest designed discharge resistor (Ω): time constant TAU_DISCHARGE_MIN."""
+    return min(max(TAU_DISCHARGE_MIN / p.neuron.c - R_DS_ON, R_DIS_MIN), R_DIS_MAX)
+
+
 def _t_discharge(p: Params, r_dis: float, v_dis: float, lower: float) -> float:
     """Time (s) the discharge takes from v_mem = v_th down to ``lower`` (inf if never)."""
     n, x0 = p.neuron, p.memristor.x0
@@ -143,7 +148,7 @@ def _t_discharge(p: Params, r_dis: float, v_dis: float, lower: float) -> float:
 def _discharge_resistor(p: Params, v_dis: float, v_reset_mem: float, lower: float | None,
                         t_delay: float = 0.0) -> float:
     n = p.neuron
-    r_min = TAU_DISCHARGE_MIN / n.c - R_DS_ON
+    r_min = _r_dis_min(p)
     # largest R_dis whose floor term still leaves lower at v_mem,reset (bisection: the floor grows with R_dis)
     lo, hi = r_min, R_DIS_MAX
     if _lower(p, hi, v_dis, v_reset_mem) > v_reset_mem:
@@ -177,7 +182,7 @@ def design(p: Params) -> dict[str, float]:
     t_loop = hw.comp_delay + (1.0 + gain) / (2.0 * math.pi * hw.opamp_gbw)
     # the discharge stops t_loop after v_mem reaches lower: aim lower above v_mem,reset by that overshoot
     aim = v_reset_mem
-    r_dis = hw.r_discharge if hw.r_discharge is not None else TAU_DISCHARGE_MIN / n.c - R_DS_ON
+    r_dis = hw.r_discharge if hw.r_discharge is not None else _r_dis_min(p)
     for _ in range(8):  # V_dis, R_dis and the overshoot depend on each other: iterate
         if hw.v_discharge is None:
             v_dis = _discharge_level(p, r_dis, aim)
