@@ -210,6 +210,9 @@ def build_spec(base: Params, grid: Iterable[str] = (), vary: Iterable[str] = (),
     if len({v.key for v in spreads}) != len(spreads):
         raise ParamError("--vary: a parameter is varied twice")
     for v in spreads:
+        if known[v.key] is None:
+            raise ParamError(f'--vary {v.key}: the value is "auto" (designed); set one (--set {v.key}=...) '
+                             "to vary it around")
         if not isinstance(known[v.key], (int, float)):
             raise ParamError(f"--vary {v.key}: only numeric parameters can vary")
     if spreads and mc == 0:
