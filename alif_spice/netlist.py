@@ -30,9 +30,11 @@ LIBRARIES = ("mms_memristor", "opamp_op482", "comparator_ad8561", "nmos_2n7002")
 MIN_HOLD = 0.5e-9
 #: gain (V/V) of the latch's set control, G (v_mem - v_th): ngspice's switch limits the
 #: time step to let its control overshoot by ~0.05 V, i.e. 0.05/G of v_mem
-SET_GAIN = 1e4
+SET_GAIN = 1e6
 #: time constant (s) of the reset clamp, ron * c: the hold (>= MIN_HOLD) is 50 of them
 CLAMP_TAU = 10e-12
+#: ... and its on-resistance never above this (Ω), so that the clamp holds for any c
+CLAMP_RON_MAX = 1e-3
 #: Schmitt trigger feedback resistor R2 (Ω); R1 follows from the design equations
 SCHMITT_R2 = 100e3
 
@@ -160,7 +162,7 @@ def render(p: Params, circuit: str) -> Netlist:
         if circuit == "ideal":
             hold = ideal_hold(p)
             context.update(hold=hold, min_hold=MIN_HOLD, set_gain=SET_GAIN,
-                           clamp_ron=CLAMP_TAU / n.c)
+                           clamp_ron=min(CLAMP_TAU / n.c, CLAMP_RON_MAX))
             vectors["latch"] = "q"
             spike = ("latch", 0.5)  # the latch sets when the switch sees v_mem > v_th
         else:
