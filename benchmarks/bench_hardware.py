@@ -17,7 +17,7 @@ import numpy as np
 
 from alif_spice import solve_ode
 from alif_spice.compare import adaptation_ratio, spikes_per_period
-from alif_spice.errors import AlifError
+from alif_spice.errors import ParamError, SimulationError
 from alif_spice.randomsets import draw_sets
 from alif_spice.spice import run_circuit
 from alif_spice.stimulus import SquareWave
@@ -29,7 +29,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--seed", type=int, default=11)
     args = ap.parse_args()
-    ratios, set_ratio, walls, refused, stuck_sets, silent_where_model_fires = [], [], [], 0, 0, 0
+    ratios, set_ratio, walls, refused, failed, stuck_sets, silent_where_model_fires = [], [], [], 0, 0, 0, 0
     fired_sets = 0
     for i, p in enumerate(draw_sets(args.seed, args.n)):
         stim, t_stop = SquareWave.from_params(p), p.simulation.t_stop
@@ -37,8 +37,9 @@ def main() -> None:
         t0 = time.perf_counter()
         try:
             tr = run_circuit(p, "hardware")
-        except AlifError as exc:
-            refused += 1
+        except (ParamError, SimulationError) as exc:
+            refused += isinstance(exc, ParamError)
+            failed += isinstance(exc, SimulationError)
             print(f"#{i:3d} model {model} hardware: {exc}", flush=True)
             continue
         walls.append(time.perf_counter() - t0)
@@ -56,7 +57,8 @@ def main() -> None:
               f"{adaptation_ratio(model):.3g} / {adaptation_ratio(hw):.3g}"
               f"{' STUCK' if stuck.stuck else ''}{' SILENT' if silent else ''} wall {walls[-1]:.1f} s", flush=True)
     ratios, set_ratio = np.array(ratios), np.array(set_ratio)
-    print(f"\nsets {args.n}: design refused {refused}, stuck {stuck_sets}, hardware silent in a period where the "
+    print(f"\nsets {args.n}: design refused (exit 2) {refused}, ngspice failed (exit 3) {failed}, stuck {stuck_sets}, "
+          f"hardware silent in a period where the "
           f"model fires (>= 2 spikes) {silent_where_model_fires}")
     if ratios.size:
         q = np.percentile(ratios, [0, 5, 50, 95, 100])
