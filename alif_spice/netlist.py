@@ -138,7 +138,11 @@ def _design_doc() -> list[str]:
     """The hardware design equations (the docstring of alif_spice.hardware) as comment lines."""
     from . import hardware
 
-    return [line.rstrip() for line in (hardware.__doc__ or "").strip().splitlines()]
+    lines = [line.rstrip() for line in (hardware.__doc__ or "").strip().splitlines()]
+    names = ("MARGIN", "MIN_HYSTERESIS", "GATE_OFF_MARGIN", "GATE_OVERDRIVE", "TAU_DISCHARGE_MIN",
+             "R_DIS_MIN", "R_DIS_MAX", "R_DS_ON", "COMP_INPUT_TOP", "V_SUPPLY_MIN")
+    values = [f"{k} = {spice_number(getattr(hardware, k))}" for k in names]
+    return lines + ["", "Constants (SI units):"] + ["    " + ", ".join(values[i:i + 4]) for i in range(0, len(values), 4)]
 
 
 def render(p: Params, circuit: str) -> Netlist:
