@@ -131,3 +131,14 @@ def test_api_raises_param_error():
     with pytest.raises(ParamError, match="memristor.x0: must be in"):
         load_params(values={"memristor.x0": 2})
     assert isinstance(load_params(), Params)
+
+
+def test_auto_only_for_designed_hardware_values(tmp_path):
+    p = load_params("paper", sets=["hardware.r_discharge=100", "hardware.r_discharge=auto"])
+    assert p.hardware.r_discharge is None  # "auto": left to the design
+    assert load_params("paper", sets=["hardware.r_discharge=100"]).hardware.r_discharge == 100.0
+    with pytest.raises(ParamError, match="neuron.c"):
+        load_params("paper", sets=["neuron.c=auto"])
+    f = tmp_path / "all.toml"
+    f.write_text(p.to_toml())
+    assert 'r_discharge = "auto"' in f.read_text() and load_params("paper", files=[f]) == p
