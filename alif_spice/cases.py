@@ -16,11 +16,12 @@ from pathlib import Path
 
 from .compare import CHECKS, Check, circuit_metrics, evaluate
 from .errors import ParamError
-from .netlist import CIRCUITS, Netlist, render
+from .netlist import CIRCUITS, MIN_HOLD, Netlist, model_params, render
 from .ode import solve_ode
 from .params import Params, load_params
 from .resources import data_dir
 from .spice import run_rendered
+from .stuck import check_stuck
 from .trace import Trace
 
 if sys.version_info >= (3, 11):
@@ -38,6 +39,13 @@ class Case:
     params: dict[str, dict[str, object]]
     tolerances: dict[str, dict[str, float]]
     zoom_periods: int = 2
+    #: the adaptation index the case reports: "per_period" (spikes in the first input period /
+    #: in the last) or "isi" (last ISI / first ISI: a step input has one period)
+    adaptation: str = "per_period"
+
+    @property
+    def adaptation_metric(self) -> str:
+        return "adaptation_ratio" if self.adaptation == "per_period" else "isi_adaptation_ratio"
 
 
 def available_cases() -> list[str]:
@@ -78,7 +86,7 @@ def _build_case(raw: dict, source: str) -> Case:
     if unknown:
         raise ParamError(f"{source}: unknown table [{sorted(unknown)[0]}] (known: case, params, tolerances)")
     head = _table(raw.get("case", {}), "[case]", source)
-    allowed = {"name", "description", "preset", "circuits", "zoom_periods"}
+    allowed = {"name", "description", "preset", "circuits", "zoom_periods", "adaptation"}
     if set(head) - allowed:
         raise ParamError(f"{source}: unknown key case.{sorted(set(head) - allowed)[0]}")
     circuits = head.get("circuits", ["ideal", "hardware"])
@@ -100,13 +108,16 @@ def _build_case(raw: dict, source: str) -> Case:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
                 raise ParamError(f"{source}: tolerances.{circuit}.{key}: expected a number, got {value!r}")
         tolerances[circuit] = {k: float(v) for k, v in tols.items()}
+    adaptation = head.get("adaptation", "per_period")
+    if adaptation not in ("per_period", "isi"):
+        raise ParamError(f"{source}: case.adaptation must be 'per_period' or 'isi' (got {adaptation!r})")
     for key in ("name", "description", "preset"):
         if key in head and not isinstance(head[key], str):
             raise ParamError(f"{source}: case.{key}: expected a string")
     params = _table(raw.get("params", {}), "[params]", source)
     return Case(name=head.get("name", Path(source).stem), description=head.get("description", ""),
                 preset=head.get("preset", "paper"), circuits=tuple(circuits), params=params,
-                tolerances=tolerances, zoom_periods=zoom)
+                tolerances=tolerances, zoom_periods=zoom, adaptation=adaptation)
 
 
 def case_params(case: Case, files: Iterable[str] = (), sets: Iterable[str] = (),
@@ -126,6 +137,8 @@ class CaseResult:
     metrics: dict[str, dict]
     checks: list[Check]
     timings: dict[str, float] = field(default_factory=dict)
+    #: statements the report must make (e.g. the model's effective refractory period)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -158,9 +171,17 @@ def run_case(case: Case, params: Params | None = None,
         pool = ThreadPoolExecutor(len(case.circuits))
         futures = {c: pool.submit(_spice_job, p, c) for c in case.circuits}
         say(f"ngspice: {', '.join(case.circuits)} circuits running in {len(futures)} processes ...")
+    notes = []
+    p_model = p
+    if "ideal" in case.circuits:
+        p_model = model_params(p, "ideal")
+        if p_model is not p:
+            notes.append(f"neuron.t_ref = {p.neuron.t_ref:g} s is shorter than the ideal circuit's shortest hold "
+                         f"({MIN_HOLD:g} s): the RK4 model was given the same effective refractory period, "
+                         f"t_ref = {p_model.neuron.t_ref:g} s, so that like is compared with like")
     try:
         t0 = time.perf_counter()
-        ode = solve_ode(p)
+        ode = solve_ode(p_model)
         timings["ode"] = time.perf_counter() - t0
         say(f"RK4 model: {ode.spikes.size} spikes ({timings['ode']:.2f} s)")
         for circuit in case.circuits:
@@ -186,4 +207,11 @@ def run_case(case: Case, params: Params | None = None,
     netlists = {c: results[c][0] for c in case.circuits}
     metrics = {c: circuit_metrics(p, ode, spice[c], c) for c in case.circuits}
     checks = evaluate(metrics, case.tolerances)
-    return CaseResult(case, p, ode, spice, netlists, metrics, checks, timings)
+    for c in case.circuits:
+        stuck = check_stuck(spice[c], p, c)
+        metrics[c]["stuck_output"] = {"longest_on_s": stuck.longest_on_s, "bound_s": stuck.bound_s,
+                                      "stuck": stuck.stuck}
+        checks.append(Check(c, "stuck_output", stuck.longest_on_s, stuck.bound_s, "max"))
+        if stuck.stuck:
+            notes.append(stuck.message(c))
+    return CaseResult(case, p, ode, spice, netlists, metrics, checks, timings, notes)

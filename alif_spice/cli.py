@@ -224,6 +224,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(summary)
     print(f"trace:  {trace_path}")
     print(f"spikes: {spikes_path}")
+    if args.circuit != "memristor-iv":
+        from .stuck import check_stuck
+
+        stuck = check_stuck(trace, params, args.circuit)
+        if stuck.stuck:
+            print(f"alif-spice: error: {stuck.message(args.circuit)}", file=sys.stderr)
+            return EXIT_SIMULATION
     return EXIT_OK
 
 
@@ -247,10 +254,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - start
     print(f"\ncase {case.name}: {case.description}")
     print(f"{'circuit':9s} {'spikes ode/spice':>17s} {'max |dt| (s)':>13s} {'x rmse':>8s} "
-          f"{'adapt. ode/spice':>17s}")
+          f"{'adapt. ode/spice':>17s}  ({case.adaptation_metric})")
     for circuit, m in result.metrics.items():
         err = m["spike_time_max_abs_error_s"]
-        ad = m["adaptation_ratio"]
+        ad = m[case.adaptation_metric]
         print(f"{circuit:9s} {m['n_spikes']['ode']:>8d}/{m['n_spikes']['spice']:<8d} "
               f"{'n/a' if err is None else f'{err:.3g}':>13s} {m['x_rmse']:8.3g} "
               f"{_fmt(ad['ode']):>8s}/{_fmt(ad['spice']):<8s}")
@@ -258,6 +265,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         value = "n/a" if c.value is None else f"{c.value:.4g}"
         print(f"  {'PASS' if c.passed else 'FAIL'}  {c.circuit}.{c.name} = {value} "
               f"({'<=' if c.kind == 'max' else '>='} {c.limit:g})")
+    for note in result.notes:
+        print(f"note: {note}")
     print(f"report: {report}  ({wall:.1f} s)")
     if not result.passed:
         print("alif-spice: tolerances not met: " + ", ".join(

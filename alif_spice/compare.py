@@ -34,6 +34,13 @@ def adaptation_ratio(per_period: list[int]) -> float:
     return per_period[0] / per_period[-1]
 
 
+def isi_adaptation_ratio(spikes: np.ndarray) -> float:
+    """Last ISI / first ISI (> 1: the neuron adapts; NaN with fewer than three spikes): the
+    adaptation index of a step input, which has a single input period."""
+    isi = np.diff(np.sort(np.asarray(spikes, dtype=float)))
+    return float(isi[-1] / isi[0]) if isi.size >= 2 and isi[0] > 0 else float("nan")
+
+
 def on_grid(trace: Trace, column: str, grid: np.ndarray) -> np.ndarray:
     """``column`` of ``trace`` linearly interpolated onto ``grid`` (s): uneven SPICE steps
     are interpolated, never dropped. Repeated time points (ngspice breakpoints) keep the
@@ -163,6 +170,8 @@ def circuit_metrics(p, ode: Trace, spice: Trace, circuit: str) -> dict:
         "x_rmse": rmse(on_grid(spice, "x", grid), ode["x"]),
         "v_c_rmse": rmse(on_grid(spice, "v_c", grid), ode["v_c"]),
         "adaptation_ratio": {"ode": adaptation_ratio(per_ode), "spice": adaptation_ratio(per_sp)},
+        "isi_adaptation_ratio": {"ode": isi_adaptation_ratio(ode.spikes),
+                                 "spice": isi_adaptation_ratio(spice.spikes)},
         "energy_input_per_period_j": {"ode": e_in_ode, "spice": e_in_sp},
         "energy_per_spike_j": {"ode": _safe_div(sum(e_in_ode), sum(per_ode)),
                                "spice": _safe_div(sum(e_in_sp), sum(per_sp))},
@@ -170,7 +179,9 @@ def circuit_metrics(p, ode: Trace, spice: Trace, circuit: str) -> dict:
                                           "spice": per_spike(e_in_sp, per_sp)},
     }
     if circuit == "hardware":
-        hw = p.hardware
+        from .hardware import effective_hardware
+
+        hw = effective_hardware(p)
         e_sup = energy_per_period(spice.time, supply_energy(spice, hw.v_pos, hw.v_neg, hw.comp_supply),
                                   stim, t_stop)
         m["energy_supply_per_period_j"] = e_sup
@@ -192,6 +203,8 @@ def json_ready(value):
         return float(value) if np.isfinite(value) else None
     if isinstance(value, np.integer):
         return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
     return value
 
 
@@ -217,6 +230,7 @@ CHECKS = {
     "x_rmse": (lambda m: m["x_rmse"], "max"),
     "v_c_rmse": (lambda m: m["v_c_rmse"], "max"),
     "adaptation_ratio_min": (lambda m: m["adaptation_ratio"]["spice"], "min"),
+    "isi_adaptation_ratio_min": (lambda m: m["isi_adaptation_ratio"]["spice"], "min"),
 }
 
 

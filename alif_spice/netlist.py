@@ -27,7 +27,14 @@ CIRCUITS = ("ideal", "hardware", "memristor-iv")
 LIBRARIES = ("mms_memristor", "opamp_op482", "comparator_ad8561", "nmos_2n7002")
 
 #: shortest refractory period the SPICE latch can represent (s)
-MIN_HOLD = 20e-9
+MIN_HOLD = 0.5e-9
+#: gain (V/V) of the latch's set control, G (v_mem - v_th): ngspice's switch limits the
+#: time step to let its control overshoot by ~0.05 V, i.e. 0.05/G of v_mem
+SET_GAIN = 1e6
+#: time constant (s) of the reset clamp, ron * c: the hold (>= MIN_HOLD) is 50 of them
+CLAMP_TAU = 10e-12
+#: ... and its on-resistance never above this (Ω), so that the clamp holds for any c
+CLAMP_RON_MAX = 1e-3
 #: Schmitt trigger feedback resistor R2 (Ω); R1 follows from the design equations
 SCHMITT_R2 = 100e3
 
@@ -56,18 +63,35 @@ class Netlist:
     spike: tuple[str, float] | None
 
 
+def ideal_hold(p: Params) -> float:
+    """Hold of the ideal circuit's reset (s): ``t_ref``, or :data:`MIN_HOLD` where ``t_ref`` is
+    shorter than the latch can resolve."""
+    return max(p.neuron.t_ref, MIN_HOLD)
+
+
+def model_params(p: Params, circuit: str) -> Params:
+    """The parameters the RK4 model needs to be compared like with like with ``circuit``:
+    the ideal circuit's effective hold as ``t_ref`` (same as ``p`` unless t_ref < MIN_HOLD)."""
+    if circuit == "ideal" and ideal_hold(p) != p.neuron.t_ref:
+        return p.with_values({"neuron.t_ref": ideal_hold(p)})
+    return p
+
+
 def schmitt_design(p: Params) -> dict[str, float]:
     """Component values of the Schmitt trigger (positive feedback around the comparator).
 
-    Thresholds (FACTS.md): V_up = V_ref(1 + R1/R2) - V_OL R1/R2 and
-    V_down = V_ref(1 + R1/R2) - V_OH R1/R2, with V_up = neuron.v_th and
-    V_down = hardware.schmitt_lower. Returns r1, r2, v_ref (Ω, Ω, V).
+    The comparator sees V(da) = G v_mem. Thresholds: V_up = V_ref(1 + R1/R2) - V_OL R1/R2
+    and V_down = V_ref(1 + R1/R2) - V_OH R1/R2, with V_up = G neuron.v_th and V_down = G
+    schmitt_lower (designed values of :mod:`alif_spice.hardware` unless set). Returns r1,
+    r2, v_ref (Ω, Ω, V) and the thresholds v_up, v_down on V(da) (V).
     """
-    hw = p.hardware
-    v_up, v_down = p.neuron.v_th, hw.schmitt_lower
+    from .hardware import effective_hardware
+
+    hw = effective_hardware(p)
+    v_up, v_down = hw.diffamp_gain * p.neuron.v_th, hw.diffamp_gain * hw.schmitt_lower
     ratio = (v_up - v_down) / (hw.comp_voh - hw.comp_vol)
     v_ref = (v_up + hw.comp_vol * ratio) / (1.0 + ratio)
-    return {"r1": ratio * SCHMITT_R2, "r2": SCHMITT_R2, "v_ref": v_ref}
+    return {"r1": ratio * SCHMITT_R2, "r2": SCHMITT_R2, "v_ref": v_ref, "v_up": v_up, "v_down": v_down}
 
 
 def schmitt_thresholds(r1: float, r2: float, v_ref: float, voh: float, vol: float) -> tuple[float, float]:
@@ -103,10 +127,22 @@ def _environment() -> jinja2.Environment:
 
 def _header(p: Params, circuit: str) -> list[str]:
     lines = [f"* alif-spice {__version__}: '{circuit}' circuit (ngspice 39; run with ngspice -b)",
-             "* parameters (SI units):"]
+             "* parameters (SI units; \"auto\": designed, see the design equations below):"]
     for key, value in p.flat().items():
-        lines.append(f"*   {key} = {value if isinstance(value, str) else spice_number(value)}")
+        text = "auto" if value is None else value if isinstance(value, str) else spice_number(value)
+        lines.append(f"*   {key} = {text}")
     return lines
+
+
+def _design_doc() -> list[str]:
+    """The hardware design equations (the docstring of alif_spice.hardware) as comment lines."""
+    from . import hardware
+
+    lines = [line.rstrip() for line in (hardware.__doc__ or "").strip().splitlines()]
+    names = ("MARGIN", "MIN_HYSTERESIS", "GATE_OFF_MARGIN", "GATE_OVERDRIVE", "TAU_DISCHARGE_MIN",
+             "R_DIS_MIN", "R_DIS_MAX", "R_DS_ON", "COMP_INPUT_TOP", "V_SUPPLY_MIN")
+    values = [f"{k} = {spice_number(getattr(hardware, k))}" for k in names]
+    return lines + ["", "Constants (SI units):"] + ["    " + ", ".join(values[i:i + 4]) for i in range(0, len(values), 4)]
 
 
 def render(p: Params, circuit: str) -> Netlist:
@@ -128,15 +164,19 @@ def render(p: Params, circuit: str) -> Netlist:
         context.update(t_stop=t_stop, t_step=sim.max_step, max_step=sim.max_step)
         vectors = {"v_c": "c", "v_m": "m", "x": "x", "i_m": "vsense#branch"}
         if circuit == "ideal":
-            hold = max(n.t_ref, MIN_HOLD)
-            context.update(hold=hold, min_hold=MIN_HOLD)
+            hold = ideal_hold(p)
+            context.update(hold=hold, min_hold=MIN_HOLD, set_gain=SET_GAIN,
+                           clamp_ron=min(CLAMP_TAU / n.c, CLAMP_RON_MAX))
             vectors["latch"] = "q"
             spike = ("latch", 0.5)  # the latch sets when the switch sees v_mem > v_th
         else:
-            context.update(schmitt=schmitt_design(p), mosfet_card=_mosfet_card(p.hardware.mos_vto))
+            from .hardware import effective_hardware
+
+            hw = effective_hardware(p)
+            context.update(hw=hw, schmitt=schmitt_design(p), mosfet_card=_mosfet_card(hw.mos_vto),
+                           design_doc=_design_doc())
             vectors.update({"v_diff": "da", "v_cmp": "co", "i_pos": "vpos#branch",
                             "i_neg": "vneg#branch", "i_cmp_supply": "vcs#branch"})
-            hw = p.hardware
             spike = ("v_cmp", 0.5 * (hw.comp_voh + hw.comp_vol))
     body = _environment().get_template(f"{circuit}.cir.j2").render(**context)
     digest = hashlib.sha256(body.encode("utf-8")).hexdigest()

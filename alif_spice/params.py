@@ -56,6 +56,12 @@ def _num(rule: Rule, unit: str, doc: str) -> Any:
     return field(metadata={"rule": rule, "unit": unit, "doc": doc, "kind": float})
 
 
+def _auto(rule: Rule, unit: str, doc: str) -> Any:
+    """A number that may be ``"auto"`` (stored as None): designed from the other tables."""
+    return field(metadata={"rule": rule, "unit": unit, "doc": doc + ' ("auto": designed)', "kind": float,
+                           "auto": True})
+
+
 def _str(rule: Rule, doc: str) -> Any:
     return field(metadata={"rule": rule, "unit": "", "doc": doc, "kind": str})
 
@@ -109,23 +115,27 @@ class StimulusParams:
 
 @dataclass(frozen=True)
 class HardwareParams:
-    """Component values of the hardware neuron (paper Fig. 4b)."""
+    """Component values of the hardware neuron (paper Fig. 4b). ``None`` ("auto" in TOML)
+    means designed from [neuron], [memristor] and [stimulus] by :mod:`alif_spice.hardware`;
+    a value set explicitly overrides the design."""
 
-    v_pos: float = _num(POSITIVE, "V", "positive supply")
-    v_neg: float = _num(Rule(lambda v: v <= 0, "must be <= 0"), "V", "negative supply")
+    v_pos: float | None = _auto(POSITIVE, "V", "op-amp positive supply")
+    v_neg: float | None = _auto(Rule(lambda v: v <= 0, "must be <= 0"), "V", "op-amp negative supply")
     opamp_gbw: float = _num(POSITIVE, "Hz", "op-amp gain-bandwidth product")
     opamp_slew: float = _num(POSITIVE, "V/s", "op-amp slew rate")
     opamp_gain: float = _num(POSITIVE, "V/V", "op-amp open-loop DC gain")
     opamp_rout: float = _num(POSITIVE, "Ω", "op-amp output resistance")
     opamp_headroom: float = _num(NONNEG, "V", "op-amp output swing limit from each rail")
-    diffamp_r: float = _num(POSITIVE, "Ω", "resistors of the unity-gain differential amplifier")
+    diffamp_r: float = _num(POSITIVE, "Ω", "input resistors of the differential amplifier")
+    diffamp_gain: float | None = _auto(POSITIVE, "V/V", "differential amplifier gain (feedback = gain * diffamp_r)")
     comp_supply: float = _num(POSITIVE, "V", "comparator single supply")
     comp_delay: float = _num(POSITIVE, "s", "comparator propagation delay")
     comp_voh: float = _num(POSITIVE, "V", "comparator output high level")
     comp_vol: float = _num(NONNEG, "V", "comparator output low level")
-    schmitt_lower: float = _num(FINITE, "V", "Schmitt trigger lower threshold (upper = neuron.v_th)")
+    schmitt_lower: float | None = _auto(FINITE, "V", "Schmitt trigger lower threshold on v_mem (upper = neuron.v_th)")
     mos_vto: float = _num(POSITIVE, "V", "discharge MOSFET threshold voltage")
-    r_discharge: float = _num(POSITIVE, "Ω", "discharge resistor in series with the MOSFET")
+    r_discharge: float | None = _auto(POSITIVE, "Ω", "discharge resistor in series with the MOSFET")
+    v_discharge: float | None = _auto(FINITE, "V", "level the MOSFET discharges the capacitor towards")
 
 
 @dataclass(frozen=True)
@@ -165,17 +175,38 @@ TABLES: dict[str, type] = {
 }
 
 
+def reset_v_mem_max(p: Params) -> float:
+    """Largest memristor voltage right after a reset (V): v_c = v_reset with the memristor in
+    its most resistive state (x = 0), i.e. (v_reset - v_rest) r_off / (r_off + r_s) for the
+    plain MMS; the generalized MMS solves its branch equation at x = 0."""
+    m, n = p.memristor, p.neuron
+    delta = n.v_reset - n.v_rest
+    if m.phi >= 1.0:
+        return delta * m.r_off / (m.r_off + n.r_s)
+    from .memristor import gmms_branch_voltage
+
+    return float(gmms_branch_voltage(delta, 0.0, n.r_s, m.r_on, m.r_off, m.phi, m.alpha_f, m.beta_f,
+                                     m.alpha_r, m.beta_r))
+
+
 def _cross_rules() -> list[tuple[str, Callable[[Params], bool], str]]:
-    """Rules that relate several values: (key named in the error, check, rule text)."""
+    """Rules that relate several values: (key named in the error, check, rule text).
+
+    Each is the exact condition under which the neuron or its stimulus is well defined,
+    not a margin: a set that passes runs, one at the boundary is refused.
+    """
     return [
         ("memristor.r_on", lambda p: p.memristor.r_on < p.memristor.r_off,
          "must be < memristor.r_off"),
-        ("neuron.v_reset", lambda p: p.neuron.v_reset < p.neuron.v_rest + p.neuron.v_th,
-         "must be < neuron.v_rest + neuron.v_th (a reset must end the spike)"),
-        ("stimulus.t_edge",
-         lambda p: p.stimulus.t_edge < min(p.stimulus.duty, 1 - p.stimulus.duty) / p.stimulus.frequency,
-         "must be < min(duty, 1 - duty) / frequency (edges must fit in the on and off phases)"),
-        ("hardware.schmitt_lower", lambda p: p.hardware.schmitt_lower < p.neuron.v_th,
+        ("neuron.v_reset", lambda p: reset_v_mem_max(p) < p.neuron.v_th,
+         "must leave v_mem below neuron.v_th right after a reset: (v_reset - v_rest)*r_off/(r_off + r_s) "
+         "< v_th (memristor fully OFF, the largest v_mem a reset can leave)"),
+        ("stimulus.t_edge", lambda p: p.stimulus.t_edge < p.stimulus.duty / p.stimulus.frequency,
+         "must be < duty / frequency (the on phase needs a flat top: pulse width duty/frequency - t_edge > 0)"),
+        ("stimulus.t_edge", lambda p: p.stimulus.t_edge <= (1 - p.stimulus.duty) / p.stimulus.frequency,
+         "must be <= (1 - duty) / frequency (the falling edge must end within the period)"),
+        ("hardware.schmitt_lower",
+         lambda p: p.hardware.schmitt_lower is None or p.hardware.schmitt_lower < p.neuron.v_th,
          "must be < neuron.v_th (the Schmitt trigger's upper threshold)"),
         ("hardware.comp_vol", lambda p: p.hardware.comp_vol < p.hardware.comp_voh <= p.hardware.comp_supply,
          "must be < hardware.comp_voh <= hardware.comp_supply"),
@@ -331,6 +362,9 @@ def build_params(raw: Mapping[str, Any]) -> Params:
             key = f"{table}.{f.name}"
             if f.name not in items:
                 raise ParamError(f"{key}: missing (every parameter needs a value)")
+            if f.metadata.get("auto") and items[f.name] in ("auto", None):
+                kwargs[f.name] = None
+                continue
             value = _convert(key, items[f.name], f.metadata["kind"])
             rule: Rule = f.metadata["rule"]
             if not rule.ok(value):
@@ -396,12 +430,14 @@ def _convert(key: str, value: Any, kind: type) -> Any:
 
 
 def dumps_toml(tables: Mapping[str, Mapping[str, Any]]) -> str:
-    """Minimal TOML writer for flat tables of numbers and strings."""
+    """Minimal TOML writer for flat tables of numbers and strings (None is written "auto")."""
     lines: list[str] = []
     for table, items in tables.items():
         lines.append(f"[{table}]")
         for key, value in items.items():
-            if isinstance(value, str):
+            if value is None:
+                lines.append(f'{key} = "auto"')
+            elif isinstance(value, str):
                 escaped = value.replace("\\", "\\\\").replace('"', '\\"')
                 lines.append(f'{key} = "{escaped}"')
             else:

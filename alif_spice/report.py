@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .cases import CaseResult
+from .compare import json_ready
 from .files import OutputDir, atomic_dir
 from .stimulus import SquareWave
 from .version import __version__
@@ -179,6 +180,7 @@ tr.fail td:last-child{{color:#a00;font-weight:bold}}img{{max-width:100%}}code{{f
 <h1>alif-spice comparison: {esc(result.case.name)}</h1>
 <p>{esc(result.case.description)}</p>
 <p><b>Result: {esc(status)}</b>. Wall time {wall:.1f} s. Versions: {vers}.</p>
+{"".join(f"<p><b>Note:</b> {esc(note)}</p>" for note in result.notes)}
 <p>{esc(energy_statement(result))}</p>
 <h2>Tolerances</h2>
 <table><tr><th>circuit</th><th>check</th><th>measured</th><th>limit</th><th></th></tr>{checks}</table>
@@ -272,7 +274,7 @@ def _figure_job(name: str) -> Path:
 
 
 def _write_data(result: CaseResult, tmp: Path, vers: dict, wall: float, command: list[str] | None) -> None:
-    (tmp / "metrics.json").write_text(json.dumps(result.metrics, indent=2) + "\n")
+    (tmp / "metrics.json").write_text(json.dumps(json_ready(result.metrics), indent=2) + "\n")
     frames = []
     for name, tr in _traces(result).items():
         f = tr.to_frame()
@@ -290,7 +292,7 @@ def _write_data(result: CaseResult, tmp: Path, vers: dict, wall: float, command:
         "failed_checks": [f"{c.circuit}.{c.name}" for c in result.checks if not c.passed],
         "parameters": result.params.to_dict(), "versions": vers,
         "netlist_sha256": {c: n.sha256 for c, n in result.netlists.items()},
-        "wall_time_s": wall, "timings_s": result.timings,
+        "wall_time_s": wall, "timings_s": result.timings, "notes": result.notes,
         "command": shlex.join(command if command is not None else sys.argv),
         "created_unix": time.time(),
     }

@@ -227,6 +227,9 @@ def build_spec(base: Params, grid: Iterable[str] = (), vary: Iterable[str] = (),
     if len({v.key for v in spreads}) != len(spreads):
         raise ParamError("--vary: a parameter is varied twice")
     for v in spreads:
+        if known[v.key] is None:
+            raise ParamError(f'--vary {v.key}: the value is "auto" (designed); set one (--set {v.key}=...) '
+                             "to vary it around")
         if not isinstance(known[v.key], (int, float)):
             raise ParamError(f"--vary {v.key}: only numeric parameters can vary")
     if spreads and mc == 0:
@@ -369,14 +372,18 @@ def run_ode_task(base: Params, pts: Sequence[Point]) -> list[dict]:
 def run_spice_task(base: Params, engine: str, pt: Point) -> dict:
     """One point in ngspice (this thread's ngspice process); a failure is a failed row."""
     from .spice import run_circuit
+    from .stuck import check_stuck
 
     t0 = time.perf_counter()
     try:
         p = _point_params(base, pt)
         trace = run_circuit(p, engine)
         metrics = neuron_metrics(p, trace.time, trace["v_c"], trace["i_in"], trace.spikes)
+        stuck = check_stuck(trace, p, engine)
     except AlifError as exc:
         return _row(pt, engine, "failed", str(exc), time.perf_counter() - t0)
+    if stuck.stuck:
+        return _row(pt, engine, "stuck", stuck.message(engine), time.perf_counter() - t0, metrics=metrics)
     return _row(pt, engine, wall=time.perf_counter() - t0, metrics=metrics)
 
 

@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from alif_spice import load_params
+from alif_spice.hardware import effective_hardware
 from alif_spice.netlist import CIRCUITS, library, render, schmitt_design, schmitt_thresholds
 from conftest import run_cli
 
@@ -64,11 +65,34 @@ def test_library_defaults_match_the_paper_preset(paper):
             assert float(re.search(rf"\b{key}=([0-9.eE+-]+)", text).group(1)) == getattr(hw, attr), (lib, key)
 
 
-def test_schmitt_design_equations_round_trip(paper):
-    d = schmitt_design(paper)
-    hw = paper.hardware
+@pytest.mark.parametrize("sets", [{}, {"hardware.schmitt_lower": 0.2, "hardware.diffamp_gain": 2.0}])
+def test_schmitt_design_equations_round_trip(paper, sets):
+    p = paper.with_values(sets)
+    d = schmitt_design(p)
+    hw = effective_hardware(p)
     up, down = schmitt_thresholds(d["r1"], d["r2"], d["v_ref"], hw.comp_voh, hw.comp_vol)
-    assert up == pytest.approx(paper.neuron.v_th) and down == pytest.approx(hw.schmitt_lower)
+    assert up == pytest.approx(hw.diffamp_gain * p.neuron.v_th)
+    assert down == pytest.approx(hw.diffamp_gain * hw.schmitt_lower)
+    for key, value in sets.items():  # a value the user sets overrides the design
+        assert getattr(hw, key.split(".")[1]) == value
+
+
+def test_hardware_design_equations(paper):
+    from alif_spice.hardware import R_DS_ON, floor_v_mem
+
+    hw = effective_hardware(paper)
+    assert paper.hardware.schmitt_lower is None  # the preset leaves it to the design
+    # the lower threshold lies above the discharge floor with the largest input flowing ...
+    assert floor_v_mem(paper, hw.r_discharge, hw.v_discharge) < hw.schmitt_lower < paper.neuron.v_th
+    # ... and the floor is what the circuit reaches: c pulled to v_discharge through R_d with 1 mA in
+    i, r_d, n = paper.stimulus.amplitude, hw.r_discharge + R_DS_ON, paper.neuron
+    ends = []
+    for r in (paper.memristor.r_off, paper.memristor.r_on):  # x = 0 and x = 1
+        v_c = (i * r_d * (r + n.r_s) + n.v_rest * r_d + hw.v_discharge * (r + n.r_s)) / (r + n.r_s + r_d)
+        ends.append((v_c - n.v_rest) * r / (r + n.r_s))
+    assert floor_v_mem(paper, hw.r_discharge, hw.v_discharge) == pytest.approx(max(ends))
+    text = render(paper, "hardware").text
+    assert "Schmitt thresholds" in text and "v_c,floor(x)" in text  # design equations in the header
 
 
 def test_unknown_circuit_is_exit_2(tmp_path):

@@ -65,8 +65,8 @@ def _violations():
             cases.append((f"{key}=abc", key, "expected a number"))
     cases += [
         ("memristor.r_on=8k", "memristor.r_on", "must be < memristor.r_off"),
-        ("neuron.v_reset=0.5", "neuron.v_reset", "must be < neuron.v_rest + neuron.v_th"),
-        ("stimulus.t_edge=0.6m", "stimulus.t_edge", "must be < min(duty, 1 - duty) / frequency"),
+        ("neuron.v_reset=0.9", "neuron.v_reset", "must leave v_mem below neuron.v_th right after a reset"),
+        ("stimulus.t_edge=0.6m", "stimulus.t_edge", "must be < duty / frequency"),
         ("simulation.dt=20m", "simulation.dt", "must be < simulation.t_stop"),
         ("simulation.max_step=1", "simulation.max_step", "must be <= simulation.t_stop"),
         ("simulation.dt=0.5m", "simulation.dt", "stable RK4 step"),
@@ -131,3 +131,14 @@ def test_api_raises_param_error():
     with pytest.raises(ParamError, match="memristor.x0: must be in"):
         load_params(values={"memristor.x0": 2})
     assert isinstance(load_params(), Params)
+
+
+def test_auto_only_for_designed_hardware_values(tmp_path):
+    p = load_params("paper", sets=["hardware.r_discharge=100", "hardware.r_discharge=auto"])
+    assert p.hardware.r_discharge is None  # "auto": left to the design
+    assert load_params("paper", sets=["hardware.r_discharge=100"]).hardware.r_discharge == 100.0
+    with pytest.raises(ParamError, match="neuron.c"):
+        load_params("paper", sets=["neuron.c=auto"])
+    f = tmp_path / "all.toml"
+    f.write_text(p.to_toml())
+    assert 'r_discharge = "auto"' in f.read_text() and load_params("paper", files=[f]) == p

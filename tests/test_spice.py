@@ -101,8 +101,8 @@ def test_run_command_writes_trace_and_exit_3_on_failure(tmp_path):
     assert out.exists() and (tmp_path / "ideal.spikes.csv").exists()
     res = run_cli("run", "--circuit", "hardware", "--set", "simulation.timeout=0.01", "-o", tmp_path / "h.csv")
     assert res.returncode == 3 and "timeout" in res.stderr and "Traceback" not in res.stderr
-    # an absurdly small membrane capacitor: ngspice cannot converge, and says so
-    res = run_cli("run", "--circuit", "ideal", "--set", "neuron.c=1e-18", "--set", "simulation.t_stop=0.2m",
+    # a relative tolerance below double precision: ngspice cannot converge, and says so
+    res = run_cli("run", "--circuit", "ideal", "--set", "simulation.reltol=1e-15", "--set", "simulation.t_stop=0.2m",
                   "-o", tmp_path / "f.csv")
     assert res.returncode == 3 and "Timestep too small" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
