@@ -1,4 +1,4 @@
-"""Exceptions that the command line maps to documented exit statuses (SPEC §6)."""
+"""Exceptions that the command line maps to documented exit statuses."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Fit MMS memristor parameters to measured I-V data (SPEC §5 ``fit``).
+"""Fit MMS memristor parameters to measured I-V data (``alif-spice fit``).
 
 Readers take real lab exports (any delimiter, decimal comma, header or not, columns by
 position or name, absolute/relative time or a sample rate) and what the columns mean.

@@ -1,4 +1,4 @@
-"""The mean metastable switch (MMS) memristor, SPEC §2 — the one place its equations live.
+"""The mean metastable switch (MMS) memristor — the one place its equations live.
 
 Every function is plain arithmetic compiled by numba: it takes floats *or*
 numpy arrays (vectorised) from Python, and the ODE kernel (:mod:`alif_spice.ode`)
@@ -99,7 +99,7 @@ def dxdt_k(v_mem, x, k_on, k_off, beta, inv_tau):
 
 @njit(cache=True, inline="always", error_model="numpy")
 def dxdt(v_mem, x, v_on, v_off, tau, beta):
-    """dx/dt of SPEC §2, 1/s."""
+    """dx/dt of the MMS state equation, 1/s."""
     k_on, k_off = switching_constants(v_on, v_off, beta)
     return dxdt_k(v_mem, x, k_on, k_off, beta, 1.0 / tau)
 

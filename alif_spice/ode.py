@@ -1,4 +1,4 @@
-"""Fixed-step RK4 reference solver of the ALIF neuron (SPEC §2).
+"""Fixed-step RK4 reference solver of the ALIF neuron.
 
 The time grid is ``t_k = k*dt`` (the last point is ``t_stop``). Inside a grid
 interval the step is split, never rounded, at every stimulus corner, at the
@@ -418,7 +418,7 @@ def solve_rows(P: np.ndarray, dt: float, t_stop: float, record: bool = False,
 
 
 def solve_ode(params: Params, every: int = 1) -> Trace:
-    """RK4 reference solution of one neuron: a :class:`Trace` with every SPEC column.
+    """RK4 reference solution of one neuron: a :class:`Trace` with every trace column.
 
     ``every``: keep every N-th time step of the trace (and the last); the integration
     and the spike times are the same. Raises :class:`SimulationError` if the state

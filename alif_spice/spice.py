@@ -232,7 +232,7 @@ def crossings(t: np.ndarray, y: np.ndarray, level: float) -> np.ndarray:
 
 
 def trace_from_vectors(p: Params, netlist: Netlist, vectors: dict[str, np.ndarray]) -> Trace:
-    """Turn ngspice vectors into a :class:`Trace` with the SPEC column names."""
+    """Turn ngspice vectors into a :class:`Trace` with the trace column names."""
     t = vectors["time"]
     raw = {col: vectors[name] for col, name in netlist.vectors.items()}
     signals: dict[str, np.ndarray] = {}

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from .params import Params
 
-#: Column order of trace files (SPEC §5); a circuit writes those it defines.
+#: Column order of trace files; a circuit writes those it defines.
 COLUMNS = ("time", "v_c", "v_mem", "x", "i_m", "i_in")
 FORMATS = (".csv", ".parquet")
 
@@ -41,7 +41,7 @@ class Trace:
         return self.time if name == "time" else self.signals[name]
 
     def to_frame(self) -> pd.DataFrame:
-        """All columns as a DataFrame, SPEC column order first."""
+        """All columns as a DataFrame, the trace column order first."""
         import pandas as pd
 
         cols = {"time": self.time}

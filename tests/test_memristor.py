@@ -1,4 +1,4 @@
-"""MMS equations (SPEC §2) against closed forms and independent paths."""
+"""MMS equations against closed forms and independent paths."""
 
 import numpy as np
 import pytest

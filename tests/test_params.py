@@ -1,4 +1,4 @@
-"""Parameter schema: loading, overlays, suffixes and every validation rule of SPEC §3."""
+"""Parameter schema: loading, overlays, suffixes and every validation rule."""
 
 from dataclasses import fields
 
