@@ -103,7 +103,10 @@ def test_report_figures_are_real_and_html_is_self_contained(paper_report):
     srcs = [s for s in html.split("src=")[1:]]
     assert len(srcs) == len(pngs) and all(s[1:].startswith("data:image/png;base64,") for s in srcs)
     assert "http://" not in html and "https://" not in html and "<link" not in html
-    assert "PASS" in html and "FAIL" not in html.replace("FAILED", "")
+    import re
+
+    text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", html)  # base64 may spell anything
+    assert "PASS" in text and "FAIL" not in text.replace("FAILED", "")
 
 
 def test_tolerance_failure_exit_1_and_report_names_the_metric(tmp_path):
