@@ -1,4 +1,4 @@
-"""``alif-spice`` command line: a thin shell over the Python API (SPEC §5, §6)."""
+"""``alif-spice`` command line: a thin shell over the Python API."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Comparison of traces: common time base, spike matching, metrics, energy (SPEC §5).
+"""Comparison of traces: common time base, spike matching, metrics, energy.
 
 Pure functions on :class:`~alif_spice.trace.Trace` objects and arrays; the report and
 the command line only present what these return.
@@ -148,7 +148,7 @@ def neuron_metrics(p, time: np.ndarray, v_c: np.ndarray, i_in: np.ndarray, spike
 
 
 def circuit_metrics(p, ode: Trace, spice: Trace, circuit: str) -> dict:
-    """SPEC §5 metrics of one SPICE circuit against the ODE (JSON-ready: no NaN/inf)."""
+    """The documented metrics of one SPICE circuit against the ODE (JSON-ready: no NaN/inf)."""
     stim = SquareWave.from_params(p)
     t_stop = p.simulation.t_stop
     per_ode = spikes_per_period(ode.spikes, stim, t_stop)

@@ -1,4 +1,4 @@
-"""The parameter schema (SPEC §3): typed, immutable, validated at the boundary.
+"""The parameter schema: typed, immutable, validated at the boundary.
 
 All default values live in one place, the preset TOML files shipped in
 ``alif_spice/presets/`` (``paper.toml`` documents why each value was chosen).
