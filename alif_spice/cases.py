@@ -55,7 +55,7 @@ def available_cases() -> list[str]:
 def load_case(name_or_path: str | os.PathLike[str]) -> Case:
     """A shipped case by name (``paper``) or a case TOML file."""
     text_path = Path(name_or_path)
-    if text_path.suffix == ".toml" or text_path.exists():
+    if text_path.suffix == ".toml" or text_path.is_file():
         try:
             raw_bytes = text_path.read_bytes()
         except OSError as exc:

@@ -34,7 +34,8 @@ Schmitt thresholds (on v_mem; the comparator sees G v_mem):
               model's hold), with v_c,th and v_c,lower the capacitor voltages where v_mem =
               v_th and lower (x = x0); at least TAU_DISCHARGE_MIN / c - R_DS,on (the
               amplifier and comparator need time to stop the discharge), at most the value
-              where the floor term of lower reaches v_mem,reset.
+              where the floor term of lower reaches v_mem,reset (the minimum gives way where
+              it would leave no room for a lower threshold at all).
 
 Difference amplifier: V(da) = G (V(c) - V(m)) = G v_mem, with
 
@@ -148,14 +149,23 @@ def _t_discharge(p: Params, r_dis: float, v_dis: float, lower: float) -> float:
 def _discharge_resistor(p: Params, v_dis: float, v_reset_mem: float, lower: float | None,
                         t_delay: float = 0.0) -> float:
     n = p.neuron
-    r_min = _r_dis_min(p)
     # largest R_dis whose floor term still leaves lower at v_mem,reset (bisection: the floor grows with R_dis)
-    lo, hi = r_min, R_DIS_MAX
+    lo, hi = R_DIS_MIN, R_DIS_MAX
     if _lower(p, hi, v_dis, v_reset_mem) > v_reset_mem:
         for _ in range(80):
             mid = 0.5 * (lo + hi)
             lo, hi = (mid, hi) if _lower(p, mid, v_dis, v_reset_mem) <= v_reset_mem else (lo, mid)
     r_cap = lo
+    # a faster discharge than TAU_DISCHARGE_MIN only where a slower one leaves no room for a
+    # lower threshold at all
+    r_min = _r_dis_min(p)
+    limit = n.v_th - 2.0 * MIN_HYSTERESIS
+    if _lower(p, r_min, v_dis, v_reset_mem) > limit:
+        lo, hi = R_DIS_MIN, r_min
+        for _ in range(80):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if _lower(p, mid, v_dis, v_reset_mem) <= limit else (lo, mid)
+        r_min = lo
     target = lower if lower is not None else max(v_reset_mem, _lower(p, r_min, v_dis, v_reset_mem))
     hold = n.t_ref - t_delay
     if hold <= 0.0 or _t_discharge(p, r_min, v_dis, target) >= hold:
