@@ -394,6 +394,15 @@ def _late_interrupt(signum, frame) -> None:  # Ctrl-C after the command's work i
 def _first_interrupt(signum, frame) -> None:
     """Ctrl-C: stop the work (KeyboardInterrupt); a second one while cleaning up is
     only noted, so the clean-up (ending ngspice, removing partial files) completes."""
+    if frame is not None and "llvmlite" in frame.f_code.co_filename:
+        # inside the compiler's ctypes callback, where Python would print the exception
+        # and drop it: ask again in a moment, outside the callback
+        import threading
+
+        retry = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT))
+        retry.daemon = True
+        retry.start()
+        return
     signal.signal(signal.SIGINT, _late_interrupt)
     raise KeyboardInterrupt
 
