@@ -254,7 +254,8 @@ def check_output_dir(path: str | os.PathLike[str], command: str, force: bool = F
 
 def _ours_in_progress(name: str) -> bool:
     """A hidden staging entry of an alif-spice write (``.NAME.*.part``)."""
-    return name == LOCK_FILE or (name.startswith(".") and (name.endswith(".part") or name.endswith(".part/")))
+    return (name.startswith(_STAGE_PREFIX)  # our lock, staging folders and writability probes
+            or (name.startswith(".") and (name.endswith(".part") or name.endswith(".part/"))))
 
 
 def file_sha256(path: Path) -> str:
