@@ -58,6 +58,7 @@ import dataclasses
 import math
 
 from .errors import ParamError
+from .memristor import resistance
 from .params import HardwareParams, Params
 
 #: shortest discharge time constant (R_dis + R_DS,on) c, s: ~10x the amplifier + comparator delay
@@ -81,20 +82,25 @@ V_SUPPLY_MIN = 12.0
 
 
 def _r_branch(p: Params, x: float) -> float:
-    m = p.memristor
-    return 1.0 / (x / m.r_on + (1.0 - x) / m.r_off)
+    return float(resistance(x, p.memristor.r_on, p.memristor.r_off))
+
+
+def _bisect(ok, lo: float, hi: float, steps: int = 80) -> float:
+    """Largest value in [lo, hi] where ``ok`` holds, for ``ok`` true below a switch point
+    and false above it (``ok(lo)`` assumed)."""
+    for _ in range(steps):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+    return lo
 
 
 def floor_v_mem(p: Params, r_dis: float, v_dis: float) -> float:
     """Lowest v_mem (V) the discharge reaches with the largest input current flowing."""
     n = p.neuron
-    i_max = max(p.stimulus.amplitude, p.stimulus.low)
-    r_d = r_dis + R_DS_ON
     out = []
     for x in (0.0, 1.0):
         r = _r_branch(p, x)
-        v_c = (i_max * r_d * (r + n.r_s) + n.v_rest * r_d + v_dis * (r + n.r_s)) / (r + n.r_s + r_d)
-        out.append((v_c - n.v_rest) * r / (r + n.r_s))
+        out.append((_c_floor(p, r_dis, v_dis, x) - n.v_rest) * r / (r + n.r_s))
     return max(out)
 
 
@@ -110,6 +116,7 @@ def _c_at(p: Params, v_mem: float, x: float) -> float:
 
 
 def _c_floor(p: Params, r_dis: float, v_dis: float, x: float) -> float:
+    """v_c,floor(x) of the module docstring, V."""
     n, r_d = p.neuron, r_dis + R_DS_ON
     r = _r_branch(p, x)
     i_max = max(p.stimulus.amplitude, p.stimulus.low)
@@ -124,11 +131,8 @@ def _discharge_level(p: Params, r_dis: float, aim: float) -> float:
     if _lower(p, r_dis, 0.0, aim) <= aim or v_low >= 0.0:
         return 0.0
     target = max(aim, _lower(p, r_dis, v_low, aim))
-    lo, hi = v_low, 0.0
-    for _ in range(60):  # the floor grows with V_dis: bisection for the highest level that fits
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if _lower(p, r_dis, mid, aim) <= target + 1e-12 else (lo, mid)
-    return lo
+    # the floor grows with V_dis: the highest level that fits
+    return _bisect(lambda v: _lower(p, r_dis, v, aim) <= target + 1e-12, v_low, 0.0, 60)
 
 
 def _r_dis_min(p: Params) -> float:
@@ -150,33 +154,23 @@ def _discharge_resistor(p: Params, v_dis: float, v_reset_mem: float, lower: floa
                         t_delay: float = 0.0) -> float:
     n = p.neuron
     # largest R_dis whose floor term still leaves lower at v_mem,reset (bisection: the floor grows with R_dis)
-    lo, hi = R_DIS_MIN, R_DIS_MAX
-    if _lower(p, hi, v_dis, v_reset_mem) > v_reset_mem:
-        for _ in range(80):
-            mid = 0.5 * (lo + hi)
-            lo, hi = (mid, hi) if _lower(p, mid, v_dis, v_reset_mem) <= v_reset_mem else (lo, mid)
-    r_cap = lo
+    r_cap = R_DIS_MAX
+    if _lower(p, R_DIS_MAX, v_dis, v_reset_mem) > v_reset_mem:
+        r_cap = _bisect(lambda r: _lower(p, r, v_dis, v_reset_mem) <= v_reset_mem, R_DIS_MIN, R_DIS_MAX)
     # a faster discharge than TAU_DISCHARGE_MIN only where a slower one leaves no room for a
     # lower threshold at all
     r_min = _r_dis_min(p)
     limit = n.v_th - 2.0 * MIN_HYSTERESIS
     if _lower(p, r_min, v_dis, v_reset_mem) > limit:
-        lo, hi = R_DIS_MIN, r_min
-        for _ in range(80):
-            mid = 0.5 * (lo + hi)
-            lo, hi = (mid, hi) if _lower(p, mid, v_dis, v_reset_mem) <= limit else (lo, mid)
-        r_min = lo
+        r_min = _bisect(lambda r: _lower(p, r, v_dis, v_reset_mem) <= limit, R_DIS_MIN, r_min)
     target = lower if lower is not None else max(v_reset_mem, _lower(p, r_min, v_dis, v_reset_mem))
     hold = n.t_ref - t_delay
     if hold <= 0.0 or _t_discharge(p, r_min, v_dis, target) >= hold:
         return r_min
-    lo, hi = r_min, max(r_cap, r_min)
+    hi = max(r_cap, r_min)
     if _t_discharge(p, hi, v_dis, target) <= hold:
         return hi
-    for _ in range(80):  # t_dis grows with R_dis
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if _t_discharge(p, mid, v_dis, target) <= hold else (lo, mid)
-    return lo
+    return _bisect(lambda r: _t_discharge(p, r, v_dis, target) <= hold, r_min, hi)  # t_dis grows with R_dis
 
 
 def design(p: Params) -> dict[str, float]:

@@ -145,6 +145,17 @@ def _design_doc() -> list[str]:
     return lines + ["", "Constants (SI units):"] + ["    " + ", ".join(values[i:i + 4]) for i in range(0, len(values), 4)]
 
 
+def spike_output(p: Params, circuit: str) -> tuple[str, float] | None:
+    """(trace column, on/off level) of a circuit's spike output: the ideal circuit's latch
+    (it sets when the switch sees v_mem > v_th), the hardware comparator's output at the
+    middle of its levels; None for the memristor I-V circuit."""
+    if circuit == "ideal":
+        return "latch", 0.5
+    if circuit == "hardware":
+        return "v_cmp", 0.5 * (p.hardware.comp_voh + p.hardware.comp_vol)
+    return None
+
+
 def render(p: Params, circuit: str) -> Netlist:
     """Render circuit ``ideal``, ``hardware`` or ``memristor-iv`` for parameters ``p``."""
     if circuit not in CIRCUITS:
@@ -168,7 +179,7 @@ def render(p: Params, circuit: str) -> Netlist:
             context.update(hold=hold, min_hold=MIN_HOLD, set_gain=SET_GAIN,
                            clamp_ron=min(CLAMP_TAU / n.c, CLAMP_RON_MAX))
             vectors["latch"] = "q"
-            spike = ("latch", 0.5)  # the latch sets when the switch sees v_mem > v_th
+            spike = spike_output(p, circuit)
         else:
             from .hardware import effective_hardware
 
@@ -177,7 +188,7 @@ def render(p: Params, circuit: str) -> Netlist:
                            design_doc=_design_doc())
             vectors.update({"v_diff": "da", "v_cmp": "co", "i_pos": "vpos#branch",
                             "i_neg": "vneg#branch", "i_cmp_supply": "vcs#branch"})
-            spike = ("v_cmp", 0.5 * (hw.comp_voh + hw.comp_vol))
+            spike = spike_output(p, circuit)
     body = _environment().get_template(f"{circuit}.cir.j2").render(**context)
     digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
     text = "\n".join(_header(p, circuit) + [f"* sha256 of the netlist below: {digest}"]) + "\n" + body

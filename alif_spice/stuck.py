@@ -53,17 +53,11 @@ def stuck_bound(p: Params, circuit: str) -> float:
     return max(10.0 * (hw.r_discharge + R_DS_ON) * p.neuron.c, phase)
 
 
-def output_column(circuit: str, p: Params) -> tuple[str, float]:
-    """(trace column, on/off level) of the circuit's spike output."""
-    if circuit == "ideal":
-        return "latch", 0.5
-    hw = p.hardware
-    return "v_cmp", 0.5 * (hw.comp_voh + hw.comp_vol)
-
-
 def check_stuck(trace: Trace, p: Params, circuit: str) -> Stuck:
     """Longest on-interval of ``trace``'s output (an interval still on at the end counts to t_stop)."""
-    column, level = output_column(circuit, p)
+    from .netlist import spike_output
+
+    column, level = spike_output(p, circuit)
     t, y = trace.time, trace[column]
     ups = crossings(t, y, level)
     downs = crossings(t, -y, -level)
