@@ -26,9 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .compare import json_ready, neuron_metrics
+from .compare import neuron_metrics
 from .errors import AlifError, ParamError
 from .params import Params, build_params
+from .rowstore import ROWS_FILE, RowWriter, make_row, read_rows, remaining, sweep_id
 from .units import parse_number
 
 if sys.version_info >= (3, 11):
@@ -43,9 +44,7 @@ MAX_SPREAD = {"lognormal": 10.0, "normal": 100.0, "uniform": 100.0}
 #: grids up to this many points are validated point by point before a sweep starts
 VALIDATE_ALL_UP_TO = 2000
 ODE_CHUNK = 32  # neurons per ODE task (traces are recorded for the energy: ~1.6 MB per 10 ms neuron)
-SPEC_FILE, ROWS_FILE, RESULTS_FILE = "sweep.json", "rows.jsonl", "results.parquet"
-ROW_STATUSES = ("ok", "failed", "stuck")
-METRICS = ("n_spikes", "spikes_per_period", "adaptation_ratio", "rate_hz", "energy_j", "energy_per_spike_j")
+SPEC_FILE, RESULTS_FILE = "sweep.json", "results.parquet"
 
 
 # ------------------------------------------------------------------------ specification
@@ -321,17 +320,6 @@ def points(spec: SweepSpec, base: Params) -> list[Point]:
 # ------------------------------------------------------------------------------- tasks
 
 
-def _row(point: Point, engine: str, status: str = "ok", error: str = "", wall: float = 0.0,
-         metrics: dict | None = None) -> dict:
-    row = {"point": point.index, "engine": engine, "grid_index": point.grid_index, "sample": point.sample,
-           **{k: v for k, v in point.values.items()}, "status": status, "error": error}
-    m = metrics or {}
-    for k in METRICS:
-        row[k] = m.get(k)
-    row["wall_s"] = wall
-    return json_ready(row)
-
-
 def _point_params(base: Params, point: Point) -> Params:
     return base.with_values(point.values) if point.values else base
 
@@ -350,7 +338,7 @@ def run_ode_task(base: Params, pts: Sequence[Point]) -> list[dict]:
             check_step(p)
             good.append((pt, p))
         except AlifError as exc:
-            rows[pt.index] = _row(pt, "ode", "failed", str(exc))
+            rows[pt.index] = make_row(pt, "ode", "failed", str(exc))
     groups: dict[tuple[float, float], list[tuple[Point, Params]]] = {}
     for pt, p in good:
         groups.setdefault((p.simulation.t_stop, p.simulation.dt), []).append((pt, p))
@@ -358,10 +346,10 @@ def run_ode_task(base: Params, pts: Sequence[Point]) -> list[dict]:
         result = solve_batch([p for _, p in group], record=True)
         for i, (pt, p) in enumerate(group):
             if not result.ok[i]:
-                rows[pt.index] = _row(pt, "ode", "failed", result.error_text(i))
+                rows[pt.index] = make_row(pt, "ode", "failed", result.error_text(i))
                 continue
             i_in = SquareWave.from_params(p)(result.time)
-            rows[pt.index] = _row(pt, "ode", metrics=neuron_metrics(p, result.time, result.v_c[i], i_in,
+            rows[pt.index] = make_row(pt, "ode", metrics=neuron_metrics(p, result.time, result.v_c[i], i_in,
                                                                      result.spikes[i]))
     wall = (time.perf_counter() - t0) / max(len(pts), 1)
     for r in rows.values():
@@ -381,10 +369,10 @@ def run_spice_task(base: Params, engine: str, pt: Point) -> dict:
         metrics = neuron_metrics(p, trace.time, trace["v_c"], trace["i_in"], trace.spikes)
         stuck = check_stuck(trace, p, engine)
     except AlifError as exc:
-        return _row(pt, engine, "failed", str(exc), time.perf_counter() - t0)
+        return make_row(pt, engine, "failed", str(exc), time.perf_counter() - t0)
     if stuck.stuck:
-        return _row(pt, engine, "stuck", stuck.message(engine), time.perf_counter() - t0, metrics=metrics)
-    return _row(pt, engine, wall=time.perf_counter() - t0, metrics=metrics)
+        return make_row(pt, engine, "stuck", stuck.message(engine), time.perf_counter() - t0, metrics=metrics)
+    return make_row(pt, engine, wall=time.perf_counter() - t0, metrics=metrics)
 
 
 def run_task(base: Params, engine: str, pts: Sequence[Point]) -> list[dict]:
@@ -396,14 +384,8 @@ def run_task(base: Params, engine: str, pts: Sequence[Point]) -> list[dict]:
 
 def tasks(spec: SweepSpec, pts: Sequence[Point], done: set[tuple[int, str]],
           ode_chunk: int = ODE_CHUNK) -> list[tuple[str, list[Point]]]:
-    """(engine, points) work items for the rows not in ``done``; SPICE first (they are the
-    long ones), one point per SPICE task, ``ode_chunk`` points per ODE task."""
-    out: list[tuple[str, list[Point]]] = []
-    for engine in sorted(spec.engines, key=lambda e: e == "ode"):
-        todo = [pt for pt in pts if (pt.index, engine) not in done]
-        size = ode_chunk if engine == "ode" else 1
-        out += [(engine, todo[i:i + size]) for i in range(0, len(todo), size)]
-    return out
+    """(engine, points) work items for the rows not in ``done`` (see :func:`rowstore.remaining`)."""
+    return remaining(spec.engines, pts, done, ode_chunk)
 
 
 # --------------------------------------------------------------------------- executors
@@ -501,124 +483,6 @@ def make_pool(scheduler: str | None = None, cluster: str | None = None, workers:
 
 
 # ------------------------------------------------------------------------- row storage
-
-
-def sweep_id(spec: SweepSpec, base: Params) -> str:
-    """A short fingerprint of a sweep (its specification and base parameters): every row
-    it writes carries it, so rows of another sweep are recognised."""
-    import hashlib
-
-    text = json.dumps({"spec": spec.to_dict(), "base": base.to_dict()}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _number_or_none(v: object, minimum: float = -math.inf) -> bool:
-    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                         and v >= minimum)
-
-
-def _metrics_valid(row: dict) -> bool:
-    """The row's status and metrics have the types and ranges a sweep writes."""
-    status = row.get("status")
-    if status not in ROW_STATUSES or not isinstance(row.get("error"), str):
-        return False
-    n, per = row.get("n_spikes"), row.get("spikes_per_period")
-    if status == "ok":
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            return False
-        if not isinstance(per, list) or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0
-                                                for c in per):
-            return False
-    elif not (n is None or (isinstance(n, int) and not isinstance(n, bool) and n >= 0)):
-        return False
-    return (_number_or_none(row.get("rate_hz"), 0.0) and _number_or_none(row.get("energy_j"))
-            and _number_or_none(row.get("energy_per_spike_j")) and _number_or_none(row.get("adaptation_ratio"), 0.0)
-            and _number_or_none(row.get("wall_s"), 0.0))
-
-
-def _row_fits(row: object, pts: Sequence[Point] | None, engines: Sequence[str] | None,
-              ident: str | None = None) -> bool:
-    """A row of this sweep: its fingerprint is the sweep's, its point exists, its engine
-    is one of the sweep's, its grid position, sample and parameter values are the point's
-    own, and its metrics have the types a sweep writes."""
-    if not isinstance(row, dict):
-        return False
-    point, engine = row.get("point"), row.get("engine")
-    if isinstance(point, bool) or not isinstance(point, int) or not isinstance(engine, str):
-        return False
-    if ident is not None and row.get("sweep") != ident:
-        return False
-    if not all(k in row for k in METRICS) or not _metrics_valid(row):
-        return False
-    if engines is not None and engine not in engines:
-        return False
-    if pts is None:
-        return True
-    if not 0 <= point < len(pts):
-        return False
-    pt = pts[point]
-    if row.get("grid_index") != pt.grid_index or row.get("sample") != pt.sample:
-        return False
-    for key, value in pt.values.items():
-        got = row.get(key)
-        if isinstance(value, float):
-            if not isinstance(got, (int, float)) or isinstance(got, bool) or not math.isclose(
-                    got, value, rel_tol=1e-12, abs_tol=0.0):
-                return False
-        elif got != value:
-            return False
-    return True
-
-
-def read_rows(out_dir: Path, pts: Sequence[Point] | None = None, engines: Sequence[str] | None = None,
-              skipped: list[int] | None = None, ident: str | None = None) -> list[dict]:
-    """Rows in ``rows.jsonl``; a line cut short by a kill is dropped (and cut from the file
-    so appends continue on a clean line); a repeated (point, engine) keeps the first.
-
-    With ``pts``/``engines``, a line that is not valid JSON or not a row of this sweep
-    (damaged, or written by another sweep) is skipped and its line number appended to
-    ``skipped``: such rows are never trusted (their points run again)."""
-    path = Path(out_dir) / ROWS_FILE
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    end = data.rfind(b"\n") + 1
-    if end < len(data):
-        with open(path, "r+b") as fh:
-            fh.truncate(end)
-    rows, seen = [], set()
-    for number, line in enumerate(data[:end].splitlines(), start=1):
-        try:
-            row = json.loads(line)
-        except (ValueError, RecursionError):  # damaged, or nested beyond reason
-            row = None
-        if not _row_fits(row, pts, engines, ident):
-            if skipped is not None and line.strip():
-                skipped.append(number)
-            continue
-        key = (row["point"], row["engine"])
-        if key not in seen:
-            seen.add(key)
-            rows.append(row)
-    return rows
-
-
-class RowWriter:
-    """Appends rows to ``rows.jsonl``, each batch flushed and fsynced before returning."""
-
-    def __init__(self, out_dir: Path, ident: str | None = None) -> None:
-        self._fh = open(Path(out_dir) / ROWS_FILE, "ab")
-        self._ident = ident
-
-    def write(self, rows: Iterable[dict]) -> None:
-        stamp = {} if self._ident is None else {"sweep": self._ident}
-        data = b"".join(json.dumps({**r, **stamp}, allow_nan=False).encode() + b"\n" for r in rows)
-        self._fh.write(data)
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-
-    def close(self) -> None:
-        self._fh.close()
 
 
 # ------------------------------------------------------------------------------ progress

@@ -17,7 +17,8 @@ import pandas as pd
 
 from .files import atomic_path, staged_files, write_text_atomic
 from .report import COLORS, LABELS, versions
-from .sweep import METRICS, RESULTS_FILE, SWEEP_OUTPUTS, SweepResult, SweepSpec, check_outputs_ours, record_files
+from .rowstore import METRICS
+from .sweep import RESULTS_FILE, SWEEP_OUTPUTS, SweepResult, SweepSpec, check_outputs_ours, record_files
 
 NICE = {"rate_hz": "mean rate (Hz)", "adaptation_ratio": "adaptation ratio (first/last period)",
         "energy_per_spike_j": "energy per spike (J)", "n_spikes": "spikes"}
