@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 OUT    ?= results/paper
 
-.PHONY: run test install system bench clean
+.PHONY: run test install system bench mutation clean
 
 ## Debian packages: ngspice + its shared library (PySpice's backend), venv support
 system:
@@ -49,6 +49,12 @@ bench: install
 	$(BIN)/python benchmarks/bench_spice.py
 	$(BIN)/python benchmarks/bench_compare.py
 	$(BIN)/python benchmarks/bench_sweep.py
+
+## mutation testing of the core modules (not part of CI; about 4 h on 2 cores, see README)
+MUTATION_ARGS ?= --budget-min 240
+mutation: install
+	$(BIN)/python -m pip install -q "cosmic-ray==8.7.0"
+	$(BIN)/python tools/mutation.py $(MUTATION_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist results .pytest_cache

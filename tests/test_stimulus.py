@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from alif_spice.stimulus import SquareWave
+from alif_spice.stimulus import SquareWave, pulse_segment
 
 
 @pytest.fixture
@@ -54,3 +54,57 @@ def test_duty_sets_the_on_time_and_charge_away_from_half(paper, duty):
     falls = t[1:][~above[1:] & above[:-1]]
     assert rises.size == 3 and falls.size == 3
     assert falls - rises == pytest.approx(np.full(3, duty / f), abs=2 * (t[1] - t[0]))
+
+
+def test_scalar_and_array_calls_agree(wave):
+    t = np.array([[0.1e-3, 0.45e-3], [0.9e-3, 1.45e-3]])
+    out = wave(t)
+    assert out.shape == (2, 2)
+    assert [wave(float(x)) for x in t.ravel()] == list(out.ravel())
+    assert isinstance(wave(0.45e-3), float) and wave(0.45e-3) == 1e-3
+
+
+def test_a_time_rounded_to_the_end_of_a_period_starts_the_next(wave):
+    # the floor of (t - td) / per can land one period short at a period boundary
+    per, td = 1e-3, 0.2e-3
+    for k in range(1, 40):
+        t = td + k * per
+        value, slope, t_end = pulse_segment(t, *wave._args())
+        assert value == 0.0 and slope == pytest.approx(1e-3 / 1e-6)
+        assert t_end == pytest.approx(t + 1e-6, abs=1e-15)
+
+
+def test_period_starts(wave):
+    np.testing.assert_allclose(wave.period_starts(3.2e-3), [0.2e-3, 1.2e-3, 2.2e-3], rtol=1e-12)
+    assert wave.period_starts(3.19e-3).size == 2
+    assert wave.period_starts(0.1e-3).size == 0  # stops before the delay: no period
+
+
+def iv(waveform, amplitude=1.5, frequency=200.0):
+    from alif_spice.stimulus import IvSource
+    return IvSource(waveform, amplitude, frequency)
+
+
+def test_iv_sine_against_its_closed_form():
+    s = iv("sine")
+    t = np.linspace(0, 0.02, 1001)
+    np.testing.assert_allclose(s(t), 1.5 * np.sin(2 * np.pi * 200.0 * t), atol=1e-12)
+    assert s(1.25e-3) == pytest.approx(1.5)  # a quarter period: the peak
+    assert s.spice() == "SIN(0 1.5 200.0)"
+
+
+def test_iv_triangle_corners_and_periodicity():
+    s = iv("triangle")
+    per = 1 / 200.0
+    corners = np.array([0, 0.25, 0.5, 0.75, 1.0]) * per
+    np.testing.assert_allclose(s(corners), [0, 1.5, 0, -1.5, 0], atol=1e-12)
+    np.testing.assert_allclose(s(corners + 3 * per), [0, 1.5, 0, -1.5, 0], atol=1e-9)
+    assert s(0.125 * per) == pytest.approx(0.75)  # linear between corners
+    assert s(0.625 * per) == pytest.approx(-0.75)
+    assert s.spice() == "PWL(0 0 0.00125 1.5 0.00375 -1.5 0.005 0) r=0"
+
+
+def test_iv_source_from_params(paper):
+    from alif_spice.stimulus import IvSource
+    p = paper.with_values({"iv.waveform": "triangle", "iv.amplitude": 0.8, "iv.frequency": 50.0})
+    assert IvSource.from_params(p) == IvSource("triangle", 0.8, 50.0)

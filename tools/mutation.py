@@ -13,7 +13,8 @@ count against the score.
 
 Writes ``OUT/<module>.sqlite`` (cosmic-ray's session: ``cr-report`` reads it) and
 ``OUT/report.md`` (score per module, every surviving mutant with its diff). With
-``--resume`` the mutants already run are kept and only the rest run. When the budget
+``--resume`` the mutants already run are kept and only the rest run; with
+``--rerun-survivors`` the surviving ones run again (after tests were added). When the budget
 is spent the run stops; the mutants not run are counted as such in the report.
 """
 
@@ -130,14 +131,16 @@ def baseline(copy: Path, mod: Module) -> float:
 
 
 def run_module(mod: Module, exclude: list[str], copies: list[Path], out: Path, deadline: float,
-               resume: bool, sample: int = 0, seed: int = 0) -> None:
+               resume: bool, sample: int = 0, seed: int = 0, rerun: bool = False) -> None:
     session, cfg = out / f"{mod.name}.sqlite", out / f"{mod.name}.toml"
     took = baseline(copies[0], mod)
     timeout = max(60.0, 3 * took + 30)
     ports = [free_port() for _ in copies]
     urls = [f"http://127.0.0.1:{p}" for p in ports]
     write_session_config(cfg, mod, exclude, timeout, urls)
-    if not (resume and session.exists()):
+    if rerun and session.exists():
+        forget_survivors(session)
+    elif not (resume and session.exists()):
         session.unlink(missing_ok=True)
         subprocess.run([BIN / "cosmic-ray", "init", cfg, session], check=True, cwd=ROOT)
         subprocess.run([BIN / "cr-filter-operators", session, cfg], check=True, cwd=ROOT,
@@ -208,6 +211,14 @@ def keep_sample(session: Path, n: int, seed: int) -> None:
         keep = set(random.Random(seed).sample(ids, n))
         drop = [i for i in ids if i not in keep]
         db.set_multiple_results(drop, WorkResult(output=NOT_SAMPLED, worker_outcome=WorkerOutcome.SKIPPED))
+
+
+def forget_survivors(session: Path) -> None:
+    """Make the surviving mutants pending again (to run them against new tests)."""
+    import sqlite3
+
+    with sqlite3.connect(session) as db:
+        db.execute("DELETE FROM work_results WHERE worker_outcome = 'NORMAL' AND test_outcome = 'SURVIVED'")
 
 
 def count_pending(session: Path) -> int:
@@ -299,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sample", type=int, default=0,
                     help="run a seeded random sample of this many mutants per module (default: all)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--rerun-survivors", action="store_true",
+                    help="run the surviving mutants of an earlier run again (after adding tests)")
     ap.add_argument("--report-only", action="store_true", help="only summarise the sessions in --out")
     args = ap.parse_args(argv)
     exclude, mods = load_config()
@@ -317,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}: not started, time budget spent")
                 continue
             t0 = time.monotonic()
-            run_module(mods[name], exclude, copies, out, deadline, args.resume, args.sample, args.seed)
+            run_module(mods[name], exclude, copies, out, deadline, args.resume, args.sample, args.seed,
+                       args.rerun_survivors)
             seconds[name] = time.monotonic() - t0
         shutil.rmtree(out / "workers", ignore_errors=True)
     equivalent = load_equivalent()
