@@ -53,3 +53,29 @@ def test_wheel_ships_data_folders(tmp_path):
     assert "alif_spice/presets/paper.toml" in names
     for folder in ("netlists", "spice_models", "compare"):
         assert any(n.startswith(f"alif_spice/_data/{folder}/") for n in names), folder
+
+
+def test_source_tree_and_editable_installs_find_the_data_folders(tmp_path):
+    # an editable install (pip install -e .) puts the source tree on sys.path, as here:
+    # the templates, libraries and cases are then found beside the package
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "netlists").is_dir():
+        pytest.skip("no source tree beside the tests")
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    code = ("import sys, alif_spice; from alif_spice.cli import main; "
+            "assert alif_spice.__file__.startswith(sys.argv[1]), alif_spice.__file__; "
+            "sys.argv = ['alif-spice', *sys.argv[2:]]; sys.exit(main())")
+    for circuit in ("ideal", "hardware", "memristor-iv"):
+        res = subprocess.run([sys.executable, "-c", code, str(root), "netlist", "--circuit", circuit, "-o",
+                              f"{circuit}.cir"], cwd=tmp_path, capture_output=True, text=True, env=env)
+        assert res.returncode == 0, res.stderr
+        assert ".subckt" in (tmp_path / f"{circuit}.cir").read_text().lower()
+    res = subprocess.run([sys.executable, "-c", "from alif_spice.cases import available_cases, load_case; "
+                          "print(available_cases(), load_case('step').name)"],
+                         cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert res.returncode == 0 and "'paper'" in res.stdout and "step" in res.stdout, res.stderr
