@@ -57,3 +57,78 @@ def test_gmms_with_phi_one_reduces_to_the_closed_form_divider(paper):
                          for d, xx in zip(delta, x)])
     np.testing.assert_allclose(v_solved, v_closed, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(i_closed, mm.conductance(x, m.r_on, m.r_off) * v_closed)
+
+
+def test_thermal_beta_is_q_over_kt():
+    # CODATA 2018 exact values: q = 1.602176634e-19 C, k_B = 1.380649e-23 J/K
+    assert mm.thermal_beta(300.0) == pytest.approx(38.68173, rel=1e-6)
+    assert mm.thermal_beta(600.0) == pytest.approx(38.68173 / 2, rel=1e-6)
+
+
+def test_exp_is_clipped_exactly_at_the_limit():
+    assert mm.exp_clipped(1e4) == np.exp(600.0)
+    assert mm.exp_clipped(-1e4) == np.exp(-600.0)
+    assert mm.exp_clipped(599.5) == np.exp(599.5)
+    assert mm.exp_clipped(-599.5) == np.exp(-599.5)
+    np.testing.assert_array_equal(mm.exp_clipped(np.array([-1e4, 0.5, 1e4])),
+                                  np.exp([-600.0, 0.5, 600.0]))
+    np.testing.assert_array_equal(mm.clip(np.array([-2.0, 0.3, 2.0]), -1.0, 1.0), [-1.0, 0.3, 1.0])
+
+
+@pytest.mark.parametrize("phi, af, bf, ar, br", [(0.3, 2e-6, 4.0, 5e-7, 2.5), (0.9, 1e-5, 1.5, 3e-5, 6.0),
+                                                  (0.0, 1e-6, 3.0, 1e-6, 3.0)])
+def test_gmms_slope_is_the_derivative_of_the_current(phi, af, bf, ar, br):
+    v = np.linspace(-1.5, 1.5, 31)
+    h = 1e-6
+    numeric = (mm.gmms_current(v + h, 0.4, 1351.0, 7510.0, phi, af, bf, ar, br)
+               - mm.gmms_current(v - h, 0.4, 1351.0, 7510.0, phi, af, bf, ar, br)) / (2 * h)
+    slope = mm.gmms_slope(v, 0.4, 1351.0, 7510.0, phi, af, bf, ar, br)
+    np.testing.assert_allclose(slope, numeric, rtol=1e-6)
+    assert np.all(slope >= 0)
+
+
+def test_gmms_current_is_the_published_form():
+    # phi G(x) v + (1 - phi)(alpha_f e^{beta_f v} - alpha_r e^{-beta_r v}), asymmetric terms
+    v, x, phi, af, bf, ar, br = 0.7, 0.25, 0.6, 3e-6, 2.0, 7e-6, 5.0
+    g = 0.25 / 1351.0 + 0.75 / 7510.0
+    expect = phi * g * v + (1 - phi) * (af * np.exp(bf * v) - ar * np.exp(-br * v))
+    assert mm.gmms_current(v, x, 1351.0, 7510.0, phi, af, bf, ar, br) == pytest.approx(expect, rel=1e-14)
+    assert mm.gmms_current(-v, x, 1351.0, 7510.0, phi, af, bf, ar, br) == pytest.approx(
+        -phi * g * v + (1 - phi) * (af * np.exp(-bf * v) - ar * np.exp(br * v)), rel=1e-14)
+
+
+@pytest.mark.parametrize("r_s", [0.0, 680.0, 6800.0, 68e3])
+def test_vectorised_gmms_branch_satisfies_kirchhoff_to_machine_precision(paper, r_s):
+    m = paper.with_values({"memristor.phi": 0.7, "memristor.alpha_f": 2e-6, "memristor.beta_f": 4.0,
+                           "memristor.alpha_r": 9e-7, "memristor.beta_r": 2.0}).memristor
+    delta = np.linspace(-6, 6, 241)
+    x = np.linspace(0.05, 0.95, 241)
+    v, i = mm.branch(delta, x, m, r_s)
+    np.testing.assert_allclose(v + r_s * i, delta, rtol=1e-13, atol=1e-14)
+    np.testing.assert_array_equal(i, mm.gmms_current(v, x, m.r_on, m.r_off, m.phi, m.alpha_f, m.beta_f,
+                                                     m.alpha_r, m.beta_r))
+    for d, xx, vv in list(zip(delta, x, v))[::40]:
+        assert mm.gmms_branch_voltage(d, xx, r_s, m.r_on, m.r_off, m.phi, m.alpha_f, m.beta_f, m.alpha_r,
+                                      m.beta_r) == vv
+
+
+def test_plain_mms_branch_is_the_divider(paper):
+    m = paper.memristor
+    delta, x, r_s = np.array([-2.0, 0.5, 3.0]), np.array([0.1, 0.5, 0.9]), 6800.0
+    v, i = mm.branch(delta, x, m, r_s)
+    r = 1 / (x / m.r_on + (1 - x) / m.r_off)
+    np.testing.assert_allclose(v, delta * r / (r + r_s), rtol=1e-14)
+    np.testing.assert_allclose(i, delta / (r + r_s), rtol=1e-14)
+
+
+def test_a_branch_solve_that_is_not_finite_is_an_error(paper):
+    m = paper.with_values({"memristor.phi": 0.5}).memristor
+    with pytest.raises(FloatingPointError, match="non-finite"):
+        mm.branch(np.array([np.nan]), np.array([0.5]), m, 100.0)
+
+
+def test_switching_constants_and_conductance_forms():
+    k_on, k_off = mm.switching_constants(0.3, 0.1, 40.0)
+    assert (k_on, k_off) == (pytest.approx(np.exp(12.0), rel=1e-15), pytest.approx(np.exp(4.0), rel=1e-15))
+    assert mm.conductance_g(0.3, 2e-3, 1e-4) == pytest.approx(0.3 * 2e-3 + 0.7 * 1e-4, rel=1e-15)
+    assert mm.divider_voltage(2.0, 1e-3, 1000.0) == pytest.approx(1.0, rel=1e-15)

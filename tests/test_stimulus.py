@@ -108,3 +108,16 @@ def test_iv_source_from_params(paper):
     from alif_spice.stimulus import IvSource
     p = paper.with_values({"iv.waveform": "triangle", "iv.amplitude": 0.8, "iv.frequency": 50.0})
     assert IvSource.from_params(p) == IvSource("triangle", 0.8, 50.0)
+
+
+def test_a_time_just_before_a_corner_belongs_to_the_piece_that_starts_there(wave):
+    # within TIME_TOL (1e-14 s) of a corner, the piece that starts at the corner is used,
+    # evaluated at the corner itself: the value is the corner's, exactly
+    amp, te, td = 1e-3, 1e-6, 0.2e-3
+    for k in range(3):
+        base = td + k * 1e-3
+        for corner, level, slope in ((base, 0.0, amp / te), (base + te, amp, 0.0),
+                                     (base + 0.5e-3, amp, -amp / te), (base + 0.5e-3 + te, 0.0, 0.0)):
+            t = corner - 5e-15
+            value, got_slope, _ = pulse_segment(t, *wave._args())
+            assert value == level and got_slope == pytest.approx(slope, rel=1e-6)
