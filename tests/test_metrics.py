@@ -1,0 +1,167 @@
+"""The comparison's metrics on synthetic traces whose answers are known by hand (fast,
+in-process): period binning, adaptation, matching at its window, energy per period and
+per spike, the hardware's supply energy, and the JSON form."""
+
+import math
+
+import numpy as np
+import pytest
+
+from alif_spice import compare as C
+from alif_spice.stimulus import SquareWave
+from alif_spice.trace import Trace
+
+# a stimulus with delay 0.2 ms and period 1 ms (edges of 1 us)
+STIM = SquareWave(v1=0.0, v2=1e-3, td=0.2e-3, tr=1e-6, pw=0.5e-3 - 1e-6, tf=1e-6, per=1e-3)
+
+
+def test_spikes_are_binned_by_input_period():
+    spikes = np.array([0.1e-3, 0.25e-3, 1.19e-3, 1.21e-3, 1.5e-3, 2.5e-3, 3.3e-3])
+    # periods start at 0.2, 1.2, 2.2 (ms) before t_stop = 3.25 ms; the spike before the
+    # delay and the one after the last full period are in no period
+    assert C.spikes_per_period(spikes, STIM, 3.25e-3) == [2, 2, 1]
+    assert C.spikes_per_period(spikes, STIM, 3.1e-3) == [2, 2]
+    assert C.spikes_per_period(spikes, STIM, 0.15e-3) == []
+    assert C.spikes_per_period(np.array([]), STIM, 2.25e-3) == [0, 0]
+
+
+def test_adaptation_ratios():
+    assert C.adaptation_ratio([6, 4, 3]) == 2.0
+    assert C.adaptation_ratio([6, 0]) == math.inf
+    assert math.isnan(C.adaptation_ratio([0, 2]))
+    assert math.isnan(C.adaptation_ratio([5]))
+    assert C.isi_adaptation_ratio(np.array([0.0, 1.0, 2.5, 4.5])) == 2.0  # last ISI / first ISI
+    assert C.isi_adaptation_ratio(np.array([4.5, 0.0, 2.5, 1.0])) == 2.0  # order does not matter
+    assert math.isnan(C.isi_adaptation_ratio(np.array([0.0, 1.0])))
+    assert math.isnan(C.isi_adaptation_ratio(np.array([1.0, 1.0, 2.0])))  # a zero first ISI
+
+
+def test_on_grid_interpolates_and_keeps_the_last_value_at_repeated_times():
+    t = np.array([0.0, 1.0, 1.0, 3.0])
+    tr = Trace(t, {"v_c": np.array([0.0, 1.0, 5.0, 9.0])}, np.empty(0), "test")
+    np.testing.assert_array_equal(C.on_grid(tr, "v_c", np.array([0.0, 0.5, 1.0, 2.0, 3.0])),
+                                  [0.0, 2.5, 5.0, 7.0, 9.0])  # from (0, 0) to (1, 5), the last value
+
+
+def test_rmse():
+    assert C.rmse(np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.0, 2.0, 3.0, 0.0])) == 2.0
+    assert C.rmse([0.0, 0.0], [3.0, -3.0]) == 3.0
+
+
+def test_match_at_the_window_edge_and_nearest_first():
+    ref = np.array([1.0, 2.0, 3.0])
+    m = C.match_spikes(ref, np.array([1.25, 2.3]), window=0.25)
+    assert m.pairs.tolist() == [[1.0, 1.25]]  # exactly at the window: matched
+    assert m.missing.tolist() == [2.0, 3.0] and m.extra.tolist() == [2.3]
+    # a test spike between two reference spikes goes to the nearer one, the other is missing
+    m = C.match_spikes(ref, np.array([2.6]), window=0.5)
+    assert m.pairs.tolist() == [[3.0, 2.6]] and m.missing.tolist() == [1.0, 2.0]
+    assert m.errors.tolist() == pytest.approx([-0.4])
+    # the last reference spike is reachable (the search includes the right end)
+    m = C.match_spikes(ref, np.array([3.1]), window=0.2)
+    assert m.pairs.tolist() == [[3.0, 3.1]]
+    assert C.match_spikes(ref, np.array([]), 1.0).errors.size == 0
+
+
+def test_greedy_matching_pairs_the_closest_first():
+    # test spike 1.05 is closest to ref 1.0; test 0.8 then cannot take it and is extra
+    m = C.match_spikes(np.array([1.0]), np.array([0.8, 1.05]), window=0.3)
+    assert m.pairs.tolist() == [[1.0, 1.05]] and m.extra.tolist() == [0.8] and m.missing.size == 0
+
+
+def test_match_window_is_half_the_shortest_isi():
+    assert C.match_window(np.array([0.0, 3.0, 4.0, 10.0])) == 0.5
+    assert C.match_window(np.array([5.0])) == 1.0
+    assert C.match_window(np.array([4.0, 0.0, 3.0])) == 0.5  # unsorted input
+
+
+def linear_trace(n=4001, t_stop=3.2e-3):
+    t = np.linspace(0.0, t_stop, n)
+    # v_c i_in = 2 W constant: E(t) = 2 t, J
+    return Trace(t, {"v_c": np.full(n, 4.0), "i_in": np.full(n, 0.5), "i_pos": np.full(n, -0.01),
+                     "i_neg": np.full(n, 0.02), "i_cmp_supply": np.full(n, -0.003)}, np.empty(0), "test")
+
+
+def test_source_and_supply_energy_of_constant_power():
+    tr = linear_trace()
+    np.testing.assert_allclose(C.source_energy(tr), 2.0 * tr.time, rtol=1e-12, atol=1e-18)
+    # supplies +5 V, -5 V and 3.3 V, currents into their + terminals: P = -sum(V I)
+    power = -(5.0 * -0.01 + -5.0 * 0.02 + 3.3 * -0.003)
+    np.testing.assert_allclose(C.supply_energy(tr, 5.0, -5.0, 3.3), power * tr.time, rtol=1e-12, atol=1e-18)
+
+
+def test_energy_per_period_ends_at_t_stop():
+    tr = linear_trace()
+    e = C.energy_per_period(tr.time, C.source_energy(tr), STIM, 3.1e-3)
+    assert e == pytest.approx([2e-3, 2e-3], rel=1e-9)  # whole periods only: [0.2, 1.2], [1.2, 2.2] ms
+    # a last period counted (within 1e-9 of a period) ends at t_stop, not after it
+    e = C.energy_per_period(tr.time, C.source_energy(tr), STIM, 3.2e-3 - 1e-13)
+    assert len(e) == 3 and abs(e[-1] - 2 * (1e-3 - 1e-13)) < 2e-14
+    e = C.energy_per_period(tr.time, C.source_energy(tr), STIM, 3.2e-3)
+    assert e == pytest.approx([2e-3, 2e-3, 2e-3], rel=1e-9)
+    assert C.per_spike([4.0, 3.0, 1.0], [2, 0, 4]) == [2.0, None, 0.25]
+
+
+def test_neuron_metrics(paper):
+    p = paper.with_values({"simulation.t_stop": 3.2e-3, "stimulus.delay": 0.2e-3})
+    tr = linear_trace()
+    spikes = np.array([0.3e-3, 0.4e-3, 1.5e-3, 2.9e-3, 3.0e-3, 3.1e-3])
+    m = C.neuron_metrics(p, tr.time, tr["v_c"], tr["i_in"], spikes)
+    assert m["n_spikes"] == 6 and m["spikes_per_period"] == [2, 1, 3]
+    assert m["adaptation_ratio"] == pytest.approx(2 / 3)
+    assert m["rate_hz"] == pytest.approx(6 / 3.2e-3)
+    assert m["energy_j"] == pytest.approx(2 * 3.2e-3, rel=1e-12)
+    assert m["energy_per_spike_j"] == pytest.approx(2 * 3.2e-3 / 6, rel=1e-12)
+    assert C.neuron_metrics(p, tr.time, tr["v_c"], tr["i_in"], np.array([]))["energy_per_spike_j"] is None
+
+
+def test_circuit_metrics_on_known_traces(paper):
+    p = paper.with_values({"simulation.t_stop": 3.2e-3, "stimulus.delay": 0.2e-3})
+    base = linear_trace()
+    ode_spikes = np.array([0.3e-3, 0.5e-3, 1.3e-3, 2.3e-3])
+    sp_spikes = np.array([0.3e-3 + 2e-6, 0.5e-3 - 4e-6, 2.3e-3 + 1e-6, 2.6e-3])
+    x = np.linspace(0.0, 1.0, base.time.size)
+    ode = Trace(base.time, {**base.signals, "x": x}, ode_spikes, "ode")
+    spice = Trace(base.time, {**base.signals, "x": x + 0.01, "v_c": base["v_c"] - 0.2}, sp_spikes, "spice")
+    m = C.circuit_metrics(p, ode, spice, "ideal")
+    assert m["n_spikes"] == {"ode": 4, "spice": 4}
+    assert m["spikes_per_period"] == {"ode": [2, 1, 1], "spice": [2, 0, 2]}
+    assert (m["matched_spikes"], m["missing_spikes"], m["extra_spikes"]) == (3, 1, 1)
+    assert m["spike_time_max_abs_error_s"] == pytest.approx(4e-6)
+    assert m["spike_time_mean_abs_error_s"] == pytest.approx(7e-6 / 3)
+    assert m["mean_isi_ode_s"] == pytest.approx(2.0e-3 / 3)
+    assert m["x_rmse"] == pytest.approx(0.01) and m["v_c_rmse"] == pytest.approx(0.2)
+    assert m["adaptation_ratio"] == {"ode": 2.0, "spice": 1.0}
+    assert m["isi_adaptation_ratio"]["ode"] == pytest.approx(1.0e-3 / 0.2e-3)
+    e_ode = m["energy_input_per_period_j"]["ode"]
+    assert e_ode == pytest.approx([2e-3, 2e-3, 2e-3], rel=1e-9)
+    # the spice trace has v_c 0.2 V lower: power 3.8 * 0.5 = 1.9 W
+    assert m["energy_input_per_period_j"]["spice"] == pytest.approx([1.9e-3] * 3, rel=1e-9)
+    assert m["energy_per_spike_j"] == {"ode": pytest.approx(6e-3 / 4), "spice": pytest.approx(5.7e-3 / 4)}
+    assert m["energy_per_spike_per_period_j"]["spice"][1] is None
+    assert "energy_supply_per_period_j" not in m
+    hw = C.circuit_metrics(p, ode, spice, "hardware")
+    from alif_spice.hardware import effective_hardware
+
+    h = effective_hardware(p)
+    power = -(h.v_pos * -0.01 + h.v_neg * 0.02 + h.comp_supply * -0.003)
+    assert hw["energy_supply_per_period_j"] == pytest.approx([power * 1e-3] * 3, rel=1e-9)
+    assert hw["energy_supply_per_spike_j"] == pytest.approx(3 * power * 1e-3 / 4, rel=1e-9)
+
+
+def test_circuit_metrics_without_spikes(paper):
+    p = paper.with_values({"simulation.t_stop": 3.2e-3, "stimulus.delay": 0.2e-3})
+    base = linear_trace()
+    x = np.zeros(base.time.size)
+    quiet = Trace(base.time, {**base.signals, "x": x}, np.array([]), "ode")
+    m = C.circuit_metrics(p, quiet, quiet, "ideal")
+    assert m["spike_time_max_abs_error_s"] is None and m["spike_time_mean_abs_error_s"] is None
+    assert m["mean_isi_ode_s"] is None and m["energy_per_spike_j"] == {"ode": None, "spice": None}
+    one = Trace(base.time, {**base.signals, "x": x}, np.array([1e-3]), "ode")
+    assert C.circuit_metrics(p, one, one, "ideal")["mean_isi_ode_s"] is None
+
+
+def test_json_ready():
+    out = C.json_ready({"a": [np.float64(1.5), np.nan, np.inf], "b": (np.int32(3), np.bool_(True)), "c": "s"})
+    assert out == {"a": [1.5, None, None], "b": [3, True], "c": "s"}
+    assert type(out["b"][0]) is int and type(out["b"][1]) is bool and type(out["a"][0]) is float
