@@ -169,12 +169,30 @@ def run_module(mod: Module, exclude: list[str], copies: list[Path], out: Path, d
     finally:
         for w in workers:
             try:
-                os.killpg(w.pid, signal.SIGTERM)
+                os.killpg(w.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
             w.wait()
+        kill_stragglers(copies)  # the tests a worker started run in their own session
         for c in copies:  # a worker stopped mid-mutant leaves the mutant in place
             restore(c, mod)
+
+
+def kill_stragglers(copies: list[Path]) -> None:
+    """Kill every process working in one of the copies."""
+    roots = [os.fspath(c.resolve()) for c in copies]
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if any(cwd == r or cwd.startswith(r + os.sep) for r in roots):
+            try:
+                os.kill(int(entry.name), signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def restore(copy: Path, mod: Module) -> None:
@@ -314,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="run the surviving mutants of an earlier run again (after adding tests)")
     ap.add_argument("--report-only", action="store_true", help="only summarise the sessions in --out")
     args = ap.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up the workers as on Ctrl-C
     exclude, mods = load_config()
     names = [n for n in args.modules.split(",") if n] or list(mods)
     unknown = [n for n in names if n not in mods]
