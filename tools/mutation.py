@@ -138,9 +138,9 @@ def run_module(mod: Module, exclude: list[str], copies: list[Path], out: Path, d
     ports = [free_port() for _ in copies]
     urls = [f"http://127.0.0.1:{p}" for p in ports]
     write_session_config(cfg, mod, exclude, timeout, urls)
-    if rerun and session.exists():
-        forget_survivors(session)
-    elif not (resume and session.exists()):
+    if (resume or rerun) and session.exists():
+        forget(session, survivors=rerun)
+    else:
         session.unlink(missing_ok=True)
         subprocess.run([BIN / "cosmic-ray", "init", cfg, session], check=True, cwd=ROOT)
         subprocess.run([BIN / "cr-filter-operators", session, cfg], check=True, cwd=ROOT,
@@ -152,6 +152,7 @@ def run_module(mod: Module, exclude: list[str], copies: list[Path], out: Path, d
           f"(timeout {timeout:.0f} s each)", flush=True)
     if not pending:
         return
+    proc = None
     workers = [subprocess.Popen([BIN / "cosmic-ray", "http-worker", "--port", str(p)], cwd=c,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
                for p, c in zip(ports, copies)]
@@ -162,11 +163,12 @@ def run_module(mod: Module, exclude: list[str], copies: list[Path], out: Path, d
         while proc.poll() is None:
             if time.monotonic() > deadline:
                 print(f"{mod.name}: time budget spent, stopping", flush=True)
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait()
                 break
             time.sleep(2)
     finally:
+        if proc is not None and proc.poll() is None:  # first, so it records no failed mutants
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
         for w in workers:
             try:
                 os.killpg(w.pid, signal.SIGKILL)
@@ -231,12 +233,15 @@ def keep_sample(session: Path, n: int, seed: int) -> None:
         db.set_multiple_results(drop, WorkResult(output=NOT_SAMPLED, worker_outcome=WorkerOutcome.SKIPPED))
 
 
-def forget_survivors(session: Path) -> None:
-    """Make the surviving mutants pending again (to run them against new tests)."""
+def forget(session: Path, survivors: bool) -> None:
+    """Make pending again the mutants whose worker failed or was stopped, and with
+    ``survivors`` the surviving ones (to run them against new tests)."""
     import sqlite3
 
     with sqlite3.connect(session) as db:
-        db.execute("DELETE FROM work_results WHERE worker_outcome = 'NORMAL' AND test_outcome = 'SURVIVED'")
+        db.execute("DELETE FROM work_results WHERE worker_outcome = 'ABNORMAL'")
+        if survivors:
+            db.execute("DELETE FROM work_results WHERE worker_outcome = 'NORMAL' AND test_outcome = 'SURVIVED'")
 
 
 def count_pending(session: Path) -> int:
