@@ -261,6 +261,14 @@ def is_equivalent(entry_list: list[dict], mod: Module, operator: str, line: str)
     return None
 
 
+def _original_line(diff: str | None) -> str:
+    """The line a mutant changed, as it was (from cosmic-ray's diff)."""
+    for line in (diff or "").splitlines():
+        if line.startswith("-") and not line.startswith("---"):
+            return line[1:]
+    return ""
+
+
 def summarise(mod: Module, out: Path, equivalent: list[dict]) -> dict | None:
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome
@@ -269,7 +277,7 @@ def summarise(mod: Module, out: Path, equivalent: list[dict]) -> dict | None:
     if not session.exists():
         return None
     source = (ROOT / mod.path).read_text().splitlines()
-    s = {"module": mod.name, "killed": 0, "survived": [], "equivalent": [], "pending": 0, "other": 0,
+    s = {"module": mod.name, "killed": 0, "survived": [], "equivalent": [], "pending": 0,
          "skipped": 0, "unsampled": 0}
     with use_db(str(session), WorkDB.Mode.open) as db:
         s["pending"] = sum(1 for _ in db.pending_work_items)
@@ -278,10 +286,11 @@ def summarise(mod: Module, out: Path, equivalent: list[dict]) -> dict | None:
                 s["unsampled" if result.output == NOT_SAMPLED else "skipped"] += 1
                 continue
             if result.worker_outcome != WorkerOutcome.NORMAL:
-                s["other"] += 1  # the mutation could not be applied or the worker failed
+                s["pending"] += 1  # the worker failed or was stopped: not run (a resumed run runs it)
                 continue
             m = item.mutations[0]
-            line = source[m.start_pos[0] - 1] if 0 < m.start_pos[0] <= len(source) else ""
+            line = _original_line(result.diff) or (source[m.start_pos[0] - 1]
+                                                   if 0 < m.start_pos[0] <= len(source) else "")
             if result.test_outcome == TestOutcome.KILLED:
                 s["killed"] += 1
                 continue
