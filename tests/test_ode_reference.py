@@ -109,3 +109,106 @@ def test_recorded_columns_are_their_definitions(paper, model):
     assert tr["v_c"][0] == n.v_reset and tr["x"][0] == m.x0
     # v_mem never stays above threshold on the grid: a crossing resets
     assert np.all(tr["v_mem"] <= n.v_th + 1e-9)
+
+
+def test_save_every_keeps_every_nth_point_and_the_last(paper):
+    p = paper.with_values({**ODD, "simulation.t_stop": 1.00037e-3})
+    full, thin = solve_ode(p), solve_ode(p, every=7)
+    np.testing.assert_array_equal(thin.spikes, full.spikes)
+    idx = np.r_[np.arange(0, full.time.size, 7), full.time.size - 1]
+    idx = np.unique(idx)
+    np.testing.assert_array_equal(thin.time, full.time[idx])
+    for col in ("v_c", "x", "v_mem", "i_m", "i_in"):
+        np.testing.assert_array_equal(thin[col], full[col][idx])
+    assert thin.time[-1] == 1.00037e-3 and full.time[-1] == 1.00037e-3
+
+
+@pytest.mark.parametrize("every", [0, -3, 2.5, True])
+def test_save_every_must_be_a_positive_integer(paper, every):
+    from alif_spice import ParamError
+    with pytest.raises(ParamError, match="--save-every: expected an integer >= 1"):
+        solve_ode(paper, every=every)
+
+
+def test_time_grid():
+    from alif_spice.ode import time_grid
+    np.testing.assert_allclose(time_grid(1.0e-3, 3e-4), [0, 3e-4, 6e-4, 9e-4, 1e-3], rtol=1e-15)
+    np.testing.assert_allclose(time_grid(1.2e-3, 3e-4), [0, 3e-4, 6e-4, 9e-4, 1.2e-3], rtol=1e-12)
+    np.testing.assert_allclose(time_grid(1.0e-3, 1e-4, every=4), [0, 4e-4, 8e-4, 1e-3], rtol=1e-15)
+
+
+def test_a_batch_reports_final_states_and_grows_its_spike_store(paper):
+    from alif_spice.ode import parameter_row, solve_rows
+    sets = [paper.with_values({**ODD, **GMMS}), paper.with_values(ODD)]
+    batch = solve_batch(sets, record=True)
+    np.testing.assert_array_equal(batch.final_v_c, batch.v_c[:, -1])
+    np.testing.assert_array_equal(batch.final_x, batch.x[:, -1])
+    assert batch.ok.all() and batch.error_text(0) == ""
+    for p, spikes in zip(sets, batch.spikes):  # mixed models in one batch: as alone
+        np.testing.assert_array_equal(spikes, solve_ode(p).spikes)
+    P = np.stack([parameter_row(p) for p in sets])
+    small = solve_rows(P, ODD["simulation.dt"], ODD["simulation.t_stop"], spike_capacity=2)
+    assert all(s.size > 2 for s in small.spikes)
+    for a, b in zip(small.spikes, batch.spikes):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_batch_inputs_are_checked(paper):
+    from alif_spice import ParamError
+    with pytest.raises(ParamError, match="no parameter sets"):
+        solve_batch([])
+    with pytest.raises(ParamError, match="must share them"):
+        solve_batch([paper, paper.with_values({"simulation.dt": 2e-8})])
+    with pytest.raises(ParamError, match="simulation.dt: must be < simulation.t_stop"):
+        solve_ode(paper.with_values({"simulation.dt": 1e-3, "simulation.t_stop": 1e-3}))
+
+
+def test_stability_limit_is_2_5_rc(paper):
+    from alif_spice import ParamError
+    from alif_spice.ode import check_step
+    p = paper.with_values({"simulation.t_stop": 1e-3})
+    tau = (p.memristor.r_on + p.neuron.r_s) * p.neuron.c
+    check_step(p.with_values({"simulation.dt": 2.5 * tau}))
+    with pytest.raises(ParamError, match=r"must be <= 2.5\*\(r_on \+ r_s\)\*c"):
+        check_step(p.with_values({"simulation.dt": 2.5 * tau * (1 + 1e-9)}))
+    check_step(p.with_values({"simulation.dt": 2.5 * tau * 1.5, **GMMS}))  # the gMMS is not held to it
+
+
+def iv_reference(p, t, v_src, r):
+    """x(t) of the memristor alone behind r, from scipy (source linear between samples)."""
+    m = p.memristor
+    beta = mm.thermal_beta(m.temperature)
+
+    def rhs(s, y):
+        x = min(max(y[0], 0.0), 1.0)
+        vs = np.interp(s, t, v_src)
+        vm = mm.branch(np.array([vs]), np.array([x]), m, r)[0][0]
+        return [mm.dxdt(vm, x, m.v_on, m.v_off, m.tau, beta)]
+    sol = solve_ivp(rhs, (t[0], t[-1]), [m.x0], method="DOP853", rtol=1e-10, atol=1e-12, t_eval=t,
+                    max_step=float(np.min(np.diff(t))))
+    return sol.y[0]
+
+
+@pytest.mark.parametrize("model", ["mms", "gmms"])
+def test_iv_drive_against_an_independent_solution(paper, model):
+    from alif_spice.ode import solve_iv
+    p = paper.with_values({"memristor.x0": 0.15, "iv.waveform": "triangle", "iv.amplitude": 1.2,
+                           "iv.frequency": 400.0, "iv.periods": 2, "iv.points_per_period": 400,
+                           **(GMMS if model == "gmms" else {})})
+    tr = solve_iv(p)
+    assert tr["x"].max() - tr["x"].min() > 0.2  # the state really switches
+    ref = iv_reference(p, tr.time, tr["v_src"], p.iv.r_series)
+    np.testing.assert_allclose(tr["x"], ref, atol=2e-6)
+    v_mem, i_m = mm.branch(tr["v_src"], tr["x"], p.memristor, p.iv.r_series)
+    np.testing.assert_array_equal(tr["v_mem"], v_mem)
+    np.testing.assert_array_equal(tr["i_m"], i_m)
+
+
+def test_iv_drive_with_measured_samples_and_no_series_resistor(paper):
+    from alif_spice.ode import solve_iv
+    p = paper.with_values({"memristor.x0": 0.6})
+    t = np.linspace(0, 5e-3, 301)
+    v = 0.8 * np.sin(2 * np.pi * 300 * t) - 0.1
+    tr = solve_iv(p, t, v, r_series=0.0)
+    np.testing.assert_allclose(tr["x"], iv_reference(p, t, v, 0.0), atol=2e-6)
+    np.testing.assert_array_equal(tr["v_mem"], v)  # no series resistor: the device sees the source
