@@ -48,11 +48,12 @@ class Module:
     path: str
     tests: tuple[str, ...]
     numba: bool
+    sample: int = 0  # run a seeded sample of this many mutants (0: all, or --sample)
 
 
 def load_config() -> tuple[list[str], dict[str, Module]]:
     raw = tomllib.loads(CONFIG.read_text())
-    mods = {name: Module(name, m["path"], tuple(m["tests"]), bool(m.get("numba", False)))
+    mods = {name: Module(name, m["path"], tuple(m["tests"]), bool(m.get("numba", False)), int(m.get("sample", 0)))
             for name, m in raw["modules"].items()}
     return list(raw["operators"]["exclude"]), mods
 
@@ -145,8 +146,8 @@ def run_module(mod: Module, exclude: list[str], copies: list[Path], out: Path, d
         subprocess.run([BIN / "cosmic-ray", "init", cfg, session], check=True, cwd=ROOT)
         subprocess.run([BIN / "cr-filter-operators", session, cfg], check=True, cwd=ROOT,
                        stderr=subprocess.DEVNULL)
-        if sample:
-            keep_sample(session, sample, seed)
+        if mod.sample or sample:
+            keep_sample(session, mod.sample or sample, seed)
     pending = count_pending(session)
     print(f"{mod.name}: tests pass unmutated in {took:.1f} s; {pending} mutants to run "
           f"(timeout {timeout:.0f} s each)", flush=True)
