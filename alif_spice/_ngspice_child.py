@@ -130,12 +130,35 @@ def _vectors(ng) -> dict[str, np.ndarray]:
     return out
 
 
-def _check_exit(ng) -> None:
+_LINE_REF = re.compile(r"(?:error on line|at line)\s+(\d+)", re.IGNORECASE)
+#: what ngspice adds when it gives up inside the library: not what the user must fix
+_GAVE_UP = re.compile(r"^(in|from file\b.*|Error: ngspice\.dll cannot recover.*)$")
+
+
+def _with_source_line(errors: list[str], text: str) -> list[str]:
+    """The error lines, led by the netlist line they name as the user wrote it (ngspice
+    39 echoes it lower-cased and respaced after its own words, 46 only says "parsing
+    stopped at line N")."""
+    for e in errors:
+        m = _LINE_REF.search(e)
+        if m:
+            n, lines = int(m.group(1)), text.splitlines()
+            if 1 <= n <= len(lines):
+                src = lines[n - 1].strip()
+                if src:
+                    return [f"line {n}: {src}", *errors]
+            break
+    return errors
+
+
+def _check_exit(ng, text: str = "") -> None:
     if ng.exited is not None:
         status, quit_exit = ng.exited
         how = "a quit command" if quit_exit else "a fatal error"
-        raise RunFailed(f"ngspice exited inside the library ({how}, status {status}): "
-                        + " | ".join(_errors(ng.lines)[-3:] or ["no message"]), fatal=True)
+        errors = _errors(ng.lines)
+        said = _with_source_line([e for e in errors if not _GAVE_UP.match(e)], text)
+        raise RunFailed(" | ".join(said or ["no message"])
+                        + f" (ngspice then exited inside the library: {how}, status {status})", fatal=True)
 
 
 def run(ng, text: str, t_stop: float, timeout: float) -> dict[str, np.ndarray]:
@@ -146,10 +169,11 @@ def run(ng, text: str, t_stop: float, timeout: float) -> dict[str, np.ndarray]:
             ng.load_circuit(text)
         except Exception:
             pass
-        _check_exit(ng)
+        _check_exit(ng, text)
         errors = _errors(ng.lines)
         if errors:
-            raise RunFailed("ngspice could not load the netlist: " + " | ".join(errors[-6:]))
+            raise RunFailed("ngspice could not load the netlist: "
+                            + " | ".join(_with_source_line(errors[-6:], text)))
         ng.lines.clear()
         ng.finished.clear()
         _command(ng, "bg_run")
@@ -160,7 +184,7 @@ def run(ng, text: str, t_stop: float, timeout: float) -> dict[str, np.ndarray]:
             ng.finished.wait(10.0)
             raise RunFailed(f"ngspice did not finish within the {timeout:g} s timeout "
                             "(simulation.timeout); run halted")
-        _check_exit(ng)
+        _check_exit(ng, text)
         errors = _errors(ng.lines)
         vectors = _vectors(ng)
         if errors:
