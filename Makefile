@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 OUT    ?= results/paper
 
-.PHONY: run test install system bench mutation clean
+.PHONY: run test test-ngspice-next install system bench mutation clean
 
 ## Debian packages: ngspice + its shared library (PySpice's backend), venv support
 system:
@@ -50,6 +50,17 @@ bench: install
 	$(BIN)/python benchmarks/bench_compare.py
 	$(BIN)/python benchmarks/bench_sweep.py
 
+## the suite again on the current ngspice release (Debian backports), unpacked into
+## $(NGSPICE_NEXT) beside the project; the system's ngspice is not touched
+NGSPICE_NEXT ?= .ngspice-next
+$(NGSPICE_NEXT)/lib/libngspice.so.0:
+	bash tools/ngspice-next.sh $(NGSPICE_NEXT)
+
+test-ngspice-next: install $(NGSPICE_NEXT)/lib/libngspice.so.0
+	NGSPICE_LIBRARY_PATH=$(abspath $(NGSPICE_NEXT))/lib/libngspice.so.0 $(BIN)/alif-spice --version
+	cd tests && NGSPICE_LIBRARY_PATH=$(abspath $(NGSPICE_NEXT))/lib/libngspice.so.0 \
+	  PATH=$(abspath $(NGSPICE_NEXT))/bin:$$PATH ../$(BIN)/pytest -q
+
 ## mutation testing of the core modules (not part of CI; about 4 h on 2 cores, see README)
 MUTATION_ARGS ?= --budget-min 240
 mutation: install
@@ -57,4 +68,4 @@ mutation: install
 	$(BIN)/python tools/mutation.py $(MUTATION_ARGS)
 
 clean:
-	rm -rf $(VENV) build dist results .pytest_cache
+	rm -rf $(VENV) build dist results .pytest_cache $(NGSPICE_NEXT)

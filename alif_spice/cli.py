@@ -58,6 +58,26 @@ def _add_force(p: argparse.ArgumentParser, what: str) -> None:
                    help=f"replace {what} (never anything else: other files are refused)")
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the package's version and the ngspice in use (library path, version)."""
+
+    def __init__(self, option_strings, version, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+        self.version = version
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .spice import find_libngspice, ngspice_version
+
+        try:
+            library = find_libngspice()
+            spice = f"ngspice {ngspice_version()} ({library})"
+        except AlifError as exc:
+            spice = f"ngspice: not usable ({exc})"
+        print(f"{self.version}\n{spice}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="alif-spice", description=__doc__,
                      epilog="exit status: 0 success, 1 a comparison missed its tolerances or a fit explains "
@@ -65,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "70 internal error, 130 interrupted")
     from .version import __version__
 
-    parser.add_argument("--version", action="version", version=f"alif-spice {__version__}")
+    parser.add_argument("--version", action=_VersionAction, version=f"alif-spice {__version__}",
+                        help="show alif-spice's version and the ngspice library it uses, and exit")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 

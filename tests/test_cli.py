@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from alif_spice import load_params, read_trace, solve_ode
-from conftest import run_cli
+from conftest import cli_argv, run_cli
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
@@ -79,3 +79,20 @@ def test_source_tree_and_editable_installs_find_the_data_folders(tmp_path):
                           "print(available_cases(), load_case('step').name)"],
                          cwd=tmp_path, capture_output=True, text=True, env=env)
     assert res.returncode == 0 and "'paper'" in res.stdout and "step" in res.stdout, res.stderr
+
+
+def test_version_names_the_ngspice_in_use(tmp_path):
+    import os
+    import re
+    import subprocess
+
+    from alif_spice.spice import find_libngspice, ngspice_version
+
+    res = run_cli("--version")
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert re.fullmatch(r"alif-spice \S+", lines[0])
+    assert lines[1] == f"ngspice {ngspice_version()} ({find_libngspice()})"
+    env = {**os.environ, "NGSPICE_LIBRARY_PATH": str(tmp_path / "missing.so")}
+    res = subprocess.run(cli_argv("--version"), capture_output=True, text=True, env=env)
+    assert res.returncode == 0 and "ngspice: not usable (cannot load ngspice from" in res.stdout
