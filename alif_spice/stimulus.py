@@ -90,7 +90,8 @@ class SquareWave:
         return values.reshape(arr.shape) if arr.ndim else float(values[0])
 
     def breakpoints(self, t_stop: float) -> np.ndarray:
-        """Every corner of the waveform in ``[0, t_stop]``, s."""
+        """Every corner of the waveform in ``(0, t_stop]`` (a corner up to ``TIME_TOL`` after
+        ``t_stop`` counts as at it), s."""
         out = []
         t = 0.0
         while True:

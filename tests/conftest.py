@@ -38,7 +38,9 @@ def children(pid):
     out = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and (entry / "stat").read_text().split()[3] == str(pid):
+            # the name in /proc/PID/stat may hold spaces (Dask renames its workers with
+            # setproctitle when installed): the parent's pid is the second field after it
+            if entry.name.isdigit() and (entry / "stat").read_text().rsplit(")", 1)[1].split()[1] == str(pid):
                 out.append(int(entry.name))
         except OSError:
             continue

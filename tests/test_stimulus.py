@@ -121,3 +121,49 @@ def test_a_time_just_before_a_corner_belongs_to_the_piece_that_starts_there(wave
             t = corner - 5e-15
             value, got_slope, _ = pulse_segment(t, *wave._args())
             assert value == level and got_slope == pytest.approx(slope, rel=1e-6)
+
+
+def test_corner_ownership_holds_exactly_at_time_tol():
+    # the boundary of "within TIME_TOL of a corner": exactly TIME_TOL before it still
+    # belongs to the piece that starts there (binary fractions keep the arithmetic exact)
+    from alif_spice.stimulus import TIME_TOL
+    args = (0.0, 1.0, 0.5, 0.25, 0.25, 0.25, 1.0)  # v1 v2 td tr pw tf per: corners .5 .75 1 1.25
+    assert pulse_segment(0.5 - TIME_TOL, *args) == (0.0, 4.0, 0.75)  # the rise starting at td
+    assert pulse_segment(0.75 - TIME_TOL, *args) == (1.0, 0.0, 1.0)  # the plateau
+    assert pulse_segment(1.0 - TIME_TOL, *args) == (1.0, -4.0, 1.25)  # the fall
+    assert pulse_segment(1.25 - TIME_TOL, *args) == (0.0, 0.0, 1.5)  # low until the next period
+    assert pulse_segment(1.5 - TIME_TOL, *args) == (0.0, 4.0, 1.75)  # the next period's rise
+    # just outside TIME_TOL: the piece before
+    assert pulse_segment(0.75 - 2 * TIME_TOL, *args)[1] == 4.0
+
+
+def test_breakpoints_stop_at_t_stop_within_time_tol():
+    import math
+    from alif_spice.stimulus import TIME_TOL
+    w = SquareWave(0.0, 1.0, 0.5, 0.25, 0.25, 0.25, 1.0)
+    # a corner up to TIME_TOL after t_stop (inclusive) is at t_stop; one further is beyond
+    t_stop = 0.75 - TIME_TOL
+    while t_stop + TIME_TOL < 0.75:
+        t_stop = math.nextafter(t_stop, 1.0)
+    while t_stop + TIME_TOL > 0.75:
+        t_stop = math.nextafter(t_stop, 0.0)
+    assert t_stop + TIME_TOL == 0.75
+    assert w.breakpoints(t_stop).tolist() == [0.5, 0.75]
+    assert w.breakpoints(math.nextafter(t_stop, 0.0)).tolist() == [0.5]
+
+
+def test_breakpoints_exclude_time_zero():
+    # the corners in (0, t_stop]: with no delay the first rise starts at 0, not a corner
+    w = SquareWave(0.0, 1.0, 0.0, 0.25, 0.25, 0.25, 1.0)
+    assert w.breakpoints(1.0).tolist() == [0.25, 0.5, 0.75, 1.0]
+
+
+def test_waveforms_are_immutable_values(wave):
+    import dataclasses
+    from alif_spice.stimulus import IvSource
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        wave.per = 2.0
+    src = IvSource("sine", 1.0, 10.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        src.amplitude = 2.0
+    assert len({wave, SquareWave(*wave._args()), src}) == 2  # hashable values, equal by value
