@@ -16,7 +16,7 @@ import pytest
 from alif_spice.errors import ParamError
 from alif_spice.sweep import (DaskPool, LocalPool, build_spec, parse_grid, parse_vary, points, read_rows,
                               run_ode_task, run_sweep)
-from conftest import cli_argv, ngspice_children, run_cli
+from conftest import alive, cli_argv, ngspice_children, run_cli
 
 SHORT = {"simulation.t_stop": 1e-3}
 
@@ -142,11 +142,6 @@ def test_failing_points_are_recorded_and_the_rest_finish(tmp_path):
     assert "failed" in res.stdout and "failed: point" in res.stderr
 
 
-def _alive(pid):
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
@@ -169,9 +164,9 @@ def test_killed_sweep_resumes_to_exactly_the_full_set_of_rows(tmp_path, sig):
     assert 4 <= done < 32, "the sweep was not interrupted midway"
     assert not (out / "results.parquet").exists()  # nothing that looks finished
     deadline = time.monotonic() + 20  # its ngspice processes go with it
-    while any(_alive(c) for c in children) and time.monotonic() < deadline:
+    while any(alive(c) for c in children) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not any(_alive(c) for c in children)
+    assert not any(alive(c) for c in children)
     before = read_rows(out)
     res = run_cli("sweep", "--resume", out)
     assert res.returncode == 0, res.stderr
