@@ -152,3 +152,30 @@ def test_gmms_branch_solve_converges_in_few_iterations():
     for d in np.linspace(-1.5, 1.5, 61):  # the neuron's range: Newton from the first step
         for x in (0.0, 0.4, 1.0):
             assert mm.gmms_branch_solve(d, x, 6800.0, 1351.0, 7510.0, 0.8, 2e-7, 6.0, 5e-8, 3.0)[1] <= 7
+
+
+def test_gmms_branch_solve_exact_cases():
+    # no current at 0 V (equal Schottky terms) and no drive: the root is 0, found at once
+    assert mm.gmms_branch_solve(0.0, 0.3, 6800.0, 1351.0, 7510.0, 0.7, 2e-7, 6.0, 2e-7, 3.0) == (0.0, 1)
+    # phi = 1 makes f linear: the first Newton step lands on the root, the second sees it
+    for d in (0.3, -1.2, 2.5):
+        for x in (0.0, 0.5, 1.0):
+            v, n = mm.gmms_branch_solve(d, x, 6800.0, 1351.0, 7510.0, 1.0, 2e-7, 6.0, 5e-8, 3.0)
+            r = 1 / (x / 1351.0 + (1 - x) / 7510.0)
+            assert n == 2 and v == pytest.approx(d * r / (r + 6800.0), rel=1e-15)
+
+
+def test_gmms_branch_solve_residual_at_the_first_iterate():
+    # a linear branch (phi = 1, R = 1 ohm, R_s = 3 ohm) where the first iterate, 0.5 V, has
+    # a residual of exactly 1.0: the solve goes on to the root 0.25 V
+    assert mm.gmms_branch_solve(1.0, 1.0, 3.0, 1.0, 2.0, 1.0, 0.0, 1.0, 0.0, 1.0)[0] == 0.25
+
+
+@pytest.mark.parametrize("delta", [1e-9, -3e-8, 2e-6, -5e-4])
+def test_gmms_branch_solve_is_relative_even_for_tiny_voltages(delta):
+    # the tolerances are relative: a microvolt branch is solved to rounding, not to 1e-15 V
+    args = (0.4, 6800.0, 1351.0, 7510.0, 0.5, 3e-9, 5.0, 1e-9, 4.0)
+    v, n = mm.gmms_branch_solve(delta, *args)
+    i = mm.gmms_current(v, args[0], *args[2:])
+    assert abs(v + args[1] * i - delta) <= 4e-16 * (abs(delta) + abs(v) + abs(args[1] * i))  # rounding level
+    assert n <= 6

@@ -255,17 +255,20 @@ def count_pending(session: Path) -> int:
 # ------------------------------------------------------------------------------ report
 
 
-def is_equivalent(entry_list: list[dict], mod: Module, operator: str, line: str) -> str | None:
+def is_equivalent(entry_list: list[dict], mod: Module, operator: str, line: str, mutated: str) -> str | None:
+    """The reason an entry of the list gives for this mutant (module "*": any module;
+    ``mutated``, when given, must be the line as the mutant has it)."""
     for e in entry_list:
-        if e["module"] == mod.name and e["operator"] == operator and e["line"].strip() == line.strip():
+        if (e["module"] in (mod.name, "*") and e["operator"] == operator and e["line"].strip() == line.strip()
+                and e.get("mutated", mutated).strip() == mutated.strip()):
             return e["reason"]
     return None
 
 
-def _original_line(diff: str | None) -> str:
-    """The line a mutant changed, as it was (from cosmic-ray's diff)."""
+def _original_line(diff: str | None, sign: str = "-") -> str:
+    """The line a mutant changed, as it was (``sign`` "+": as the mutant has it)."""
     for line in (diff or "").splitlines():
-        if line.startswith("-") and not line.startswith("---"):
+        if line.startswith(sign) and not line.startswith(sign * 3):
             return line[1:]
     return ""
 
@@ -297,7 +300,7 @@ def summarise(mod: Module, out: Path, equivalent: list[dict]) -> dict | None:
                 continue
             entry = {"line_no": m.start_pos[0], "col": m.start_pos[1], "operator": m.operator_name,
                      "line": line.strip(), "diff": result.diff or ""}
-            reason = is_equivalent(equivalent, mod, m.operator_name, line)
+            reason = is_equivalent(equivalent, mod, m.operator_name, line, _original_line(result.diff, "+"))
             if reason:
                 entry["reason"] = reason
                 s["equivalent"].append(entry)
