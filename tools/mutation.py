@@ -351,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report-only", action="store_true", help="only summarise the sessions in --out")
     args = ap.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up the workers as on Ctrl-C
+    os.nice(10)  # hours of background work: the machine's other work goes first
     exclude, mods = load_config()
     names = [n for n in args.modules.split(",") if n] or list(mods)
     unknown = [n for n in names if n not in mods]
