@@ -126,8 +126,9 @@ def gmms_branch_solve(delta, x, r_s, r_on, r_off, phi, alpha_f, beta_f, alpha_r,
     f(v) = v + R_s i(v) - delta has f' >= 1, so the root lies between delta and
     delta - R_s i(delta), and between 0 and -f(0): a closed bracket. Newton steps are
     kept inside it and replaced by bisection when they leave it or fail to halve the
-    step; converges to ~1e-15 relative, quadratically once Newton takes over (3-8
-    iterations for the neuron's voltages, at most 14 in 2000 random extreme sets).
+    step; the residual ends at rounding level (<= 4e-14 relative), quadratically once Newton
+    takes over: 3-8 iterations for the neuron's voltages, at most 20 (99 %: 16) in 20000
+    random sets over wide ranges.
     """
     i_d = gmms_current(delta, x, r_on, r_off, phi, alpha_f, beta_f, alpha_r, beta_r)
     other = delta - r_s * i_d

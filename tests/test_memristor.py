@@ -137,18 +137,19 @@ def test_switching_constants_and_conductance_forms():
 
 def test_gmms_branch_solve_converges_in_few_iterations():
     # Newton once inside the bracket: a handful of iterations, even where the exponential
-    # terms are huge at the bracket's far end (was up to 222, mostly bisection)
-    rng = np.random.default_rng(7)
-    worst = 0
-    for _ in range(3000):
-        d, x, r_s, phi = rng.uniform(-10, 10), rng.uniform(0, 1), 10 ** rng.uniform(0, 5), rng.uniform(0, 1)
-        af, ar = 10 ** rng.uniform(-9, -4), 10 ** rng.uniform(-9, -4)
-        bf, br = rng.uniform(0.5, 10), rng.uniform(0.5, 10)
+    # terms are huge at the bracket's far end (was up to 222, mostly bisection), and where
+    # the residual cannot get below its rounding noise (then the Newton step decides)
+    rng = np.random.default_rng(11)
+    iterations = []
+    for _ in range(20000):
+        d, x, r_s, phi = rng.uniform(-20, 20), rng.uniform(0, 1), 10 ** rng.uniform(-1, 5.5), rng.uniform(0, 1)
+        af, ar = 10 ** rng.uniform(-12, -3), 10 ** rng.uniform(-12, -3)
+        bf, br = rng.uniform(0.1, 12), rng.uniform(0.1, 12)
         v, n = mm.gmms_branch_solve(d, x, r_s, 1351.0, 7510.0, phi, af, bf, ar, br)
         i = mm.gmms_current(v, x, 1351.0, 7510.0, phi, af, bf, ar, br)
-        assert abs(v + r_s * i - d) <= 1e-12 * (abs(d) + abs(v) + abs(r_s * i) + 1e-12)
-        worst = max(worst, n)
-    assert worst <= 25
+        assert abs(v + r_s * i - d) <= 1e-13 * (abs(d) + abs(v) + abs(r_s * i))
+        iterations.append(n)
+    assert max(iterations) <= 25 and np.percentile(iterations, 99) <= 18
     for d in np.linspace(-1.5, 1.5, 61):  # the neuron's range: Newton from the first step
         for x in (0.0, 0.4, 1.0):
             assert mm.gmms_branch_solve(d, x, 6800.0, 1351.0, 7510.0, 0.8, 2e-7, 6.0, 5e-8, 3.0)[1] <= 7
