@@ -170,6 +170,8 @@ def test_gmms_branch_solve_residual_at_the_first_iterate():
     # a linear branch (phi = 1, R = 1 ohm, R_s = 3 ohm) where the first iterate, 0.5 V, has
     # a residual of exactly 1.0: the solve goes on to the root 0.25 V
     assert mm.gmms_branch_solve(1.0, 1.0, 3.0, 1.0, 2.0, 1.0, 0.0, 1.0, 0.0, 1.0)[0] == 0.25
+    # and mirrored: the first iterate -0.5 V has a residual of exactly -1.0
+    assert mm.gmms_branch_solve(-1.0, 1.0, 3.0, 1.0, 2.0, 1.0, 0.0, 1.0, 0.0, 1.0)[0] == -0.25
 
 
 @pytest.mark.parametrize("delta", [1e-9, -3e-8, 2e-6, -5e-4])
