@@ -126,7 +126,7 @@ def _environment() -> jinja2.Environment:
 
 
 def _header(p: Params, circuit: str) -> list[str]:
-    lines = [f"* alif-spice {__version__}: '{circuit}' circuit (ngspice 39; run with ngspice -b)",
+    lines = [f"* alif-spice {__version__}: '{circuit}' circuit (ngspice 39 to 46; run with ngspice -b)",
              "* parameters (SI units; \"auto\": designed, see the design equations below):"]
     for key, value in p.flat().items():
         text = "auto" if value is None else value if isinstance(value, str) else spice_number(value)
