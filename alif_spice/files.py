@@ -314,7 +314,7 @@ def _stamp_manifest(staged: Path, command: str, marker: str) -> None:
 
 
 def _remove_files(folder: Path, files: tuple[str, ...]) -> None:
-    for rel in sorted(files, key=lambda f: -f.count("/")):
+    for rel in files:  # any order: a folder goes with the last of our files in it
         p = folder / rel
         with contextlib.suppress(FileNotFoundError):
             p.unlink()

@@ -517,3 +517,119 @@ def test_stale_lock_is_taken_over_and_named(tmp_path):
 def test_lock_in_a_missing_folder_is_a_param_error(tmp_path):
     with pytest.raises(ParamError, match="cannot create its lock file"):
         F.FolderLock(tmp_path / "missing")
+
+
+# ------------------------------------------------------- details found by mutation testing
+
+
+def test_a_socket_is_named_as_such(tmp_path):
+    import socket
+    path = tmp_path / "s.sock"
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(path))
+        with pytest.raises(ParamError, match="is a socket, not a file"):
+            F.check_output_file(path, force=True)
+
+
+def test_outputs_create_missing_parent_folders(tmp_path):
+    with F.atomic_path(tmp_path / "a" / "b" / "t.csv") as tmp:
+        tmp.write_text("x")
+    assert (tmp_path / "a" / "b" / "t.csv").read_text() == "x"
+    with F.atomic_dir(F.check_output_dir(tmp_path / "c" / "d" / "out", "fit")) as stage:
+        (stage / "f").write_text("x")
+    assert (tmp_path / "c" / "d" / "out" / "f").exists()
+    with F.staged_files(tmp_path / "e" / "f") as stage:
+        (stage / "g").write_text("x")
+    assert (tmp_path / "e" / "f" / "g").exists()
+
+
+def test_output_dir_is_an_immutable_value(tmp_path):
+    import dataclasses
+    plan = F.OutputDir(tmp_path, "fit", "new")
+    assert plan.force is False and plan.old_files == ()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.mode = "replace"
+
+
+def test_the_manifest_is_committed_last(tmp_path, monkeypatch):
+    # into an existing folder the files go one by one: the manifest (which says the
+    # output is complete) must come after every other file
+    d = tmp_path / "d"
+    d.mkdir()
+    moved = []
+    real = os.replace
+    monkeypatch.setattr(F.os, "replace", lambda a, b: (moved.append(os.path.basename(b)), real(a, b)))
+    with F.atomic_dir(F.check_output_dir(d, "compare")) as stage:
+        for name in ("a.txt", "z.txt", "report.html"):
+            (stage / name).write_text(name)
+    assert moved[-1] == F.MANIFEST and sorted(moved) == sorted(["a.txt", "z.txt", "report.html", F.MANIFEST])
+
+
+def test_a_manifest_never_holds_invalid_json(tmp_path):
+    with pytest.raises(ValueError):
+        with F.atomic_dir(tmp_path / "out", "fit") as stage:
+            (stage / F.MANIFEST).write_text('{"x": NaN}')
+    assert os.listdir(tmp_path) == []
+
+
+def test_write_errors_say_what_the_system_said(tmp_path):
+    (tmp_path / "plain").write_text("x")
+    with pytest.raises(OutputError, match=r"cannot write '.*plain/t.csv': File exists$"):
+        with F.atomic_path(tmp_path / "plain" / "t.csv"):
+            pass
+    with pytest.raises(OutputError, match=r"cannot write '.*/t.csv': Is a directory$"):
+        with F.atomic_path(tmp_path / "t.csv") as tmp:
+            tmp.write_text("x")
+            (tmp_path / "t.csv").mkdir()
+            (tmp_path / "t.csv" / "keep").write_text("x")
+    with pytest.raises(OutputError, match=r"cannot write the folder '.*plain/out': File exists$"):
+        with F.atomic_dir(F.OutputDir(tmp_path / "plain" / "out", "fit", "new")):
+            pass
+    with pytest.raises(OutputError, match=r"cannot write the folder '.*plain/x': Not a directory$"):
+        with F.staged_files(tmp_path / "plain" / "x"):
+            pass
+    d = tmp_path / "d"
+    (d / "sub").mkdir(parents=True)
+    (d / "sub" / "keep").write_text("x")
+    with pytest.raises(OutputError, match=r"cannot write the folder '.*/d': Is a directory$"):
+        with F.staged_files(d) as stage:
+            (stage / "sub").write_text("a file over a folder")
+    assert (d / "sub" / "keep").exists()
+
+
+def test_probe_failure_says_what_the_system_said(tmp_path):
+    try:
+        os.mkdir("/proc/alif-spice-probe")
+    except OSError as exc:
+        said = exc.strerror
+    else:  # pragma: no cover - /proc refuses new folders
+        os.rmdir("/proc/alif-spice-probe")
+        pytest.skip("/proc accepted a folder")
+    with pytest.raises(ParamError, match=rf"cannot write in '/proc' \({said}\)$"):
+        F._probe_writable(F.Path("/proc/x"), "-o", "x")
+
+
+def test_a_vanished_stage_is_an_output_error(tmp_path):
+    import shutil
+    with pytest.raises(OutputError, match="cannot write the folder"):
+        with F.staged_files(tmp_path / "d") as stage:
+            shutil.rmtree(stage)
+
+
+def test_refusals_name_the_first_entry(tmp_path):
+    d = tmp_path / "d"
+    d.mkdir()
+    for name in ("a.txt", "m.txt", "z.txt"):
+        (d / name).write_text("x")
+    with pytest.raises(ParamError, match=r"\(e.g. 'a.txt'\)"):
+        F.check_output_dir(d, "fit")
+    e = earlier_output(tmp_path / "e")
+    for name in ("b-notes.txt", "y-notes.txt"):
+        (e / name).write_text("x")
+    with pytest.raises(ParamError, match=r"\(e.g. 'b-notes.txt'\)"):
+        F.check_output_dir(e, "compare", force=True)
+
+
+def test_lock_file_mode(tmp_path):
+    with F.FolderLock(tmp_path):
+        assert stat.S_IMODE((tmp_path / F.LOCK_FILE).stat().st_mode) == 0o644
