@@ -5,6 +5,7 @@ import math
 import os
 from dataclasses import fields
 
+import numpy as np
 import pytest
 
 from alif_spice.errors import ParamError
@@ -159,3 +160,30 @@ def test_params_is_the_complete_schema(paper):
         raw = paper.to_dict()
         del raw["neuron"]["c"]
         build_params(raw)
+
+
+def test_every_table_is_immutable(paper):
+    import dataclasses
+    for table in TABLES:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(getattr(paper, table), fields(TABLES[table])[0].name, 1.0)
+
+
+def test_cross_rule_messages_name_the_value(paper):
+    with pytest.raises(ParamError, match=r"^stimulus.delay: .* \(got delay=0.01\)$"):
+        paper.with_values({"stimulus.delay": 0.01})
+
+
+def test_reset_rule_uses_the_most_resistive_state_for_the_generalised_mms(paper):
+    # the largest v_mem a reset can leave: over every state x, the one at x = 0
+    from alif_spice import memristor as mm
+    from alif_spice.params import reset_v_mem_max
+    p = paper.with_values({"memristor.phi": 0.6, "memristor.alpha_f": 1e-6, "memristor.beta_f": 4.0,
+                           "memristor.alpha_r": 2e-7, "memristor.beta_r": 2.0, "neuron.v_reset": 0.3,
+                           "neuron.v_rest": -0.1})
+    m, n = p.memristor, p.neuron
+    v = [mm.branch(np.array([n.v_reset - n.v_rest]), np.array([x]), m, n.r_s)[0][0] for x in np.linspace(0, 1, 21)]
+    assert reset_v_mem_max(p) == pytest.approx(max(v), rel=1e-12) and max(v) == v[0]
+    q = paper.with_values({"neuron.v_reset": 0.3, "neuron.v_rest": -0.1})
+    assert reset_v_mem_max(q) == pytest.approx(0.4 * q.memristor.r_off / (q.memristor.r_off + q.neuron.r_s),
+                                               rel=1e-15)

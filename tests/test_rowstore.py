@@ -167,3 +167,18 @@ def test_writer_refuses_non_finite_numbers(tmp_path):
     with pytest.raises(ValueError):
         w.write([{"x": math.nan}])
     w.close()
+
+
+def test_sweep_id_does_not_depend_on_key_order():
+    a = SimpleNamespace(to_dict=lambda: {"grid": [1], "vary": [], "engines": ["ode"]})
+    b = SimpleNamespace(to_dict=lambda: {"engines": ["ode"], "vary": [], "grid": [1]})
+    base = SimpleNamespace(to_dict=lambda: {"c": 1, "a": 2})
+    assert R.sweep_id(a, base) == R.sweep_id(b, base)
+
+
+def test_a_failed_row_counts_no_negative_spikes_and_points_are_not_counted_from_the_end():
+    failed = R.make_row(PTS[1], "ode", "failed", "x")
+    assert not R.row_fits({**failed, "n_spikes": -1}, PTS, ("ode",))
+    assert R.row_fits({**failed, "n_spikes": 0}, PTS, ("ode",))
+    last = ok_row(PTS[4])
+    assert R.row_fits(last, PTS, ("ode",)) and not R.row_fits({**last, "point": -1}, PTS, ("ode",))
