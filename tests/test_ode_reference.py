@@ -212,3 +212,19 @@ def test_iv_drive_with_measured_samples_and_no_series_resistor(paper):
     tr = solve_iv(p, t, v, r_series=0.0)
     np.testing.assert_allclose(tr["x"], iv_reference(p, t, v, 0.0), atol=2e-6)
     np.testing.assert_array_equal(tr["v_mem"], v)  # no series resistor: the device sees the source
+
+
+def test_a_batch_larger_than_a_block_equals_its_neurons_alone(paper):
+    # neurons go in blocks of ode.BLOCK: a batch of 2.3 blocks, every neuron different
+    from alif_spice.ode import BLOCK
+    rng = np.random.default_rng(5)
+    n = int(2.3 * BLOCK)
+    sets = [paper.with_values({**ODD, "simulation.t_stop": 0.4e-3, "neuron.c": c})
+            for c in rng.uniform(10e-9, 40e-9, n)]
+    batch = solve_batch(sets, record=True)
+    assert sum(s.size for s in batch.spikes) > n  # they fire
+    for i in rng.choice(n, 12, replace=False).tolist() + [0, BLOCK - 1, BLOCK, n - 1]:
+        alone = solve_batch([sets[i]], record=True)
+        np.testing.assert_array_equal(batch.spikes[i], alone.spikes[0])
+        np.testing.assert_array_equal(batch.v_c[i], alone.v_c[0])
+        np.testing.assert_array_equal(batch.x[i], alone.x[0])
