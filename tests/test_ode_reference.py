@@ -139,7 +139,7 @@ def test_time_grid():
 
 def test_a_batch_reports_final_states_and_grows_its_spike_store(paper):
     from alif_spice.ode import parameter_row, solve_rows
-    sets = [paper.with_values({**ODD, **GMMS}), paper.with_values(ODD)]
+    sets = [paper.with_values({**ODD, **GMMS}), paper.with_values(ODD), paper.with_values({**ODD, "neuron.c": 30e-9})]
     batch = solve_batch(sets, record=True)
     np.testing.assert_array_equal(batch.final_v_c, batch.v_c[:, -1])
     np.testing.assert_array_equal(batch.final_x, batch.x[:, -1])
@@ -169,7 +169,7 @@ def test_stability_limit_is_2_5_rc(paper):
     p = paper.with_values({"simulation.t_stop": 1e-3})
     tau = (p.memristor.r_on + p.neuron.r_s) * p.neuron.c
     check_step(p.with_values({"simulation.dt": 2.5 * tau}))
-    with pytest.raises(ParamError, match=r"must be <= 2.5\*\(r_on \+ r_s\)\*c"):
+    with pytest.raises(ParamError, match=rf"must be <= 2.5\*\(r_on \+ r_s\)\*c = {2.5 * tau:.4g} s"):
         check_step(p.with_values({"simulation.dt": 2.5 * tau * (1 + 1e-9)}))
     check_step(p.with_values({"simulation.dt": 2.5 * tau * 1.5, **GMMS}))  # the gMMS is not held to it
 
@@ -228,3 +228,11 @@ def test_a_batch_larger_than_a_block_equals_its_neurons_alone(paper):
         np.testing.assert_array_equal(batch.spikes[i], alone.spikes[0])
         np.testing.assert_array_equal(batch.v_c[i], alone.v_c[0])
         np.testing.assert_array_equal(batch.x[i], alone.x[0])
+
+
+def test_iv_drive_default_grid(paper):
+    from alif_spice.ode import solve_iv
+    p = paper.with_values({"iv.frequency": 250.0, "iv.periods": 3, "iv.points_per_period": 200})
+    tr = solve_iv(p)
+    assert tr.time.size == 3 * 200 + 1 and tr.time[0] == 0.0 and tr.time[-1] == pytest.approx(3 / 250.0)
+    np.testing.assert_allclose(np.diff(tr.time), 1 / (250.0 * 200), rtol=1e-9)
