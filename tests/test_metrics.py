@@ -165,3 +165,57 @@ def test_json_ready():
     out = C.json_ready({"a": [np.float64(1.5), np.nan, np.inf], "b": (np.int32(3), np.bool_(True)), "c": "s"})
     assert out == {"a": [1.5, None, None], "b": [3, True], "c": "s"}
     assert type(out["b"][0]) is int and type(out["b"][1]) is bool and type(out["a"][0]) is float
+
+
+def metrics_for_checks(**changes):
+    m = {"n_spikes": {"ode": 40, "spice": 37}, "missing_spikes": 4, "extra_spikes": 1,
+         "spike_time_max_abs_error_s": 2e-6, "spike_time_mean_abs_error_s": 5e-7, "mean_isi_ode_s": 4e-5,
+         "x_rmse": 0.01, "v_c_rmse": 0.02, "adaptation_ratio": {"ode": 3.0, "spice": 2.5},
+         "isi_adaptation_ratio": {"ode": 2.0, "spice": 1.8}}
+    m.update(changes)
+    return m
+
+
+def test_tolerances_pass_at_their_limits_and_fail_beyond():
+    m = metrics_for_checks()
+    at = {"spike_count_abs_diff": 3, "spike_count_rel_diff": 3 / 40, "missing_spikes": 4, "extra_spikes": 1,
+          "spike_time_max_abs_error_s": 2e-6, "spike_time_max_abs_error_rel_isi": 2e-6 / 4e-5,
+          "spike_time_mean_abs_error_s": 5e-7, "x_rmse": 0.01, "v_c_rmse": 0.02,
+          "adaptation_ratio_min": 2.5, "isi_adaptation_ratio_min": 1.8}
+    checks = C.evaluate({"ideal": m}, {"ideal": at})
+    assert [c.name for c in checks] == list(at) and all(c.passed for c in checks)
+    assert {c.name: c.value for c in checks} == pytest.approx(at)
+    assert all(c.circuit == "ideal" and c.limit == at[c.name] for c in checks)
+    beyond = {k: (v * 1.001 if k.endswith("_min") else v * 0.999) for k, v in at.items()}
+    failed = C.evaluate({"ideal": m}, {"ideal": beyond})
+    assert not any(c.passed for c in failed)
+    assert [c.kind for c in failed].count("min") == 2
+
+
+def test_a_tolerance_on_an_undefined_value_fails():
+    m = metrics_for_checks(spike_time_max_abs_error_s=None, mean_isi_ode_s=None)
+    checks = C.evaluate({"hardware": m}, {"hardware": {"spike_time_max_abs_error_s": 1.0,
+                                                      "spike_time_max_abs_error_rel_isi": 1.0}})
+    assert [c.value for c in checks] == [None, None] and not any(c.passed for c in checks)
+    m = metrics_for_checks(mean_isi_ode_s=0.0)
+    assert C.evaluate({"x": m}, {"x": {"spike_time_max_abs_error_rel_isi": 1.0}})[0].value is None
+    # no model spikes: the relative count difference is against 1
+    m = metrics_for_checks(n_spikes={"ode": 0, "spice": 3})
+    assert C.evaluate({"x": m}, {"x": {"spike_count_rel_diff": 5.0}})[0].value == 3.0
+
+
+def test_a_test_spike_goes_to_the_nearest_of_two_reference_spikes_in_its_window():
+    m = C.match_spikes(np.array([2.0, 2.3]), np.array([2.25]), window=0.3)
+    assert m.pairs.tolist() == [[2.3, 2.25]] and m.missing.tolist() == [2.0]
+    m = C.match_spikes(np.array([2.2, 2.6]), np.array([2.25]), window=0.4)
+    assert m.pairs.tolist() == [[2.2, 2.25]] and m.missing.tolist() == [2.6]
+
+
+def test_results_are_immutable_values():
+    import dataclasses
+    m = C.match_spikes(np.array([1.0]), np.array([1.1]), 0.5)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        m.pairs = np.empty((0, 2))
+    check = C.Check("ideal", "x_rmse", 0.1, 0.2, "max")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        check.limit = 0.0
