@@ -132,7 +132,7 @@ def baseline(copy: Path, mod: Module) -> float:
 
 
 def run_module(mod: Module, exclude: list[str], copies: list[Path], out: Path, deadline: float,
-               resume: bool, sample: int = 0, seed: int = 0, rerun: bool = False) -> None:
+               resume: bool, sample: int | None = None, seed: int = 0, rerun: bool = False) -> None:
     session, cfg = out / f"{mod.name}.sqlite", out / f"{mod.name}.toml"
     took = baseline(copies[0], mod)
     timeout = max(60.0, 3 * took + 30)
@@ -146,8 +146,9 @@ def run_module(mod: Module, exclude: list[str], copies: list[Path], out: Path, d
         subprocess.run([BIN / "cosmic-ray", "init", cfg, session], check=True, cwd=ROOT)
         subprocess.run([BIN / "cr-filter-operators", session, cfg], check=True, cwd=ROOT,
                        stderr=subprocess.DEVNULL)
-        if mod.sample or sample:
-            keep_sample(session, mod.sample or sample, seed)
+        n = mod.sample if sample is None else sample
+        if n:
+            keep_sample(session, n, seed)
     pending = count_pending(session)
     print(f"{mod.name}: tests pass unmutated in {took:.1f} s; {pending} mutants to run "
           f"(timeout {timeout:.0f} s each)", flush=True)
@@ -343,8 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget-min", type=float, default=240.0, help="stop after this many minutes (default 240)")
     ap.add_argument("--out", default=str(ROOT / "results" / "mutation"))
     ap.add_argument("--resume", action="store_true", help="keep the mutants already run")
-    ap.add_argument("--sample", type=int, default=0,
-                    help="run a seeded random sample of this many mutants per module (default: all)")
+    ap.add_argument("--sample", type=int, default=None,
+                    help="run a seeded random sample of this many mutants per module, 0 for all "
+                         "(default: each module's own setting in tools/mutation.toml)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--rerun-survivors", action="store_true",
                     help="run the surviving mutants of an earlier run again (after adding tests)")
