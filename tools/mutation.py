@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shlex
 import shutil
@@ -315,13 +316,22 @@ def summarise(mod: Module, out: Path, equivalent: list[dict]) -> dict | None:
 def write_report(summaries: list[dict], out: Path, seconds: dict[str, float]) -> str:
     head = ("| module | mutants | run | killed | survived | equivalent | not run | score | time |\n"
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+
+    def score(s: dict) -> str:
+        text = f"{100 * s['score']:.1f} %"
+        n = s["killed"] + len(s["survived"])
+        if s["unsampled"] and n:  # a sample: Wilson 95 % interval of the whole module's score
+            p, z = s["score"], 1.96
+            mid, half = (p + z * z / (2 * n)) / (1 + z * z / n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+            text += f" ({100 * (mid - half):.0f}-{100 * min(mid + half, 1.0):.0f} %)"
+        return text
     rows = []
     for s in summaries:
         run = s["killed"] + len(s["survived"]) + len(s["equivalent"])
         t = seconds.get(s["module"])
         total = run + s["pending"] + s["unsampled"]
         rows.append(f"| {s['module']} | {total} | {run}{' (sample)' if s['unsampled'] else ''} | {s['killed']} | {len(s['survived'])} | {len(s['equivalent'])} | "
-                    f"{s['pending']} | {100 * s['score']:.1f} % | {'' if t is None else f'{t / 60:.0f} min'} |")
+                    f"{s['pending']} | {score(s)} | {'' if t is None else f'{t / 60:.0f} min'} |")
     table = head + "\n".join(rows) + "\n"
     parts = ["# Mutation testing (cosmic-ray)\n", table]
     for s in summaries:
