@@ -219,3 +219,22 @@ def test_results_are_immutable_values():
     check = C.Check("ideal", "x_rmse", 0.1, 0.2, "max")
     with pytest.raises(dataclasses.FrozenInstanceError):
         check.limit = 0.0
+
+
+def test_smallest_defined_cases():
+    # one input period is a period; two spikes have a mean ISI; three spikes an ISI ratio
+    assert C.spikes_per_period(np.array([0.3e-3, 0.5e-3, 1.3e-3]), STIM, 1.25e-3) == [2]
+    assert C.isi_adaptation_ratio(np.array([0.0, 1.0, 3.0])) == 2.0
+    t = linear_trace().time
+    two = Trace(t, {**linear_trace().signals, "x": np.zeros(t.size)}, np.array([1e-3, 1.5e-3]), "ode")
+    assert C.circuit_metrics(load_params_short(), two, two, "ideal")["mean_isi_ode_s"] == pytest.approx(0.5e-3)
+
+
+def load_params_short():
+    from alif_spice import load_params
+    return load_params(values={"simulation.t_stop": 3.2e-3, "stimulus.delay": 0.2e-3})
+
+
+def test_a_reference_spike_exactly_at_the_window_after_is_matched():
+    m = C.match_spikes(np.array([1.25]), np.array([1.0]), window=0.25)
+    assert m.pairs.tolist() == [[1.25, 1.0]]
