@@ -187,3 +187,9 @@ def test_reset_rule_uses_the_most_resistive_state_for_the_generalised_mms(paper)
     q = paper.with_values({"neuron.v_reset": 0.3, "neuron.v_rest": -0.1})
     assert reset_v_mem_max(q) == pytest.approx(0.4 * q.memristor.r_off / (q.memristor.r_off + q.neuron.r_s),
                                                rel=1e-15)
+
+
+def test_a_parameter_set_is_immutable(paper):
+    import dataclasses
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        paper.neuron = paper.neuron
