@@ -353,3 +353,22 @@ def test_a_file_name_with_mathtext_is_plotted_as_text(tmp_path, small, fixed_fit
     summary = json.loads((out / "fit.json").read_text())
     assert summary["files"][name]["plot"] == "fit_run_foo_1.png"
     assert (out / "fit_run_foo_1.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_overall_r2_of_one_file_is_its_own(fixed_fit):
+    r = fixed_fit
+    assert r.r2_current == pytest.approx(r.per_file["small"]["r2_current"], rel=1e-12)
+    assert r.r2_voltage == pytest.approx(r.per_file["small"]["r2_voltage"], rel=1e-12)
+
+
+def test_upward_crossings_of_a_sampled_sine():
+    from alif_spice.fit import _upward_crossings
+    t = np.linspace(0, 0.05, 5001)
+    v = 0.3 + 1.2 * np.sin(2 * np.pi * 100 * t - 0.4)  # offset, phase: crossings of the mid-level
+    got = _upward_crossings(t, v)
+    # the first rise starts above the lower hysteresis level: it is not counted
+    expected = (0.4 / (2 * np.pi) + np.arange(1, 5)) / 100
+    np.testing.assert_allclose(got, expected, atol=2e-7)
+    # noise near the mid-level does not count as extra periods
+    noisy = v + 0.05 * np.random.default_rng(1).standard_normal(v.size)
+    assert _upward_crossings(t, noisy).size == 4
