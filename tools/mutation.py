@@ -291,6 +291,8 @@ def summarise(mod: Module, out: Path, equivalent: list[dict]) -> dict | None:
             if result.worker_outcome == WorkerOutcome.SKIPPED:
                 s["unsampled" if result.output == NOT_SAMPLED else "skipped"] += 1
                 continue
+            if result.worker_outcome == WorkerOutcome.NO_TEST:
+                continue  # the mutated code is gone (changed since the session began)
             if result.worker_outcome != WorkerOutcome.NORMAL:
                 s["pending"] += 1  # the worker failed or was stopped: not run (a resumed run runs it)
                 continue
