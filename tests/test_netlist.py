@@ -98,3 +98,56 @@ def test_hardware_design_equations(paper):
 def test_unknown_circuit_is_exit_2(tmp_path):
     res = run_cli("netlist", "--circuit", "nope")
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------- details found by mutation testing
+
+
+def test_a_rendered_netlist_is_recognised_and_an_edited_one_is_not(tmp_path, paper):
+    from alif_spice.netlist import is_rendered_netlist
+    text = render(paper, "ideal").text
+    f = tmp_path / "n.cir"
+    f.write_text(text)
+    assert is_rendered_netlist(f)
+    for edited in (text.replace("\n.end", "\n* user note\n.end"),         # the body
+                   text.replace("netlist below: ", "netlist below: 0"),     # the recorded digest
+                   "* my own\n" + text,                                      # the header
+                   text.replace("* sha256 of the netlist below: ", "* sha: "),  # no digest line
+                   text.split("* sha256")[0]):                               # header only
+        f.write_text(edited)
+        assert not is_rendered_netlist(f), edited[:80]
+
+
+def test_spike_outputs(paper):
+    from alif_spice.netlist import spike_output
+    hw = paper.hardware
+    assert spike_output(paper, "ideal") == ("latch", 0.5)
+    assert spike_output(paper, "hardware") == ("v_cmp", pytest.approx(0.5 * (hw.comp_voh + hw.comp_vol)))
+    assert spike_output(paper, "memristor-iv") is None
+    assert render(paper, "hardware").spike == spike_output(paper, "hardware")
+
+
+def test_model_params_change_only_the_ideal_circuits_short_hold(paper):
+    from alif_spice.netlist import MIN_HOLD, model_params
+    short = paper.with_values({"neuron.t_ref": 0.0})
+    assert model_params(short, "ideal").neuron.t_ref == MIN_HOLD
+    assert model_params(short, "hardware") is short
+    assert model_params(paper.with_values({"neuron.t_ref": 2e-6}), "ideal").neuron.t_ref == 2e-6
+
+
+def test_spice_number_refuses_what_is_not_a_finite_number():
+    from alif_spice.errors import ParamError
+    from alif_spice.netlist import spice_number
+    assert spice_number(47e-9) == "4.7e-08" and spice_number(3) == "3.0"
+    for bad in (float("inf"), float("nan"), True, "1", None):
+        with pytest.raises(ParamError, match="netlist: "):
+            spice_number(bad)
+
+
+def test_hardware_netlist_lists_every_design_constant(paper):
+    from alif_spice import hardware
+    text = render(paper, "hardware").text
+    for name in ("MARGIN", "MIN_HYSTERESIS", "GATE_OFF_MARGIN", "GATE_OVERDRIVE", "TAU_DISCHARGE_MIN",
+                 "R_DIS_MIN", "R_DIS_MAX", "R_DS_ON", "COMP_INPUT_TOP", "V_SUPPLY_MIN"):
+        assert f"{name} = " in text, name
+    assert text.count("Constants (SI units):") == 1
