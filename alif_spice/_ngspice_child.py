@@ -130,7 +130,10 @@ def _vectors(ng) -> dict[str, np.ndarray]:
     return out
 
 
-_LINE_REF = re.compile(r"(?:error on line|at line)\s+(\d+)", re.IGNORECASE)
+#: where ngspice names a netlist line, best first (46's "netlist line no." is one too high;
+#: its "internal line no." is right)
+_LINE_REFS = (re.compile(r"internal line no\.\s*(\d+)", re.IGNORECASE),
+              re.compile(r"(?:error on line|at line|netlist line no\.)\s+(\d+)", re.IGNORECASE))
 #: what ngspice adds when it gives up inside the library: not what the user must fix
 _GAVE_UP = re.compile(r"^(in|from file\b.*|Error: ngspice\.dll cannot recover.*)$")
 
@@ -138,16 +141,17 @@ _GAVE_UP = re.compile(r"^(in|from file\b.*|Error: ngspice\.dll cannot recover.*)
 def _with_source_line(errors: list[str], text: str) -> list[str]:
     """The error lines, led by the netlist line they name as the user wrote it (ngspice
     39 echoes it lower-cased and respaced after its own words, 46 only says "parsing
-    stopped at line N")."""
-    for e in errors:
-        m = _LINE_REF.search(e)
-        if m:
-            n, lines = int(m.group(1)), text.splitlines()
-            if 1 <= n <= len(lines):
-                src = lines[n - 1].strip()
-                if src:
-                    return [f"line {n}: {src}", *errors]
-            break
+    stopped at line N"). ngspice counts only the lines that are not blank."""
+    for pattern in _LINE_REFS:
+        for e in errors:
+            m = pattern.search(e)
+            if m:
+                n = int(m.group(1))
+                numbered = [(k, line) for k, line in enumerate(text.splitlines(), start=1) if line.strip()]
+                if 1 <= n <= len(numbered):
+                    k, src = numbered[n - 1]
+                    return [f"line {k}: {src.strip()}", *errors]
+                return errors
     return errors
 
 

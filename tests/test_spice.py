@@ -68,6 +68,10 @@ def test_hardware_runs_ten_periods_and_adapts(paper):
 @pytest.mark.parametrize("netlist, number, words", [
     ("* bad\nV1 a 0 DC 1\nR1 a 0 1k\nQQ1 a b\n.tran 1n 1u\n.end\n", 4, "could not find a valid modelname"),
     ("* bad\nV1 a 0 DC 1\nB1 a 0 I=V(a)*(\n.tran 1n 1u\n.end\n", 3, "syntax error"),
+    # ngspice counts only lines that are not blank: the file's own line number is shown
+    ("* t\n\nV1 in 0 DC 1\n  \nR1 in out 1k\nB1 out 0 V=(V(in)*2\nC1 out 0 1u\n.tran 10u 1m\n.end\n", 6,
+     "syntax error"),
+    ("* t\nV1 in 0 DC 1\nR1 in out {rbogus}\nC1 out 0 1u\n.tran 10u 1m\n.end\n", 3, "Undefined parameter"),
 ])
 def test_syntax_error_names_its_line_and_what_is_wrong(netlist, number, words):
     # on every supported ngspice: 39 echoes the line, 46 says only "parsing stopped at
