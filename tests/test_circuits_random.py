@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from alif_spice import load_params, solve_ode
+from alif_spice import solve_ode
 from alif_spice.cases import available_cases, load_case, run_case
 from alif_spice.compare import spikes_per_period
 from alif_spice.netlist import MIN_HOLD, model_params

@@ -147,7 +147,8 @@ def test_spice_number_refuses_what_is_not_a_finite_number():
 def test_hardware_netlist_lists_every_design_constant(paper):
     from alif_spice import hardware
     text = render(paper, "hardware").text
+    from alif_spice.netlist import spice_number
     for name in ("MARGIN", "MIN_HYSTERESIS", "GATE_OFF_MARGIN", "GATE_OVERDRIVE", "TAU_DISCHARGE_MIN",
                  "R_DIS_MIN", "R_DIS_MAX", "R_DS_ON", "COMP_INPUT_TOP", "V_SUPPLY_MIN"):
-        assert f"{name} = " in text, name
+        assert f"{name} = {spice_number(getattr(hardware, name))}" in text, name
     assert text.count("Constants (SI units):") == 1

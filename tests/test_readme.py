@@ -1,7 +1,5 @@
 """The README's table "What each bad input gets" is true: each row is run as written."""
 
-import os
-import re
 import shlex
 from pathlib import Path
 
