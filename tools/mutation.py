@@ -372,7 +372,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown module(s) {', '.join(unknown)}; known: {', '.join(mods)}")
     out = Path(args.out)
+    mark = out / ".alif-spice-mutation"  # a folder this tool made: its sessions and copies may be replaced
+    if out.exists() and any(out.iterdir()) and not mark.exists():
+        ap.error(f"--out {out}: a folder this tool did not make; choose a new or empty one")
     out.mkdir(parents=True, exist_ok=True)
+    mark.touch()
     deadline = time.monotonic() + 60 * args.budget_min
     seconds: dict[str, float] = {}
     if not args.report_only:
