@@ -613,6 +613,37 @@ def summary(result: FitResult, measurements: list[Measurement], command: str) ->
         "command": command})
 
 
+def fit_figure(result: FitResult, m: Measurement, i: np.ndarray, v: np.ndarray):
+    """The measured and the fitted I-V loop (left) and current over time (right) of one
+    file; ``i`` (A) and ``v`` (V) are the model's current and memristor voltage on ``m.t``.
+    Returns the matplotlib Figure (not saved, not shown)."""
+    from matplotlib.figure import Figure
+
+    def text(s: str) -> str:  # a label as plain text, never matplotlib mathtext
+        return s.replace("$", r"\$")
+
+    fig = Figure(figsize=(11, 4))
+    a1, a2 = fig.subplots(1, 2)
+    a1.plot(m.v_mem, m.i * 1e3, ".", ms=2, color="0.5", label="measured")
+    a1.plot(v, i * 1e3, "-", lw=1, color="tab:red", label="fitted MMS")
+    a1.set_xlabel("memristor voltage (V)")
+    a1.set_ylabel("current (mA)")
+    a1.set_title(text(f"{m.name}: I-V loop ({m.frequency:.4g} Hz)"))
+    a1.legend()
+    a1.grid(alpha=0.3)
+    a2.plot(m.t * 1e3, m.i * 1e3, ".", ms=2, color="0.5", label="measured")
+    a2.plot(m.t * 1e3, i * 1e3, "-", lw=1, color="tab:red", label="fitted MMS")
+    a2.set_xlabel("time (ms)")
+    a2.set_ylabel("current (mA)")
+    a2.set_title(("POOR FIT: " if result.poor else "")
+                 + f"cost {result.per_file[m.name]['cost']:.3g}, "
+                 f"R² {result.per_file[m.name]['r2_current']:.4f}",
+                 color="tab:red" if result.poor else "black")
+    a2.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
 def write_outputs(result: FitResult, measurements: list[Measurement], base: Params, out_dir,
                   command: list[str] | None = None) -> Path:
     """``memristor.toml`` (loadable with --params), ``fit.json``, ``fit_<file>.png``; atomic.
@@ -621,15 +652,7 @@ def write_outputs(result: FitResult, measurements: list[Measurement], base: Para
     import shlex
     import sys
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from .files import atomic_dir
-
-    def text(s: str) -> str:  # a label as plain text, never matplotlib mathtext
-        return s.replace("$", r"\$")
 
     fitted = result.memristor_table(base)
     plots = plot_names(measurements)
@@ -643,25 +666,5 @@ def write_outputs(result: FitResult, measurements: list[Measurement], base: Para
         info = summary(result, measurements, shlex.join(command if command is not None else sys.argv))
         (tmp / "fit.json").write_text(json.dumps(info, indent=2, allow_nan=False) + "\n")
         for m in measurements:
-            i, v = simulate(result.theta, base, m)
-            fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
-            a1.plot(m.v_mem, m.i * 1e3, ".", ms=2, color="0.5", label="measured")
-            a1.plot(v, i * 1e3, "-", lw=1, color="tab:red", label="fitted MMS")
-            a1.set_xlabel("memristor voltage (V)")
-            a1.set_ylabel("current (mA)")
-            a1.set_title(text(f"{m.name}: I-V loop ({m.frequency:.4g} Hz)"))
-            a1.legend()
-            a1.grid(alpha=0.3)
-            a2.plot(m.t * 1e3, m.i * 1e3, ".", ms=2, color="0.5", label="measured")
-            a2.plot(m.t * 1e3, i * 1e3, "-", lw=1, color="tab:red", label="fitted MMS")
-            a2.set_xlabel("time (ms)")
-            a2.set_ylabel("current (mA)")
-            a2.set_title(("POOR FIT: " if result.poor else "")
-                         + f"cost {result.per_file[m.name]['cost']:.3g}, "
-                         f"R² {result.per_file[m.name]['r2_current']:.4f}",
-                         color="tab:red" if result.poor else "black")
-            a2.grid(alpha=0.3)
-            fig.tight_layout()
-            fig.savefig(tmp / plots[m.name], dpi=110)
-            plt.close(fig)
+            fit_figure(result, m, *simulate(result.theta, base, m)).savefig(tmp / plots[m.name], dpi=110)
     return out_dir.path if hasattr(out_dir, "path") else Path(out_dir)
