@@ -1,0 +1,54 @@
+"""What a refactoring must not change: rendered netlists byte for byte, RK4 spike times and
+traces bit for bit (recorded in tests/data/invariants.json by tools/invariants.py before
+the change), and numba's on-disk cache still hit by a second process."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import invariants  # noqa: E402
+
+RECORDED = json.loads((ROOT / "tests" / "data" / "invariants.json").read_text())
+
+
+def test_every_netlist_is_byte_identical_to_the_recorded_one():
+    now = invariants.netlist_hashes()
+    assert set(now) == set(RECORDED["netlists"])
+    changed = sorted(k for k in now if now[k] != RECORDED["netlists"][k])
+    assert not changed, f"rendered netlists changed: {changed}"
+
+
+@pytest.mark.parametrize("variant", sorted(RECORDED["rk4"]))
+def test_rk4_spike_times_and_traces_are_bit_identical(variant):
+    now = invariants.rk4(variant)
+    want = RECORDED["rk4"][variant]
+    assert len(now["spikes"]) == len(want["spikes"])
+    first = next((k for k, (a, b) in enumerate(zip(now["spikes"], want["spikes"])) if a != b), None)
+    assert first is None, (f"spike {first}: {float.fromhex(now['spikes'][first])!r} s, "
+                           f"recorded {float.fromhex(want['spikes'][first])!r} s")
+    assert now["trace_sha256"] == want["trace_sha256"]
+
+
+def test_a_second_process_loads_the_kernels_from_numba_cache(tmp_path):
+    probe = (
+        "from alif_spice import load_params, solve_ode, solve_iv\n"
+        "from alif_spice import ode\n"
+        "p = load_params('paper', sets=['simulation.t_stop=0.2m'])\n"
+        "solve_ode(p); solve_iv(p)\n"
+        "print(sum(ode._integrate.stats.cache_hits.values()), sum(ode._integrate.stats.cache_misses.values()),\n"
+        "      sum(ode._iv_kernel.stats.cache_hits.values()))\n")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    runs = [subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=600)
+            for _ in range(2)]
+    for r in runs:
+        assert r.returncode == 0, r.stderr
+    first, second = ([int(v) for v in r.stdout.split()] for r in runs)
+    assert first[0] == 0 and first[1] >= 1  # compiled in the first process
+    assert second[0] >= 1 and second[1] == 0 and second[2] >= 1, (first, second)  # loaded in the second
+    assert any((tmp_path / "cache").rglob("*.nbi"))
