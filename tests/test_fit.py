@@ -37,6 +37,115 @@ def write_tab_comma(path, t, v_src, v_r):
     path.write_text("\n".join(lines) + "\n")
 
 
+# --------------------------------------------------------------------------- fast unit tests first
+
+def test_upward_crossings_of_a_sampled_sine():
+    from alif_spice.fit import _upward_crossings
+    t = np.linspace(0, 0.05, 5001)
+    v = 0.3 + 1.2 * np.sin(2 * np.pi * 100 * t - 0.4)  # offset, phase: crossings of the mid-level
+    got = _upward_crossings(t, v)
+    # the first rise starts above the lower hysteresis level: it is not counted
+    expected = (0.4 / (2 * np.pi) + np.arange(1, 5)) / 100
+    np.testing.assert_allclose(got, expected, atol=2e-7)
+    # noise near the mid-level does not count as extra periods
+    noisy = v + 0.05 * np.random.default_rng(1).standard_normal(v.size)
+    assert _upward_crossings(t, noisy).size == 4
+
+
+def test_crossings_of_a_coarse_square_wave_from_its_second_sample():
+    from alif_spice.fit import _upward_crossings
+    t = np.arange(16) * 1e-3
+    v = np.tile([-1.0, -1.0, 1.0, 1.0], 4)  # low at samples 0-1, the first rise right after sample 1
+    np.testing.assert_allclose(_upward_crossings(t, v), [1.5e-3, 5.5e-3, 9.5e-3, 13.5e-3], rtol=0, atol=1e-15)
+
+
+def test_coarse_data_ending_exactly_at_a_period_end_keeps_every_period(tmp_path):
+    # 25 samples per period (a step of 4 % of the period), the last sample at a period end
+    f = 100.0
+    t = np.arange(6 * 25 + 1) / (25 * f)
+    v_src = np.sin(2 * np.pi * f * t + 0.1)  # upward crossings between samples
+    path = tmp_path / "coarse.csv"
+    np.savetxt(path, np.c_[t, v_src, 0.1 * v_src + 0.05 * np.cos(2 * np.pi * f * t)], delimiter=",")
+    m = read_measurement(path, "time,source_voltage,resistor_voltage", series_resistor=1000, max_periods=10)
+    # crossings at -0.1/(2 pi f) + k/f; skipping the first, 4 whole periods end at the last sample
+    assert m.periods == 4
+    assert m.frequency == pytest.approx(f, rel=1e-3)
+
+
+def test_two_comma_columns_with_a_stray_line_name_the_stray_line(tmp_path, capsys):
+    # the delimiter is guessed from the lines that agree when a stray line confuses the sniffer
+    lines = [f"{v:.6g},{0.1 * v:.6g}" for v in np.sin(np.linspace(0, 8 * np.pi, 200))]
+    lines.insert(99, "stray text here")  # line 100
+    path = tmp_path / "two.csv"
+    path.write_text("\n".join(lines) + "\n")
+    status = cli.main(["fit", "--data", str(path), "--columns", "memristor_voltage,current", "--sample-rate", "10k",
+                       "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert status == 2 and "two.csv: line 100: 'stray text here' is not a number" in err, err
+
+
+def test_a_voltage_without_a_current_is_refused(tmp_path):
+    t, vs, vr = synthetic(100.0, periods=4)
+    write_csv(tmp_path / "m.csv", t, vs, vr)
+    for cols in ("time,memristor_voltage", "time,-,memristor_voltage", "time,current"):
+        with pytest.raises(ParamError, match="--columns: give source_voltage"):
+            read_measurement(tmp_path / "m.csv", cols, series_resistor=5110)
+
+
+def test_an_invalid_parameter_set_costs_the_failure_value_and_does_not_raise(small, paper):
+    from alif_spice.fit import _FAILED, cost_terms
+    bad = dict(THETA, r_on=-5.0)  # no device has a negative resistance
+    assert cost_terms(bad, paper, small) == (_FAILED / 2, _FAILED / 2)
+    assert cost(bad, paper, small) == _FAILED
+
+
+# --------------------------------------------------------------------------- identifiability
+
+
+def _linear(a, b):
+    """Residuals a z - b of a linear model: the spreads have a closed form."""
+    return lambda z: a @ z - b
+
+
+def test_spreads_are_those_of_linear_least_squares():
+    from alif_spice.fit import _identifiability
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((60, 3)) * [40.0, 15.0, 25.0]
+    z0 = np.array([0.2, -0.1, 0.3])
+    b = a @ z0 + 0.5 * rng.standard_normal(60)
+    z = np.linalg.lstsq(a, b, rcond=None)[0]
+    rel, corr, poorly, unknown = _identifiability(_linear(a, b), z, ["r_on", "v_on", "tau"])
+    r = a @ z - b
+    cov = float(r @ r) / (60 - 3) * np.linalg.inv(a.T @ a)
+    expected = np.expm1(np.sqrt(np.diag(cov)))
+    np.testing.assert_allclose([rel["r_on"], rel["v_on"], rel["tau"]], expected, rtol=1e-6)
+    assert unknown == [] and corr == {} and poorly == []
+
+
+def test_a_flat_direction_makes_only_the_parameters_it_moves_unidentifiable():
+    from alif_spice.fit import _identifiability
+    rng = np.random.default_rng(4)
+    c = rng.standard_normal((50, 2))
+    a = np.c_[c[:, 0], c[:, 0], c[:, 1]]  # only r_on + v_on is seen: moving one against the other is flat
+    b = rng.standard_normal(50)
+    rel, corr, poorly, unknown = _identifiability(_linear(a, b), np.zeros(3), ["r_on", "v_on", "tau"])
+    assert unknown == ["r_on", "v_on"]
+    assert rel["r_on"] is None and rel["v_on"] is None and rel["tau"] is not None and rel["tau"] > 0
+    assert not any("r_on" in k or "v_on" in k for k in corr)
+
+
+@pytest.mark.parametrize("units", [1.0, 1e6])
+def test_identifiability_does_not_depend_on_the_units_of_the_residuals(units):
+    # a parameter whose effect is 1e-13 of the strongest one's is below the model's numerical
+    # noise: not identifiable, whether the residuals are counted in one unit or another
+    from alif_spice.fit import _identifiability
+    rng = np.random.default_rng(5)
+    a = np.c_[rng.standard_normal(40), 1e-13 * rng.standard_normal(40)] * units
+    b = units * 1e-3 * rng.standard_normal(40)
+    rel, corr, poorly, unknown = _identifiability(_linear(a, b), np.zeros(2), ["r_on", "tau"])
+    assert unknown == ["tau"] and rel["r_on"] is not None
+
+
 def test_formats_read_to_the_same_arrays(tmp_path):
     t, vs, vr = synthetic(100.0)
     write_csv(tmp_path / "a.csv", t, vs, vr)
@@ -359,113 +468,6 @@ def test_overall_r2_of_one_file_is_its_own(fixed_fit):
     r = fixed_fit
     assert r.r2_current == pytest.approx(r.per_file["small"]["r2_current"], rel=1e-12)
     assert r.r2_voltage == pytest.approx(r.per_file["small"]["r2_voltage"], rel=1e-12)
-
-
-def test_upward_crossings_of_a_sampled_sine():
-    from alif_spice.fit import _upward_crossings
-    t = np.linspace(0, 0.05, 5001)
-    v = 0.3 + 1.2 * np.sin(2 * np.pi * 100 * t - 0.4)  # offset, phase: crossings of the mid-level
-    got = _upward_crossings(t, v)
-    # the first rise starts above the lower hysteresis level: it is not counted
-    expected = (0.4 / (2 * np.pi) + np.arange(1, 5)) / 100
-    np.testing.assert_allclose(got, expected, atol=2e-7)
-    # noise near the mid-level does not count as extra periods
-    noisy = v + 0.05 * np.random.default_rng(1).standard_normal(v.size)
-    assert _upward_crossings(t, noisy).size == 4
-
-
-def test_crossings_of_a_coarse_square_wave_from_its_second_sample():
-    from alif_spice.fit import _upward_crossings
-    t = np.arange(16) * 1e-3
-    v = np.tile([-1.0, -1.0, 1.0, 1.0], 4)  # low at samples 0-1, the first rise right after sample 1
-    np.testing.assert_allclose(_upward_crossings(t, v), [1.5e-3, 5.5e-3, 9.5e-3, 13.5e-3], rtol=0, atol=1e-15)
-
-
-def test_coarse_data_ending_exactly_at_a_period_end_keeps_every_period(tmp_path):
-    # 25 samples per period (a step of 4 % of the period), the last sample at a period end
-    f = 100.0
-    t = np.arange(6 * 25 + 1) / (25 * f)
-    v_src = np.sin(2 * np.pi * f * t + 0.1)  # upward crossings between samples
-    path = tmp_path / "coarse.csv"
-    np.savetxt(path, np.c_[t, v_src, 0.1 * v_src + 0.05 * np.cos(2 * np.pi * f * t)], delimiter=",")
-    m = read_measurement(path, "time,source_voltage,resistor_voltage", series_resistor=1000, max_periods=10)
-    # crossings at -0.1/(2 pi f) + k/f; skipping the first, 4 whole periods end at the last sample
-    assert m.periods == 4
-    assert m.frequency == pytest.approx(f, rel=1e-3)
-
-
-def test_two_comma_columns_with_a_stray_line_name_the_stray_line(tmp_path, capsys):
-    # the delimiter is guessed from the lines that agree when a stray line confuses the sniffer
-    lines = [f"{v:.6g},{0.1 * v:.6g}" for v in np.sin(np.linspace(0, 8 * np.pi, 200))]
-    lines.insert(99, "stray text here")  # line 100
-    path = tmp_path / "two.csv"
-    path.write_text("\n".join(lines) + "\n")
-    status = cli.main(["fit", "--data", str(path), "--columns", "memristor_voltage,current", "--sample-rate", "10k",
-                       "-o", str(tmp_path / "out")])
-    err = capsys.readouterr().err
-    assert status == 2 and "two.csv: line 100: 'stray text here' is not a number" in err, err
-
-
-def test_a_voltage_without_a_current_is_refused(tmp_path):
-    t, vs, vr = synthetic(100.0, periods=4)
-    write_csv(tmp_path / "m.csv", t, vs, vr)
-    for cols in ("time,memristor_voltage", "time,-,memristor_voltage", "time,current"):
-        with pytest.raises(ParamError, match="--columns: give source_voltage"):
-            read_measurement(tmp_path / "m.csv", cols, series_resistor=5110)
-
-
-def test_an_invalid_parameter_set_costs_the_failure_value_and_does_not_raise(small, paper):
-    from alif_spice.fit import _FAILED, cost_terms
-    bad = dict(THETA, r_on=-5.0)  # no device has a negative resistance
-    assert cost_terms(bad, paper, small) == (_FAILED / 2, _FAILED / 2)
-    assert cost(bad, paper, small) == _FAILED
-
-
-# --------------------------------------------------------------------------- identifiability
-
-
-def _linear(a, b):
-    """Residuals a z - b of a linear model: the spreads have a closed form."""
-    return lambda z: a @ z - b
-
-
-def test_spreads_are_those_of_linear_least_squares():
-    from alif_spice.fit import _identifiability
-    rng = np.random.default_rng(3)
-    a = rng.standard_normal((60, 3)) * [40.0, 15.0, 25.0]
-    z0 = np.array([0.2, -0.1, 0.3])
-    b = a @ z0 + 0.5 * rng.standard_normal(60)
-    z = np.linalg.lstsq(a, b, rcond=None)[0]
-    rel, corr, poorly, unknown = _identifiability(_linear(a, b), z, ["r_on", "v_on", "tau"])
-    r = a @ z - b
-    cov = float(r @ r) / (60 - 3) * np.linalg.inv(a.T @ a)
-    expected = np.expm1(np.sqrt(np.diag(cov)))
-    np.testing.assert_allclose([rel["r_on"], rel["v_on"], rel["tau"]], expected, rtol=1e-6)
-    assert unknown == [] and corr == {} and poorly == []
-
-
-def test_a_flat_direction_makes_only_the_parameters_it_moves_unidentifiable():
-    from alif_spice.fit import _identifiability
-    rng = np.random.default_rng(4)
-    c = rng.standard_normal((50, 2))
-    a = np.c_[c[:, 0], c[:, 0], c[:, 1]]  # only r_on + v_on is seen: moving one against the other is flat
-    b = rng.standard_normal(50)
-    rel, corr, poorly, unknown = _identifiability(_linear(a, b), np.zeros(3), ["r_on", "v_on", "tau"])
-    assert unknown == ["r_on", "v_on"]
-    assert rel["r_on"] is None and rel["v_on"] is None and rel["tau"] is not None and rel["tau"] > 0
-    assert not any("r_on" in k or "v_on" in k for k in corr)
-
-
-@pytest.mark.parametrize("units", [1.0, 1e6])
-def test_identifiability_does_not_depend_on_the_units_of_the_residuals(units):
-    # a parameter whose effect is 1e-13 of the strongest one's is below the model's numerical
-    # noise: not identifiable, whether the residuals are counted in one unit or another
-    from alif_spice.fit import _identifiability
-    rng = np.random.default_rng(5)
-    a = np.c_[rng.standard_normal(40), 1e-13 * rng.standard_normal(40)] * units
-    b = units * 1e-3 * rng.standard_normal(40)
-    rel, corr, poorly, unknown = _identifiability(_linear(a, b), np.zeros(2), ["r_on", "tau"])
-    assert unknown == ["tau"] and rel["r_on"] is not None
 
 
 def test_the_fit_figure_shows_data_and_model_in_milliamps(fixed_fit, small, paper):
