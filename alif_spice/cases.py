@@ -1,7 +1,7 @@
 """Comparison cases (``compare/*.toml``): what to run, what to overlay, which tolerances.
 
 A case names a preset, parameter overrides, the SPICE circuits to compare with the RK4
-model and per-circuit tolerances (names from :data:`alif_spice.compare.CHECKS`).
+model and per-circuit tolerances (names from :func:`alif_spice.metrics.checks`).
 :func:`run_case` runs it and returns everything the report needs.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .compare import CHECKS, Check, circuit_metrics, evaluate
+from .metrics import Check, checks, circuit_metrics, evaluate
 from .errors import ParamError
 from .netlist import CIRCUITS, MIN_HOLD, Netlist, model_params, render
 from .ode import solve_ode
@@ -101,10 +101,11 @@ def _build_case(raw: dict, source: str) -> Case:
         tols = _table(tols, f"tolerances.{circuit}", source)
         if circuit not in circuits:
             raise ParamError(f"{source}: tolerances.{circuit}: circuit not in case.circuits")
+        known = checks()
         for key, value in tols.items():
-            if key not in CHECKS:
+            if key not in known:
                 raise ParamError(f"{source}: tolerances.{circuit}.{key}: unknown tolerance "
-                                 f"(known: {', '.join(CHECKS)})")
+                                 f"(known: {', '.join(known)})")
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
                 raise ParamError(f"{source}: tolerances.{circuit}.{key}: expected a number, got {value!r}")
         tolerances[circuit] = {k: float(v) for k, v in tols.items()}

@@ -1,7 +1,7 @@
-"""Comparison of traces: common time base, spike matching, metrics, energy.
+"""Comparison of traces: common time base, spike matching, adaptation, energy.
 
-Pure functions on :class:`~alif_spice.trace.Trace` objects and arrays; the report and
-the command line only present what these return.
+Pure functions on :class:`~alif_spice.trace.Trace` objects and arrays, from which the
+metrics of :mod:`alif_spice.metrics` are built.
 """
 
 from __future__ import annotations
@@ -104,17 +104,18 @@ def match_window(ref: np.ndarray) -> float:
 
 def source_energy(trace: Trace) -> np.ndarray:
     """Cumulative energy (J) delivered by the input current source: ∫ v_c i_in dt."""
-    return _cumtrapz(trace.time, trace["v_c"] * trace["i_in"])
+    return cumulative_integral(trace.time, trace["v_c"] * trace["i_in"])
 
 
 def supply_energy(trace: Trace, v_pos: float, v_neg: float, v_cmp: float) -> np.ndarray:
     """Cumulative energy (J) delivered by the hardware's supplies (SPICE branch currents
     flow into the source's + terminal, so a source delivers P = -V I)."""
     power = -(v_pos * trace["i_pos"] + v_neg * trace["i_neg"] + v_cmp * trace["i_cmp_supply"])
-    return _cumtrapz(trace.time, power)
+    return cumulative_integral(trace.time, power)
 
 
-def _cumtrapz(t: np.ndarray, y: np.ndarray) -> np.ndarray:
+def cumulative_integral(t: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Trapezoidal running integral of ``y`` over ``t``, starting at 0."""
     return np.concatenate([[0.0], np.cumsum(0.5 * (y[1:] + y[:-1]) * np.diff(t))])
 
 
@@ -131,68 +132,6 @@ def per_spike(energies: list[float], counts: list[int]) -> list[float | None]:
     return [e / c if c else None for e, c in zip(energies, counts)]
 
 
-# --------------------------------------------------------------------------- metrics
-
-
-def neuron_metrics(p, time: np.ndarray, v_c: np.ndarray, i_in: np.ndarray, spikes: np.ndarray) -> dict:
-    """One neuron's behaviour, the same for every engine: spike count, spikes per input
-    period, adaptation ratio, mean rate (spikes / t_stop, Hz) and input-source energy
-    per spike (∫ v_c i_in dt / spikes, J; None without spikes)."""
-    stim = SquareWave.from_params(p)
-    t_stop = p.simulation.t_stop
-    per = spikes_per_period(spikes, stim, t_stop)
-    energy = float(_cumtrapz(time, v_c * i_in)[-1])
-    n = int(np.asarray(spikes).size)
-    return {"n_spikes": n, "spikes_per_period": per, "adaptation_ratio": adaptation_ratio(per),
-            "rate_hz": n / t_stop, "energy_j": energy, "energy_per_spike_j": energy / n if n else None}
-
-
-def circuit_metrics(p, ode: Trace, spice: Trace, circuit: str) -> dict:
-    """The metrics of one SPICE circuit against the ODE (JSON-ready: no NaN/inf)."""
-    stim = SquareWave.from_params(p)
-    t_stop = p.simulation.t_stop
-    per_ode = spikes_per_period(ode.spikes, stim, t_stop)
-    per_sp = spikes_per_period(spice.spikes, stim, t_stop)
-    match = match_spikes(ode.spikes, spice.spikes, match_window(ode.spikes))
-    err = np.abs(match.errors)
-    grid = ode.time
-    e_in_ode = energy_per_period(ode.time, source_energy(ode), stim, t_stop)
-    e_in_sp = energy_per_period(spice.time, source_energy(spice), stim, t_stop)
-    m = {
-        "n_spikes": {"ode": int(ode.spikes.size), "spice": int(spice.spikes.size)},
-        "spikes_per_period": {"ode": per_ode, "spice": per_sp},
-        "matched_spikes": int(match.pairs.shape[0]),
-        "missing_spikes": int(match.missing.size),
-        "extra_spikes": int(match.extra.size),
-        "spike_time_max_abs_error_s": float(err.max()) if err.size else None,
-        "spike_time_mean_abs_error_s": float(err.mean()) if err.size else None,
-        "mean_isi_ode_s": float(np.diff(ode.spikes).mean()) if ode.spikes.size > 1 else None,
-        "x_rmse": rmse(on_grid(spice, "x", grid), ode["x"]),
-        "v_c_rmse": rmse(on_grid(spice, "v_c", grid), ode["v_c"]),
-        "adaptation_ratio": {"ode": adaptation_ratio(per_ode), "spice": adaptation_ratio(per_sp)},
-        "isi_adaptation_ratio": {"ode": isi_adaptation_ratio(ode.spikes),
-                                 "spice": isi_adaptation_ratio(spice.spikes)},
-        "energy_input_per_period_j": {"ode": e_in_ode, "spice": e_in_sp},
-        "energy_per_spike_j": {"ode": _safe_div(sum(e_in_ode), sum(per_ode)),
-                               "spice": _safe_div(sum(e_in_sp), sum(per_sp))},
-        "energy_per_spike_per_period_j": {"ode": per_spike(e_in_ode, per_ode),
-                                          "spice": per_spike(e_in_sp, per_sp)},
-    }
-    if circuit == "hardware":
-        from .hardware import effective_hardware
-
-        hw = effective_hardware(p)
-        e_sup = energy_per_period(spice.time, supply_energy(spice, hw.v_pos, hw.v_neg, hw.comp_supply),
-                                  stim, t_stop)
-        m["energy_supply_per_period_j"] = e_sup
-        m["energy_supply_per_spike_j"] = _safe_div(sum(e_sup), sum(per_sp))
-    return json_ready(m)
-
-
-def _safe_div(a: float, b: float) -> float | None:
-    return a / b if b else None
-
-
 def json_ready(value):
     """Plain JSON types, non-finite floats as null (JSON has no NaN/Infinity)."""
     if isinstance(value, dict):
@@ -206,54 +145,3 @@ def json_ready(value):
     if isinstance(value, np.bool_):
         return bool(value)
     return value
-
-
-# --------------------------------------------------------------------------- tolerances
-
-
-def _rel_isi(m: dict) -> float | None:
-    if m["spike_time_max_abs_error_s"] is None or not m["mean_isi_ode_s"]:
-        return None
-    return m["spike_time_max_abs_error_s"] / m["mean_isi_ode_s"]
-
-
-#: tolerance name -> (how to get the measured value from a circuit's metrics, "max"/"min")
-CHECKS = {
-    "spike_count_abs_diff": (lambda m: abs(m["n_spikes"]["spice"] - m["n_spikes"]["ode"]), "max"),
-    "spike_count_rel_diff": (lambda m: abs(m["n_spikes"]["spice"] - m["n_spikes"]["ode"])
-                             / max(m["n_spikes"]["ode"], 1), "max"),
-    "missing_spikes": (lambda m: m["missing_spikes"], "max"),
-    "extra_spikes": (lambda m: m["extra_spikes"], "max"),
-    "spike_time_max_abs_error_s": (lambda m: m["spike_time_max_abs_error_s"], "max"),
-    "spike_time_max_abs_error_rel_isi": (_rel_isi, "max"),
-    "spike_time_mean_abs_error_s": (lambda m: m["spike_time_mean_abs_error_s"], "max"),
-    "x_rmse": (lambda m: m["x_rmse"], "max"),
-    "v_c_rmse": (lambda m: m["v_c_rmse"], "max"),
-    "adaptation_ratio_min": (lambda m: m["adaptation_ratio"]["spice"], "min"),
-    "isi_adaptation_ratio_min": (lambda m: m["isi_adaptation_ratio"]["spice"], "min"),
-}
-
-
-@dataclass(frozen=True)
-class Check:
-    circuit: str
-    name: str
-    value: float | None
-    limit: float
-    kind: str  # "max": value <= limit; "min": value >= limit
-
-    @property
-    def passed(self) -> bool:
-        if self.value is None:
-            return False
-        return self.value <= self.limit if self.kind == "max" else self.value >= self.limit
-
-
-def evaluate(metrics: dict[str, dict], tolerances: dict[str, dict[str, float]]) -> list[Check]:
-    """Every tolerance of a case against the metrics of its circuits."""
-    out = []
-    for circuit, tols in tolerances.items():
-        for name, limit in tols.items():
-            get, kind = CHECKS[name]
-            out.append(Check(circuit, name, get(metrics[circuit]), float(limit), kind))
-    return out

@@ -20,7 +20,9 @@ import pandas as pd
 from .cases import CaseResult
 from .compare import json_ready
 from .files import OutputDir, atomic_dir
+from .metrics import METRICS as REGISTRY
 from .stimulus import SquareWave
+from .units import format_quantity
 from .version import __version__
 
 COLORS = {"ode": "black", "ideal": "tab:blue", "hardware": "tab:red"}
@@ -149,6 +151,17 @@ def energy_statement(result: CaseResult) -> str:
             f"{eps[-1] * 1e9:.1f} nJ (RK4 model; the SPICE circuits' figures are in the table).")
 
 
+def _shown(value, unit: str) -> str:
+    """A metric's value (a number, a list of numbers or a JSON object) with its unit."""
+    if isinstance(value, list):
+        return "[" + ", ".join(_shown(v, unit) for v in value) + "]"
+    if isinstance(value, bool) or not isinstance(value, (int, float, type(None))):
+        return json.dumps(value)
+    if isinstance(value, int):
+        return f"{value} {unit}".strip()
+    return format_quantity(value, unit)
+
+
 def _html(result: CaseResult, figures: list[tuple[str, Path]], versions: dict, wall: float) -> str:
     def esc(v):
         return html.escape(str(v))
@@ -161,8 +174,14 @@ def _html(result: CaseResult, figures: list[tuple[str, Path]], versions: dict, w
     metric_rows = []
     for circuit, m in result.metrics.items():
         for key, value in m.items():
-            metric_rows.append(f"<tr><td>{esc(circuit)}</td><td>{esc(key)}</td><td><code>"
-                               f"{esc(json.dumps(value))}</code></td></tr>")
+            label, unit = (REGISTRY[key].label, REGISTRY[key].unit) if key in REGISTRY else (key, "")
+            if isinstance(value, dict) and set(value) == {"ode", "spice"}:
+                cells = (f"<td>{esc(_shown(value['ode'], unit))}</td>"
+                         f"<td>{esc(_shown(value['spice'], unit))}</td>")
+            else:
+                cells = f"<td colspan='2'>{esc(_shown(value, unit))}</td>"
+            metric_rows.append(f"<tr><td>{esc(circuit)}</td><td>{esc(label)} <code>{esc(key)}</code></td>"
+                               f"{cells}</tr>")
     imgs = "".join(
         f"<figure><img alt='{esc(title)}' src='data:image/png;base64,"
         f"{base64.b64encode(path.read_bytes()).decode()}'><figcaption>{esc(title)} "
@@ -186,7 +205,8 @@ tr.fail td:last-child{{color:#a00;font-weight:bold}}img{{max-width:100%}}code{{f
 <table><tr><th>circuit</th><th>check</th><th>measured</th><th>limit</th><th></th></tr>{checks}</table>
 <h2>Figures</h2>{imgs}
 <h2>Metrics</h2>
-<table><tr><th>circuit</th><th>metric</th><th>value (SI units)</th></tr>{"".join(metric_rows)}</table>
+<table><tr><th>circuit</th><th>metric (key in metrics.json)</th><th>RK4 model</th><th>circuit</th></tr>
+{"".join(metric_rows)}</table>
 <h2>Parameters</h2>
 <table><tr><th>parameter</th><th>value (SI units)</th></tr>{rows}</table>
 <p>Netlists: netlists/*.cir (run with <code>ngspice -b</code>); traces: traces.parquet;

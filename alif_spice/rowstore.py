@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from .compare import json_ready
+from .metrics import METRICS as _REGISTRY
+from .metrics import row_metrics
 
 ROWS_FILE = "rows.jsonl"
 ROW_STATUSES = ("ok", "failed", "stuck")
-#: the neuron metrics every row carries (None where undefined or failed)
-METRICS = ("n_spikes", "spikes_per_period", "adaptation_ratio", "rate_hz", "energy_j", "energy_per_spike_j")
 
 
 def make_row(point: Any, engine: str, status: str = "ok", error: str = "", wall: float = 0.0,
@@ -31,7 +31,7 @@ def make_row(point: Any, engine: str, status: str = "ok", error: str = "", wall:
     row = {"point": point.index, "engine": engine, "grid_index": point.grid_index, "sample": point.sample,
            **{k: v for k, v in point.values.items()}, "status": status, "error": error}
     m = metrics or {}
-    for k in METRICS:
+    for k in row_metrics():  # None where undefined or failed
         row[k] = m.get(k)
     row["wall_s"] = wall
     return json_ready(row)
@@ -61,22 +61,31 @@ def _number_or_none(v: object, minimum: float = -math.inf) -> bool:
                          and v >= minimum)
 
 
+def _int(v: object, minimum: float) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= minimum
+
+
+def _metric_valid(name: str, v: object, ok: bool) -> bool:
+    """A metric's value has the type and range its registry entry gives (counts and lists
+    are always there in an ok row; anything may be None in a failed one)."""
+    m = _REGISTRY[name]
+    if v is None:
+        return not (ok and m.kind in ("int", "ints"))
+    if m.kind == "int":
+        return _int(v, m.minimum)
+    if m.kind == "ints":
+        return isinstance(v, list) and all(_int(c, m.minimum) for c in v)
+    if m.kind == "floats":
+        return isinstance(v, list) and all(_number_or_none(c, m.minimum) for c in v)
+    return _number_or_none(v, m.minimum)
+
+
 def _metrics_valid(row: dict) -> bool:
     """The row's status and metrics have the types and ranges a sweep writes."""
     status = row.get("status")
     if status not in ROW_STATUSES or not isinstance(row.get("error"), str):
         return False
-    n, per = row.get("n_spikes"), row.get("spikes_per_period")
-    if status == "ok":
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            return False
-        if not isinstance(per, list) or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0
-                                                for c in per):
-            return False
-    elif not (n is None or (isinstance(n, int) and not isinstance(n, bool) and n >= 0)):
-        return False
-    return (_number_or_none(row.get("rate_hz"), 0.0) and _number_or_none(row.get("energy_j"))
-            and _number_or_none(row.get("energy_per_spike_j")) and _number_or_none(row.get("adaptation_ratio"), 0.0)
+    return (all(_metric_valid(k, row.get(k), status == "ok") for k in row_metrics())
             and _number_or_none(row.get("wall_s"), 0.0))
 
 
@@ -92,7 +101,7 @@ def row_fits(row: object, pts: Sequence[Any] | None, engines: Sequence[str] | No
         return False
     if ident is not None and row.get("sweep") != ident:
         return False
-    if not all(k in row for k in METRICS) or not _metrics_valid(row):
+    if not all(k in row for k in row_metrics()) or not _metrics_valid(row):
         return False
     if engines is not None and engine not in engines:
         return False

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .compare import neuron_metrics
+from .metrics import neuron_metrics, row_metrics
 from .errors import AlifError, ParamError
 from .params import Params, build_params
 from .rowstore import ROWS_FILE, RowWriter, make_row, read_rows, remaining, sweep_id
@@ -350,7 +350,7 @@ def run_ode_task(base: Params, pts: Sequence[Point]) -> list[dict]:
                 continue
             i_in = SquareWave.from_params(p)(result.time)
             rows[pt.index] = make_row(pt, "ode", metrics=neuron_metrics(p, result.time, result.v_c[i], i_in,
-                                                                     result.spikes[i]))
+                                                                     result.spikes[i], row_metrics()))
     wall = (time.perf_counter() - t0) / max(len(pts), 1)
     for r in rows.values():
         r["wall_s"] = wall
@@ -366,7 +366,7 @@ def run_spice_task(base: Params, engine: str, pt: Point) -> dict:
     try:
         p = _point_params(base, pt)
         trace = run_circuit(p, engine)
-        metrics = neuron_metrics(p, trace.time, trace["v_c"], trace["i_in"], trace.spikes)
+        metrics = neuron_metrics(p, trace.time, trace["v_c"], trace["i_in"], trace.spikes, row_metrics())
         stuck = check_stuck(trace, p, engine)
     except AlifError as exc:
         return make_row(pt, engine, "failed", str(exc), time.perf_counter() - t0)

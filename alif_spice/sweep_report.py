@@ -17,22 +17,23 @@ import pandas as pd
 
 from .files import atomic_path, staged_files, write_text_atomic
 from .report import COLORS, LABELS, versions
-from .rowstore import METRICS
+from .metrics import METRICS as REGISTRY
+from .metrics import row_metrics
 from .sweep import RESULTS_FILE, SWEEP_OUTPUTS, SweepResult, SweepSpec, check_outputs_ours, record_files
 
-NICE = {"rate_hz": "mean rate (Hz)", "adaptation_ratio": "adaptation ratio (first/last period)",
-        "energy_per_spike_j": "energy per spike (J)", "n_spikes": "spikes"}
 MAX_LINES = 6  # combinations of the other grid axes drawn per figure (marker shapes)
 STYLE = {"ode": "-", "ideal": "--", "hardware": ":"}
 
 
 def rows_frame(rows: list[dict], spec: SweepSpec) -> pd.DataFrame:
     """One row per (point, engine), columns in a fixed order."""
-    cols = ["point", "engine", "grid_index", "sample", *spec.keys, "status", "error", *METRICS, "wall_s"]
+    metrics = row_metrics()
+    cols = ["point", "engine", "grid_index", "sample", *spec.keys, "status", "error", *metrics, "wall_s"]
     df = pd.DataFrame(rows, columns=cols)
-    for c in ("rate_hz", "adaptation_ratio", "energy_j", "energy_per_spike_j", "wall_s"):
+    for c in [m for m in metrics if REGISTRY[m].kind == "float"] + ["wall_s"]:
         df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
-    df["n_spikes"] = pd.to_numeric(df["n_spikes"], errors="coerce").astype("Int64")
+    for c in [m for m in metrics if REGISTRY[m].kind == "int"]:
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype("Int64")
     df["error"] = df["error"].fillna("").astype(str)
     return df
 
@@ -66,10 +67,10 @@ def _axis_figures(df: pd.DataFrame, spec: SweepSpec, folder: Path) -> list[tuple
             if axis.scale == "log":
                 ax.set_xscale("log")
             ax.set_xlabel(axis.key)
-            ax.set_ylabel(NICE[metric])
+            ax.set_ylabel(REGISTRY[metric].axis_label)
             title = {("rate_hz", "stimulus.amplitude"): "f–I curve: rate vs input amplitude",
                      ("adaptation_ratio", "stimulus.frequency"): "adaptation ratio vs input frequency"}.get(
-                (metric, axis.key), f"{NICE[metric]} vs {axis.key}")
+                (metric, axis.key), f"{REGISTRY[metric].label} vs {axis.key}")
             if spec.mc > 1:
                 title += f" (mean ± std over {spec.mc} Monte Carlo samples)"
             ax.set_title(title, fontsize=10)
@@ -100,7 +101,7 @@ def _mc_figure(df: pd.DataFrame, spec: SweepSpec, folder: Path) -> list[tuple[st
             if v.size:
                 ax.hist(v, bins=min(40, max(5, v.size // 5)), alpha=0.5, color=COLORS[engine],
                         label=f"{LABELS[engine]} (n={v.size})")
-        ax.set_xlabel(NICE[metric])
+        ax.set_xlabel(REGISTRY[metric].axis_label)
         ax.set_ylabel("points")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)

@@ -58,3 +58,24 @@ def format_spice_number(value: float) -> str:
         raise ValueError(f"cannot write a non-finite number to a netlist: {value!r}")
     text = repr(value)
     return "0" if text in ("0.0", "-0.0") else text
+
+
+_PREFIXES = ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"),
+             (1e-12, "p"), (1e-15, "f"))
+
+
+def format_quantity(value: float | None, unit: str = "", digits: int = 4) -> str:
+    """A value for people to read: ``format_quantity(1.27e-7, "s") == "127 ns"``; without a
+    unit just ``digits`` significant digits; None as "n/a"."""
+    if value is None:
+        return "n/a"
+    value = float(value)
+    if not unit or not math.isfinite(value) or value == 0:
+        return f"{value:.{digits}g}" + (f" {unit}" if unit else "")
+    for scale, prefix in _PREFIXES:
+        if abs(value) >= scale * (1 - 0.5 * 10.0 ** (1 - digits)):
+            break
+    text = f"{value / scale:.{digits}g}"
+    if "e" in text:  # beyond the prefixes
+        return f"{value:.{digits}g} {unit}"
+    return f"{text} {prefix}{unit}"

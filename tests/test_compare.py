@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from alif_spice import solve_ode
-from alif_spice.compare import circuit_metrics, match_spikes
+from alif_spice.compare import match_spikes
+from alif_spice.metrics import circuit_metrics
 from conftest import run_cli
 
 SPEC_KEYS = ["n_spikes", "spikes_per_period", "spike_time_max_abs_error_s", "spike_time_mean_abs_error_s",

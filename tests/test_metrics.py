@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from alif_spice import compare as C
+from alif_spice import metrics as M
 from alif_spice.stimulus import SquareWave
 from alif_spice.trace import Trace
 
@@ -106,13 +107,13 @@ def test_neuron_metrics(paper):
     p = paper.with_values({"simulation.t_stop": 3.2e-3, "stimulus.delay": 0.2e-3})
     tr = linear_trace()
     spikes = np.array([0.3e-3, 0.4e-3, 1.5e-3, 2.9e-3, 3.0e-3, 3.1e-3])
-    m = C.neuron_metrics(p, tr.time, tr["v_c"], tr["i_in"], spikes)
+    m = M.neuron_metrics(p, tr.time, tr["v_c"], tr["i_in"], spikes)
     assert m["n_spikes"] == 6 and m["spikes_per_period"] == [2, 1, 3]
     assert m["adaptation_ratio"] == pytest.approx(2 / 3)
     assert m["rate_hz"] == pytest.approx(6 / 3.2e-3)
     assert m["energy_j"] == pytest.approx(2 * 3.2e-3, rel=1e-12)
     assert m["energy_per_spike_j"] == pytest.approx(2 * 3.2e-3 / 6, rel=1e-12)
-    assert C.neuron_metrics(p, tr.time, tr["v_c"], tr["i_in"], np.array([]))["energy_per_spike_j"] is None
+    assert M.neuron_metrics(p, tr.time, tr["v_c"], tr["i_in"], np.array([]))["energy_per_spike_j"] is None
 
 
 def test_circuit_metrics_on_known_traces(paper):
@@ -123,7 +124,7 @@ def test_circuit_metrics_on_known_traces(paper):
     x = np.linspace(0.0, 1.0, base.time.size)
     ode = Trace(base.time, {**base.signals, "x": x}, ode_spikes, "ode")
     spice = Trace(base.time, {**base.signals, "x": x + 0.01, "v_c": base["v_c"] - 0.2}, sp_spikes, "spice")
-    m = C.circuit_metrics(p, ode, spice, "ideal")
+    m = M.circuit_metrics(p, ode, spice, "ideal")
     assert m["n_spikes"] == {"ode": 4, "spice": 4}
     assert m["spikes_per_period"] == {"ode": [2, 1, 1], "spice": [2, 0, 2]}
     assert (m["matched_spikes"], m["missing_spikes"], m["extra_spikes"]) == (3, 1, 1)
@@ -137,10 +138,15 @@ def test_circuit_metrics_on_known_traces(paper):
     assert e_ode == pytest.approx([2e-3, 2e-3, 2e-3], rel=1e-9)
     # the spice trace has v_c 0.2 V lower: power 3.8 * 0.5 = 1.9 W
     assert m["energy_input_per_period_j"]["spice"] == pytest.approx([1.9e-3] * 3, rel=1e-9)
-    assert m["energy_per_spike_j"] == {"ode": pytest.approx(6e-3 / 4), "spice": pytest.approx(5.7e-3 / 4)}
+    # everything the input source delivered in the run (0.2 ms before the first period too), per spike
+    assert m["energy_per_spike_j"] == {"ode": pytest.approx(6.4e-3 / 4), "spice": pytest.approx(6.08e-3 / 4)}
+    # one definition: a neuron metric in compare is the same as for a single run (the sweep's)
+    for engine, tr in (("ode", ode), ("spice", spice)):
+        alone = M.neuron_metrics(p, tr.time, tr["v_c"], tr["i_in"], tr.spikes)
+        assert alone == {k: m[k][engine] for k in alone}
     assert m["energy_per_spike_per_period_j"]["spice"][1] is None
     assert "energy_supply_per_period_j" not in m
-    hw = C.circuit_metrics(p, ode, spice, "hardware")
+    hw = M.circuit_metrics(p, ode, spice, "hardware")
     from alif_spice.hardware import effective_hardware
 
     h = effective_hardware(p)
@@ -154,11 +160,11 @@ def test_circuit_metrics_without_spikes(paper):
     base = linear_trace()
     x = np.zeros(base.time.size)
     quiet = Trace(base.time, {**base.signals, "x": x}, np.array([]), "ode")
-    m = C.circuit_metrics(p, quiet, quiet, "ideal")
+    m = M.circuit_metrics(p, quiet, quiet, "ideal")
     assert m["spike_time_max_abs_error_s"] is None and m["spike_time_mean_abs_error_s"] is None
     assert m["mean_isi_ode_s"] is None and m["energy_per_spike_j"] == {"ode": None, "spice": None}
     one = Trace(base.time, {**base.signals, "x": x}, np.array([1e-3]), "ode")
-    assert C.circuit_metrics(p, one, one, "ideal")["mean_isi_ode_s"] is None
+    assert M.circuit_metrics(p, one, one, "ideal")["mean_isi_ode_s"] is None
 
 
 def test_json_ready():
@@ -171,7 +177,8 @@ def metrics_for_checks(**changes):
     m = {"n_spikes": {"ode": 40, "spice": 37}, "missing_spikes": 4, "extra_spikes": 1,
          "spike_time_max_abs_error_s": 2e-6, "spike_time_mean_abs_error_s": 5e-7, "mean_isi_ode_s": 4e-5,
          "x_rmse": 0.01, "v_c_rmse": 0.02, "adaptation_ratio": {"ode": 3.0, "spice": 2.5},
-         "isi_adaptation_ratio": {"ode": 2.0, "spice": 1.8}}
+         "isi_adaptation_ratio": {"ode": 2.0, "spice": 1.8}, "spike_count_abs_diff": 3,
+         "spike_count_rel_diff": 3 / 40, "spike_time_max_abs_error_rel_isi": 2e-6 / 4e-5}
     m.update(changes)
     return m
 
@@ -182,26 +189,40 @@ def test_tolerances_pass_at_their_limits_and_fail_beyond():
           "spike_time_max_abs_error_s": 2e-6, "spike_time_max_abs_error_rel_isi": 2e-6 / 4e-5,
           "spike_time_mean_abs_error_s": 5e-7, "x_rmse": 0.01, "v_c_rmse": 0.02,
           "adaptation_ratio_min": 2.5, "isi_adaptation_ratio_min": 1.8}
-    checks = C.evaluate({"ideal": m}, {"ideal": at})
+    checks = M.evaluate({"ideal": m}, {"ideal": at})
     assert [c.name for c in checks] == list(at) and all(c.passed for c in checks)
     assert {c.name: c.value for c in checks} == pytest.approx(at)
     assert all(c.circuit == "ideal" and c.limit == at[c.name] for c in checks)
     beyond = {k: (v * 1.001 if k.endswith("_min") else v * 0.999) for k, v in at.items()}
-    failed = C.evaluate({"ideal": m}, {"ideal": beyond})
+    failed = M.evaluate({"ideal": m}, {"ideal": beyond})
     assert not any(c.passed for c in failed)
     assert [c.kind for c in failed].count("min") == 2
 
 
 def test_a_tolerance_on_an_undefined_value_fails():
-    m = metrics_for_checks(spike_time_max_abs_error_s=None, mean_isi_ode_s=None)
-    checks = C.evaluate({"hardware": m}, {"hardware": {"spike_time_max_abs_error_s": 1.0,
+    m = metrics_for_checks(spike_time_max_abs_error_s=None, spike_time_max_abs_error_rel_isi=None)
+    checks = M.evaluate({"hardware": m}, {"hardware": {"spike_time_max_abs_error_s": 1.0,
                                                       "spike_time_max_abs_error_rel_isi": 1.0}})
     assert [c.value for c in checks] == [None, None] and not any(c.passed for c in checks)
-    m = metrics_for_checks(mean_isi_ode_s=0.0)
-    assert C.evaluate({"x": m}, {"x": {"spike_time_max_abs_error_rel_isi": 1.0}})[0].value is None
+
+
+def test_relative_metrics_where_the_model_gives_no_scale():
+    t = linear_trace().time
+    p = load_params_short()
+
+    def trace(spikes):
+        return Trace(t, {**linear_trace().signals, "x": np.zeros(t.size)}, np.array(spikes), "ode")
+
     # no model spikes: the relative count difference is against 1
-    m = metrics_for_checks(n_spikes={"ode": 0, "spice": 3})
-    assert C.evaluate({"x": m}, {"x": {"spike_count_rel_diff": 5.0}})[0].value == 3.0
+    m = M.circuit_metrics(p, trace([]), trace([1e-3, 2e-3, 3e-3]), "ideal")
+    assert m["spike_count_rel_diff"] == 3.0 and m["spike_count_abs_diff"] == 3
+    assert m["spike_time_max_abs_error_rel_isi"] is None
+    # one model spike: no ISI to compare with
+    m = M.circuit_metrics(p, trace([1e-3]), trace([1.1e-3]), "ideal")
+    assert m["spike_time_max_abs_error_s"] == pytest.approx(0.1e-3) and m["spike_time_max_abs_error_rel_isi"] is None
+    m = M.circuit_metrics(p, trace([1e-3, 2e-3, 2.5e-3]), trace([1.1e-3, 2e-3, 2.5e-3]), "ideal")
+    assert m["spike_time_max_abs_error_rel_isi"] == pytest.approx(0.1e-3 / 0.75e-3)
+    assert m["spike_count_rel_diff"] == 0.0
 
 
 def test_a_test_spike_goes_to_the_nearest_of_two_reference_spikes_in_its_window():
@@ -216,7 +237,7 @@ def test_results_are_immutable_values():
     m = C.match_spikes(np.array([1.0]), np.array([1.1]), 0.5)
     with pytest.raises(dataclasses.FrozenInstanceError):
         m.pairs = np.empty((0, 2))
-    check = C.Check("ideal", "x_rmse", 0.1, 0.2, "max")
+    check = M.Check("ideal", "x_rmse", 0.1, 0.2, "max")
     with pytest.raises(dataclasses.FrozenInstanceError):
         check.limit = 0.0
 
@@ -227,7 +248,7 @@ def test_smallest_defined_cases():
     assert C.isi_adaptation_ratio(np.array([0.0, 1.0, 3.0])) == 2.0
     t = linear_trace().time
     two = Trace(t, {**linear_trace().signals, "x": np.zeros(t.size)}, np.array([1e-3, 1.5e-3]), "ode")
-    assert C.circuit_metrics(load_params_short(), two, two, "ideal")["mean_isi_ode_s"] == pytest.approx(0.5e-3)
+    assert M.circuit_metrics(load_params_short(), two, two, "ideal")["mean_isi_ode_s"] == pytest.approx(0.5e-3)
 
 
 def load_params_short():
@@ -238,3 +259,61 @@ def load_params_short():
 def test_a_reference_spike_exactly_at_the_window_after_is_matched():
     m = C.match_spikes(np.array([1.25]), np.array([1.0]), window=0.25)
     assert m.pairs.tolist() == [[1.25, 1.0]]
+
+
+def test_isi_cv_against_its_closed_form():
+    p = load_params_short()
+    t = linear_trace().time
+
+    def cv(spikes):
+        return M.neuron_metrics(p, t, np.ones(t.size), np.ones(t.size), np.array(spikes))["isi_cv"]
+
+    assert cv([1e-3, 1.5e-3, 2e-3, 2.5e-3]) == pytest.approx(0.0, abs=1e-12)  # a regular train
+    # ISIs 0.2, 0.4 ms: mean 0.3, population std 0.1
+    assert cv([1.6e-3, 1e-3, 1.2e-3]) == pytest.approx(1 / 3, rel=1e-12)  # order does not matter
+    assert cv([1e-3, 2e-3]) is None and cv([]) is None
+
+
+def test_the_registry_is_consistent():
+    names = list(M.METRICS)
+    assert len(names) == len(set(names))
+    for m in M.METRICS.values():
+        assert m.scope in ("neuron", "pair") and m.check in (None, "max", "min")
+        assert m.label and not m.label.endswith(")") or "(" in m.label
+        assert not (m.row and m.scope == "pair"), m.name  # rows describe one run
+        assert m.circuits is None or m.scope == "pair"
+    checks = M.checks()
+    # every tolerance name belongs to exactly one metric
+    assert set(checks) == ({m.name for m in M.METRICS.values() if m.check and m.scope == "pair"}
+                           | {f"{m.name}_{m.check}" for m in M.METRICS.values() if m.check and m.scope == "neuron"})
+    with pytest.raises(ValueError, match="defined twice"):
+        M.metric("n_spikes", "", "again")(lambda r: 0)
+
+
+@pytest.fixture
+def extra_metric():
+    """A metric registered for one test, the way a contributor adds one (one decorated function)."""
+    @M.metric("first_spike_s", "s", "first spike time", row=True, check="max")
+    def _first(r):
+        return float(r.spikes[0]) if r.spikes.size else None
+
+    yield "first_spike_s"
+    del M.METRICS["first_spike_s"]
+
+
+def test_a_registered_metric_reaches_compare_checks_and_sweep_rows(extra_metric, paper):
+    from alif_spice import rowstore
+    from alif_spice.sweep import Point
+
+    p = load_params_short()
+    base = linear_trace()
+    ode = Trace(base.time, {**base.signals, "x": np.zeros(base.time.size)}, np.array([0.5e-3, 1e-3]), "ode")
+    spice = Trace(base.time, dict(ode.signals), np.array([0.6e-3, 1e-3]), "spice")
+    m = M.circuit_metrics(p, ode, spice, "ideal")
+    assert m[extra_metric] == {"ode": 0.5e-3, "spice": 0.6e-3}
+    check, = M.evaluate({"ideal": m}, {"ideal": {"first_spike_s_max": 0.55e-3}})
+    assert check.value == 0.6e-3 and not check.passed
+    row = rowstore.make_row(Point(0, 0, 0, {}), "ode",
+                            metrics=M.neuron_metrics(p, ode.time, ode["v_c"], ode["i_in"], ode.spikes))
+    assert row[extra_metric] == 0.5e-3 and rowstore.row_fits(dict(row), None, None)
+    assert not rowstore.row_fits(dict(row, first_spike_s="soon"), None, None)

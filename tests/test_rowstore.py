@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from alif_spice import rowstore as R
+from alif_spice.metrics import row_metrics
 from alif_spice.sweep import Point
 
 PTS = [Point(i, grid_index=i // 2, sample=i % 2, values={"neuron.c": 1e-9 * (i + 1), "memristor.model": "mms"})
@@ -28,12 +29,14 @@ def ok_row(pt=PTS[1], engine="ode", **changes):
 def test_a_row_holds_identity_values_status_metrics_and_time():
     row = R.make_row(PTS[3], "ideal", "failed", "Timestep too small", 1.5, {"n_spikes": np.int64(4),
                                                                            "rate_hz": float("nan")})
+    metrics = {k: None for k in row_metrics()}  # every registered row metric, None unless given
+    assert {"n_spikes", "spikes_per_period", "adaptation_ratio", "rate_hz", "energy_j",
+            "energy_per_spike_j"} <= set(metrics)
     assert row == {"point": 3, "engine": "ideal", "grid_index": 1, "sample": 1, "neuron.c": 4e-9,
                    "memristor.model": "mms", "status": "failed", "error": "Timestep too small",
-                   "n_spikes": 4, "spikes_per_period": None, "adaptation_ratio": None, "rate_hz": None,
-                   "energy_j": None, "energy_per_spike_j": None, "wall_s": 1.5}
+                   **metrics, "n_spikes": 4, "wall_s": 1.5}
     assert type(row["n_spikes"]) is int
-    assert list(row)[-7:] == [*R.METRICS, "wall_s"]
+    assert list(row)[-len(metrics) - 1:] == [*metrics, "wall_s"]
     default = R.make_row(PTS[0], "ode")
     assert (default["status"], default["error"], default["wall_s"]) == ("ok", "", 0.0)
 
@@ -88,7 +91,8 @@ def test_the_rows_a_sweep_writes_fit():
     {"n_spikes": -1}, {"n_spikes": True}, {"n_spikes": 1.0}, {"n_spikes": None},
     {"spikes_per_period": None}, {"spikes_per_period": [1, -1]}, {"spikes_per_period": [1, True]},
     {"spikes_per_period": [1.0]},
-    {"rate_hz": -1.0}, {"rate_hz": "3"}, {"adaptation_ratio": -0.5}, {"energy_j": math.inf},
+    {"rate_hz": -1.0}, {"rate_hz": "3"}, {"adaptation_ratio": -0.5}, {"isi_adaptation_ratio": -0.5},
+    {"isi_adaptation_ratio": "2"}, {"energy_j": math.inf},
     {"energy_per_spike_j": "x"}, {"wall_s": -1.0}, {"wall_s": None, "rate_hz": math.nan},
     {"grid_index": 1}, {"sample": 0}, {"neuron.c": 2.1e-9}, {"neuron.c": "2e-9"}, {"neuron.c": True},
     {"memristor.model": "vteam"},

@@ -1,0 +1,328 @@
+"""Metrics as a registry: each metric is defined once, with its unit, label and check
+direction, and every output takes it from here.
+
+Two scopes:
+
+- a **neuron** metric describes one neuron's run (any engine): ``compare`` reports it for
+  the model and for each circuit, and a sweep writes it into every row (where ``row``);
+- a **pair** metric describes a circuit against the model (spike matching, trace errors).
+
+A metric with a check direction can be bounded by a case's tolerances: a pair metric
+under its own name, a neuron metric (the circuit's value) as ``<name>_min`` or
+``<name>_max``. Adding a metric is one decorated function here::
+
+    @metric("isi_cv", "", "ISI coefficient of variation", row=True)
+    def _isi_cv(run: Run) -> float | None: ...
+
+Values are plain JSON types; None where undefined (no spikes, too few periods).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from .compare import (adaptation_ratio, cumulative_integral, energy_per_period, isi_adaptation_ratio, json_ready,
+                      match_spikes, match_window, on_grid, per_spike, rmse, spikes_per_period, supply_energy)
+from .stimulus import SquareWave
+from .trace import Trace
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str  # key in metrics.json and in sweep rows
+    unit: str  # SI unit ("" for counts and ratios)
+    label: str  # for tables and axes
+    fn: Callable
+    scope: str  # "neuron" or "pair"
+    check: str | None = None  # "max" or "min": a tolerance bounds it from above or below
+    row: bool = False  # a column of sweep rows (neuron metrics)
+    kind: str = "float"  # "int", "float", "ints" (list of int), "floats" (list of float or None)
+    minimum: float = -math.inf  # the smallest valid value (row validation)
+    circuits: tuple[str, ...] | None = None  # pair metrics of these circuits only (None: every circuit)
+
+    @property
+    def axis_label(self) -> str:
+        return f"{self.label} ({self.unit})" if self.unit else self.label
+
+
+#: every metric, in the order outputs list them
+METRICS: dict[str, Metric] = {}
+
+
+def metric(name: str, unit: str, label: str, *, scope: str = "neuron", check: str | None = None,
+           row: bool = False, kind: str = "float", minimum: float = -math.inf,
+           circuits: tuple[str, ...] | None = None):
+    """Register the decorated function as metric ``name``: it takes a :class:`Run` (neuron)
+    or a :class:`Pair` (pair) and returns a JSON-ready value or None."""
+    if scope not in ("neuron", "pair") or check not in (None, "max", "min"):
+        raise ValueError(f"metric {name}: bad scope {scope!r} or check {check!r}")
+    if kind not in ("int", "float", "ints", "floats"):
+        raise ValueError(f"metric {name}: bad kind {kind!r}")
+
+    def register(fn: Callable) -> Callable:
+        if name in METRICS:
+            raise ValueError(f"metric {name} is defined twice")
+        METRICS[name] = Metric(name, unit, label, fn, scope, check, row, kind, minimum, circuits)
+        return fn
+
+    return register
+
+
+# --------------------------------------------------------------------------- what metrics read
+
+
+class Run:
+    """One neuron's run, as neuron metrics see it: the parameters, the time axis (s), the
+    capacitor voltage (V), the input current (A) and the spike times (s)."""
+
+    def __init__(self, p, time: np.ndarray, v_c: np.ndarray, i_in: np.ndarray, spikes: np.ndarray):
+        self.params = p
+        self.time, self.v_c, self.i_in = time, v_c, i_in
+        self.spikes = np.sort(np.asarray(spikes, dtype=float))
+        self.stimulus = SquareWave.from_params(p)
+        self.t_stop = p.simulation.t_stop
+
+    @classmethod
+    def of(cls, p, trace: Trace) -> Run:
+        return cls(p, trace.time, trace["v_c"], trace["i_in"], trace.spikes)
+
+    @cached_property
+    def per_period(self) -> list[int]:
+        return spikes_per_period(self.spikes, self.stimulus, self.t_stop)
+
+    @cached_property
+    def energy_curve(self) -> np.ndarray:
+        """Cumulative energy delivered by the input source, ∫ v_c i_in dt (J)."""
+        return cumulative_integral(self.time, self.v_c * self.i_in)
+
+    @cached_property
+    def energy_per_period(self) -> list[float]:
+        return energy_per_period(self.time, self.energy_curve, self.stimulus, self.t_stop)
+
+    @cached_property
+    def isi(self) -> np.ndarray:
+        return np.diff(self.spikes)
+
+
+class Pair:
+    """A circuit's run against the model's (the same parameters)."""
+
+    def __init__(self, p, ode: Trace, spice: Trace, circuit: str):
+        self.params, self.circuit = p, circuit
+        self.ode_trace, self.spice_trace = ode, spice
+        self.ode, self.spice = Run.of(p, ode), Run.of(p, spice)
+
+    @cached_property
+    def match(self):
+        return match_spikes(self.ode.spikes, self.spice.spikes, match_window(self.ode.spikes))
+
+    @cached_property
+    def abs_errors(self) -> np.ndarray:
+        return np.abs(self.match.errors)
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if b else None
+
+
+# --------------------------------------------------------------------------- the metrics
+
+
+@metric("n_spikes", "", "spikes", row=True, kind="int", minimum=0)
+def _n_spikes(r: Run) -> int:
+    return int(r.spikes.size)
+
+
+@metric("spikes_per_period", "", "spikes per input period", row=True, kind="ints", minimum=0)
+def _spikes_per_period(r: Run) -> list[int]:
+    return r.per_period
+
+
+@metric("matched_spikes", "", "matched spikes", scope="pair", kind="int")
+def _matched(q: Pair) -> int:
+    return int(q.match.pairs.shape[0])
+
+
+@metric("missing_spikes", "", "model spikes the circuit misses", scope="pair", check="max", kind="int")
+def _missing(q: Pair) -> int:
+    return int(q.match.missing.size)
+
+
+@metric("extra_spikes", "", "circuit spikes the model does not have", scope="pair", check="max", kind="int")
+def _extra(q: Pair) -> int:
+    return int(q.match.extra.size)
+
+
+@metric("spike_count_abs_diff", "", "spike count difference", scope="pair", check="max", kind="int")
+def _count_abs(q: Pair) -> int:
+    return abs(int(q.spice.spikes.size) - int(q.ode.spikes.size))
+
+
+@metric("spike_count_rel_diff", "", "spike count difference / model's count", scope="pair", check="max")
+def _count_rel(q: Pair) -> float:
+    return abs(int(q.spice.spikes.size) - int(q.ode.spikes.size)) / max(int(q.ode.spikes.size), 1)
+
+
+@metric("spike_time_max_abs_error_s", "s", "largest spike-time error", scope="pair", check="max")
+def _t_max(q: Pair) -> float | None:
+    return float(q.abs_errors.max()) if q.abs_errors.size else None
+
+
+@metric("spike_time_mean_abs_error_s", "s", "mean spike-time error", scope="pair", check="max")
+def _t_mean(q: Pair) -> float | None:
+    return float(q.abs_errors.mean()) if q.abs_errors.size else None
+
+
+@metric("mean_isi_ode_s", "s", "model's mean ISI", scope="pair")
+def _mean_isi_ode(q: Pair) -> float | None:
+    return float(q.ode.isi.mean()) if q.ode.isi.size else None
+
+
+@metric("spike_time_max_abs_error_rel_isi", "", "largest spike-time error / model's mean ISI", scope="pair",
+        check="max")
+def _t_rel_isi(q: Pair) -> float | None:
+    err, isi = _t_max(q), _mean_isi_ode(q)
+    return err / isi if err is not None and isi else None
+
+
+@metric("x_rmse", "", "RMS error of the memristor state x", scope="pair", check="max")
+def _x_rmse(q: Pair) -> float:
+    return rmse(on_grid(q.spice_trace, "x", q.ode_trace.time), q.ode_trace["x"])
+
+
+@metric("v_c_rmse", "V", "RMS error of the capacitor voltage", scope="pair", check="max")
+def _v_c_rmse(q: Pair) -> float:
+    return rmse(on_grid(q.spice_trace, "v_c", q.ode_trace.time), q.ode_trace["v_c"])
+
+
+@metric("adaptation_ratio", "", "adaptation ratio (spikes in the first / last input period)", check="min",
+        row=True, minimum=0.0)
+def _adaptation(r: Run) -> float:
+    return adaptation_ratio(r.per_period)
+
+
+@metric("isi_adaptation_ratio", "", "ISI adaptation ratio (last / first ISI)", check="min", row=True, minimum=0.0)
+def _isi_adaptation(r: Run) -> float:
+    return isi_adaptation_ratio(r.spikes)
+
+
+@metric("isi_cv", "", "ISI coefficient of variation (std / mean)", row=True, minimum=0.0)
+def _isi_cv(r: Run) -> float | None:
+    """Population standard deviation of the ISIs over their mean (0 for a regular train);
+    None with fewer than two ISIs."""
+    return float(r.isi.std() / r.isi.mean()) if r.isi.size >= 2 and r.isi.mean() > 0 else None
+
+
+@metric("rate_hz", "Hz", "mean rate", row=True, minimum=0.0)
+def _rate(r: Run) -> float:
+    return r.spikes.size / r.t_stop
+
+
+@metric("energy_j", "J", "input energy", row=True)
+def _energy(r: Run) -> float:
+    return float(r.energy_curve[-1])
+
+
+@metric("energy_per_spike_j", "J", "input energy per spike", row=True)
+def _energy_per_spike(r: Run) -> float | None:
+    return _ratio(float(r.energy_curve[-1]), r.spikes.size)
+
+
+@metric("energy_input_per_period_j", "J", "input energy per input period", kind="floats")
+def _energy_periods(r: Run) -> list[float]:
+    return r.energy_per_period
+
+
+@metric("energy_per_spike_per_period_j", "J", "input energy per spike, per input period", kind="floats")
+def _energy_per_spike_periods(r: Run) -> list[float | None]:
+    return per_spike(r.energy_per_period, r.per_period)
+
+
+@metric("energy_supply_per_period_j", "J", "supply energy per input period", scope="pair", kind="floats",
+        circuits=("hardware",))
+def _supply_periods(q: Pair) -> list[float]:
+    from .hardware import effective_hardware
+
+    hw = effective_hardware(q.params)
+    curve = supply_energy(q.spice_trace, hw.v_pos, hw.v_neg, hw.comp_supply)
+    return energy_per_period(q.spice.time, curve, q.spice.stimulus, q.spice.t_stop)
+
+
+@metric("energy_supply_per_spike_j", "J", "supply energy per spike", scope="pair", circuits=("hardware",))
+def _supply_per_spike(q: Pair) -> float | None:
+    return _ratio(sum(_supply_periods(q)), sum(q.spice.per_period))
+
+
+# --------------------------------------------------------------------------- using them
+
+
+def row_metrics() -> tuple[str, ...]:
+    """The metrics every sweep row carries, in column order."""
+    return tuple(m.name for m in METRICS.values() if m.scope == "neuron" and m.row)
+
+
+def neuron_metrics(p, time: np.ndarray, v_c: np.ndarray, i_in: np.ndarray, spikes: np.ndarray,
+                   names: tuple[str, ...] | None = None) -> dict:
+    """The neuron metrics of one run (every one, or ``names``), JSON-ready."""
+    run = Run(p, time, v_c, i_in, spikes)
+    return json_ready({m.name: m.fn(run) for m in METRICS.values()
+                       if m.scope == "neuron" and (names is None or m.name in names)})
+
+
+def circuit_metrics(p, ode: Trace, spice: Trace, circuit: str) -> dict:
+    """Every metric of one SPICE circuit against the RK4 model: a neuron metric as
+    ``{"ode": value, "spice": value}``, a pair metric as its value (JSON-ready)."""
+    q = Pair(p, ode, spice, circuit)
+    out = {}
+    for m in METRICS.values():
+        if m.scope == "neuron":
+            out[m.name] = {"ode": m.fn(q.ode), "spice": m.fn(q.spice)}
+        elif m.circuits is None or circuit in m.circuits:
+            out[m.name] = m.fn(q)
+    return json_ready(out)
+
+
+# --------------------------------------------------------------------------- tolerances
+
+
+def checks() -> dict[str, tuple[Callable[[dict], float | None], str]]:
+    """Tolerance name -> (the measured value from a circuit's metrics, "max" or "min")."""
+    out = {}
+    for m in METRICS.values():
+        if m.check is None:
+            continue
+        if m.scope == "pair":
+            out[m.name] = ((lambda name: lambda cm: cm.get(name))(m.name), m.check)
+        else:
+            out[f"{m.name}_{m.check}"] = ((lambda name: lambda cm: cm[name]["spice"])(m.name), m.check)
+    return out
+
+
+@dataclass(frozen=True)
+class Check:
+    circuit: str
+    name: str
+    value: float | None
+    limit: float
+    kind: str  # "max": value <= limit; "min": value >= limit
+
+    @property
+    def passed(self) -> bool:
+        if self.value is None:
+            return False
+        return self.value <= self.limit if self.kind == "max" else self.value >= self.limit
+
+
+def evaluate(metrics: dict[str, dict], tolerances: dict[str, dict[str, float]]) -> list[Check]:
+    """Every tolerance of a case against the metrics of its circuits."""
+    out, known = [], checks()
+    for circuit, tols in tolerances.items():
+        for name, limit in tols.items():
+            get, kind = known[name]
+            out.append(Check(circuit, name, get(metrics[circuit]), float(limit), kind))
+    return out
