@@ -13,9 +13,14 @@ import numpy as np
 from numba import njit, types, vectorize
 from numba.extending import overload
 
+from . import _jit  # noqa: F401  (before any @njit: the cache notices edits of every kernel module)
+
 Q_E = 1.602176634e-19  # elementary charge, C
 K_B = 1.380649e-23  # Boltzmann constant, J/K
 EXP_LIMIT = 600.0  # |argument| cap for exp(): products with other factors stay finite
+#: the generalized MMS's diode exponentials continue linearly above this argument, in the
+#: SPICE subcircuit (as SPICE's diode models do, for Newton's iteration) and here alike
+DIODE_EXP_LINEAR_ABOVE = 80.0
 
 
 def clip(z, lo, hi):
@@ -34,6 +39,20 @@ def _clip_overload(z, lo, hi):
 def exp_clipped(z):
     """exp() with its argument clipped to +-EXP_LIMIT (no overflow, no underflow to 0)."""
     return np.exp(clip(z, -EXP_LIMIT, EXP_LIMIT))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def exp_linear(z):
+    """exp(z) up to :data:`DIODE_EXP_LINEAR_ABOVE`, continued along its tangent above it
+    (value and slope continuous); never below exp(-EXP_LIMIT)."""
+    a = DIODE_EXP_LINEAR_ABOVE
+    return np.exp(clip(z, -EXP_LIMIT, a)) * (1.0 + clip(z - a, 0.0, np.inf))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def exp_linear_slope(z):
+    """d exp_linear(z) / dz: exp(z), and exp(80) above the continuation point."""
+    return np.exp(clip(z, -EXP_LIMIT, DIODE_EXP_LINEAR_ABOVE))
 
 
 def thermal_beta(temperature: float) -> float:
@@ -106,15 +125,16 @@ def dxdt(v_mem, x, v_on, v_off, tau, beta):
 
 @njit(cache=True, inline="always", error_model="numpy")
 def gmms_current(v, x, r_on, r_off, phi, alpha_f, beta_f, alpha_r, beta_r):
-    """Generalized MMS current phi G(x) v + (1-phi)(alpha_f e^{beta_f v} - alpha_r e^{-beta_r v}), A."""
-    schottky = alpha_f * exp_clipped(beta_f * v) - alpha_r * exp_clipped(-beta_r * v)
+    """Generalized MMS current phi G(x) v + (1-phi)(alpha_f e^{beta_f v} - alpha_r e^{-beta_r v}), A
+    (each exponential continued linearly above an argument of 80: :func:`exp_linear`)."""
+    schottky = alpha_f * exp_linear(beta_f * v) - alpha_r * exp_linear(-beta_r * v)
     return phi * conductance(x, r_on, r_off) * v + (1.0 - phi) * schottky
 
 
 @njit(cache=True, inline="always", error_model="numpy")
 def gmms_slope(v, x, r_on, r_off, phi, alpha_f, beta_f, alpha_r, beta_r):
     """d(gmms_current)/dv, S (always >= 0)."""
-    schottky = alpha_f * beta_f * exp_clipped(beta_f * v) + alpha_r * beta_r * exp_clipped(-beta_r * v)
+    schottky = alpha_f * beta_f * exp_linear_slope(beta_f * v) + alpha_r * beta_r * exp_linear_slope(-beta_r * v)
     return phi * conductance(x, r_on, r_off) + (1.0 - phi) * schottky
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from . import _jit  # noqa: F401  (before any @njit: the cache notices edits of every kernel module)
 from . import memristor as mm
 from .errors import ParamError, SimulationError
 from .params import Params

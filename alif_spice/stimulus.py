@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from . import _jit  # noqa: F401  (before any @njit: the cache notices edits of every kernel module)
 from .params import Params, StimulusParams
 
 #: Two times closer than this (s) are the same breakpoint.

@@ -52,3 +52,32 @@ def test_a_second_process_loads_the_kernels_from_numba_cache(tmp_path):
     assert first[0] == 0 and first[1] >= 1  # compiled in the first process
     assert second[0] >= 1 and second[1] == 0 and second[2] >= 1, (first, second)  # loaded in the second
     assert any((tmp_path / "cache").rglob("*.nbi"))
+
+
+def test_editing_an_inlined_module_alone_recompiles_the_kernels_that_use_it(tmp_path):
+    # the ODE kernel inlines the memristor's equations: change only memristor.py (the
+    # Boltzmann constant) and a second process must compute with the new one, not load the
+    # kernel compiled from the old file
+    import shutil
+
+    import alif_spice
+
+    pkg = tmp_path / "alif_spice"
+    shutil.copytree(Path(alif_spice.__file__).parent, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    probe = ("from alif_spice import load_params, solve_ode\n"
+             "print(solve_ode(load_params('paper', sets=['simulation.t_stop=0.3m'])).spikes[0].hex())\n")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["PYTHONPATH"] = str(tmp_path)
+
+    def first_spike():
+        r = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=600,
+                           cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.strip()
+
+    before = first_spike()
+    assert first_spike() == before and any((pkg / "__pycache__").glob("ode._integrate*.nbi"))  # cached
+    source = (pkg / "memristor.py").read_text()
+    assert source.count("K_B = 1.380649e-23") == 1
+    (pkg / "memristor.py").write_text(source.replace("K_B = 1.380649e-23", "K_B = 1.39e-23"))
+    assert first_spike() != before

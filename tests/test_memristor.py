@@ -1,5 +1,7 @@
 """MMS equations against closed forms and independent paths."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -182,3 +184,18 @@ def test_gmms_branch_solve_is_relative_even_for_tiny_voltages(delta):
     i = mm.gmms_current(v, args[0], *args[2:])
     assert abs(v + args[1] * i - delta) <= 4e-16 * (abs(delta) + abs(v) + abs(args[1] * i))  # rounding level
     assert n <= 6
+
+
+def test_the_diode_exponential_continues_along_its_tangent_as_in_the_spice_subcircuit():
+    from alif_spice.memristor import DIODE_EXP_LINEAR_ABOVE as A, exp_linear, exp_linear_slope
+    z = np.array([-700.0, -5.0, 0.0, 79.0, A - 1e-9, A, A + 1e-9, 81.0, 100.0, 1e4])
+    want = np.where(z < A, np.exp(np.clip(z, -600.0, A)), np.exp(A) * (1 + z - A))
+    np.testing.assert_allclose(exp_linear(z), want, rtol=1e-12)
+    np.testing.assert_allclose([exp_linear(float(v)) for v in z], want, rtol=1e-12)  # scalar path
+    # value and slope continuous at the continuation point; the slope is the derivative
+    assert exp_linear(A + 1e-9) / exp_linear(A - 1e-9) == pytest.approx(1.0, abs=1e-8)
+    h = 1e-6
+    for v in (3.0, A - 1.0, A + 1.0, 200.0):
+        assert exp_linear_slope(v) == pytest.approx((exp_linear(v + h) - exp_linear(v - h)) / (2 * h), rel=1e-6)
+    lib = (Path(__file__).resolve().parents[1] / "spice_models" / "mms_memristor.lib").read_text()
+    assert f".func xlin(z) {{z < {A:g} ? exp(z) : exp({A:g})*(1+z-{A:g})}}" in lib

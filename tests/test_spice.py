@@ -40,6 +40,23 @@ def test_memristor_iv_spice_matches_python_mms(paper, waveform):
     assert g_down > 1.2 * g_up  # memristance fell while the voltage was high
 
 
+def test_generalized_mms_agrees_with_spice_beyond_the_diode_continuation_point(paper):
+    # a steep forward diode (beta_f 100 /V) driven hard: its exponent passes 80, where both
+    # the subcircuit and the Python form continue the exponential along its tangent
+    from alif_spice.memristor import DIODE_EXP_LINEAR_ABOVE
+    p = paper.with_values({"memristor.phi": 0.6, "memristor.alpha_f": 1e-39, "memristor.beta_f": 100.0,
+                           "memristor.alpha_r": 3e-5, "memristor.beta_r": 4.0, "iv.frequency": 100.0,
+                           "iv.amplitude": 5.0, "iv.r_series": 1000.0})
+    s, o = run_circuit(p, "memristor-iv"), solve_iv(p)
+    above = p.memristor.beta_f * s["v_mem"] > DIODE_EXP_LINEAR_ABOVE
+    assert above.mean() > 0.2 and (p.memristor.beta_f * s["v_mem"]).max() > 150
+    v_o = np.interp(s.time, o.time, o["v_mem"])
+    assert np.sqrt(np.mean((s["v_mem"][above] - v_o[above]) ** 2)) < 1e-4  # measured 8e-7 V
+    assert np.sqrt(np.mean((s["x"] - np.interp(s.time, o.time, o["x"])) ** 2)) < 1e-3
+    i_o = np.interp(s.time, o.time, o["i_m"])
+    assert np.sqrt(np.mean((s["i_m"] - i_o) ** 2)) < 1e-4 * np.abs(i_o).max()  # measured 2e-6
+
+
 def test_ideal_circuit_matches_rk4(paper):
     p = paper.with_values({"simulation.t_stop": 5e-3})
     spice, ode = run_circuit(p, "ideal"), solve_ode(p)
