@@ -455,6 +455,16 @@ def fit(measurements: list[Measurement], base: Params | None = None, free_temper
     return _summarise(th, names, measurements, base, box, evals, start)
 
 
+def passive_violation(m: Measurement) -> str | None:
+    """Why ``m`` cannot be a passive device in series with a resistor (its voltage more than
+    20 % above the drive's peak), or None. A sign the data were read wrongly."""
+    v_mem, v_src = float(np.max(np.abs(m.v_mem))), float(np.max(np.abs(m.v_src)))
+    if m.r_series > 0 and v_mem > 1.2 * v_src:
+        return (f"{m.name}'s memristor voltage reaches {v_mem:.3g} V with a {v_src:.3g} V drive, "
+                "which a passive device cannot do")
+    return None
+
+
 def _summarise(th, names, measurements, base, box, evals, start) -> FitResult:
     per_file, rss, tss = {}, [0.0, 0.0], [0.0, 0.0]
     for m in measurements:
@@ -471,11 +481,7 @@ def _summarise(th, names, measurements, base, box, evals, start) -> FitResult:
     reasons = [f"R² of the {what} is {v[key]:.3g} for {name} (below {POOR_R2:g})"
                for what, key in (("current", "r2_current"), ("memristor voltage", "r2_voltage"))
                for name, v in per_file.items() if not v[key] >= POOR_R2]
-    for m in measurements if reasons else []:  # a passive device in series never sees more than the drive
-        v_mem, v_src = float(np.max(np.abs(m.v_mem))), float(np.max(np.abs(m.v_src)))
-        if m.r_series > 0 and v_mem > 1.2 * v_src:
-            reasons.append(f"{m.name}'s memristor voltage reaches {v_mem:.3g} V with a {v_src:.3g} V drive, "
-                           "which a passive device cannot do")
+    reasons += [r for r in map(passive_violation, measurements if reasons else []) if r]
 
     at_bounds = []
     for n in names:

@@ -112,6 +112,21 @@ def test_an_invalid_parameter_set_costs_the_failure_value_and_does_not_raise(sma
     assert cost(bad, paper, small) == _FAILED
 
 
+def test_a_memristor_voltage_above_the_drive_is_not_passive():
+    from alif_spice.fit import passive_violation
+    t = np.linspace(0, 0.02, 401)
+    drive = 2.0 * np.sin(2 * np.pi * 100 * t)  # a 2 V drive
+
+    def meas(v_peak, r_series=1000.0):
+        return Measurement(name="m", t=t, v_src=drive, v_mem=v_peak / 2.0 * drive, i=1e-3 * drive,
+                           r_series=r_series, frequency=100.0, periods=2)
+
+    assert passive_violation(meas(2.0)) is None and passive_violation(meas(2.39)) is None  # within 20 %
+    assert "reaches 2.41 V with a 2 V drive" in passive_violation(meas(2.41))
+    assert passive_violation(meas(50.0, r_series=0.5)) is not None  # any series resistor
+    assert passive_violation(meas(50.0, r_series=0.0)) is None  # no resistor: the voltage is the drive's
+
+
 # --------------------------------------------------------------------------- identifiability
 
 
@@ -236,7 +251,7 @@ def assert_spreads_honest(summary):
 
 @pytest.mark.parametrize("content,words", [
     ("", "empty"),
-    ("1.0\n2.0\n3.0\n", "at least two columns"),
+    ("1.0\n2.0\n3.0\n", "need at least two columns and two rows (got 1 column(s), 3 row(s))"),
     ("t,v,r\n0,a,b\n1,c,d\n", "line 2: 'a' is not a number"),
     ("0,0,0\n0.001,0.5,0.1\n0.002,0,0\n0.003,-0.5,-0.1\n0.004,0,0\n", "too few periods"),
 ])
