@@ -326,3 +326,20 @@ def evaluate(metrics: dict[str, dict], tolerances: dict[str, dict[str, float]]) 
             get, kind = known[name]
             out.append(Check(circuit, name, get(metrics[circuit]), float(limit), kind))
     return out
+
+
+def reference() -> str:
+    """Every registered metric as a Markdown table (``python -m alif_spice.metrics``)."""
+    lines = ["| key | unit | meaning | scope | tolerance name | in sweep rows |", "|---|---|---|---|---|---|"]
+    for m in METRICS.values():
+        tol = "" if m.check is None else (m.name if m.scope == "pair" else f"{m.name}_{m.check}")
+        bound = {"max": " (at most)", "min": " (at least)"}.get(m.check or "", "")
+        scope = ("per engine: {\"ode\": …, \"spice\": …}" if m.scope == "neuron"
+                 else "circuit against model" + (f" ({', '.join(m.circuits)} only)" if m.circuits else ""))
+        lines.append(f"| `{m.name}` | {m.unit or '–'} | {m.label} | {scope} | "
+                     f"{f'`{tol}`{bound}' if tol else '–'} | {'yes' if m.row else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(reference(), end="")
