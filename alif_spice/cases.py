@@ -16,7 +16,8 @@ from pathlib import Path
 
 from .metrics import Check, checks, circuit_metrics, evaluate
 from .errors import ParamError
-from .netlist import CIRCUITS, MIN_HOLD, Netlist, model_params, render
+from . import circuits as registry
+from .netlist import MIN_HOLD, Netlist, render
 from .ode import solve_ode
 from .params import Params, load_params
 from .resources import data_dir
@@ -89,10 +90,11 @@ def _build_case(raw: dict, source: str) -> Case:
     allowed = {"name", "description", "preset", "circuits", "zoom_periods", "adaptation"}
     if set(head) - allowed:
         raise ParamError(f"{source}: unknown key case.{sorted(set(head) - allowed)[0]}")
-    circuits = head.get("circuits", ["ideal", "hardware"])
+    neurons = registry.names("neuron")
+    circuits = head.get("circuits", list(neurons))
     if (not isinstance(circuits, list) or not circuits
-            or any(not isinstance(c, str) or c not in CIRCUITS[:2] for c in circuits)):
-        raise ParamError(f"{source}: case.circuits must be a list from ideal, hardware (got {circuits!r})")
+            or any(not isinstance(c, str) or c not in neurons for c in circuits)):
+        raise ParamError(f"{source}: case.circuits must be a list from {', '.join(neurons)} (got {circuits!r})")
     zoom = head.get("zoom_periods", 2)
     if isinstance(zoom, bool) or not isinstance(zoom, int) or zoom < 1:
         raise ParamError(f"{source}: case.zoom_periods must be an integer >= 1 (got {zoom!r})")
@@ -174,12 +176,14 @@ def run_case(case: Case, params: Params | None = None,
         say(f"ngspice: {', '.join(case.circuits)} circuits running in {len(futures)} processes ...")
     notes = []
     p_model = p
-    if "ideal" in case.circuits:
-        p_model = model_params(p, "ideal")
-        if p_model is not p:
+    for c in case.circuits:  # the one model run takes what a circuit asks for (the ideal latch's hold)
+        asked = registry.get(c).model_params(p)
+        if asked is not p:
+            p_model = asked
             notes.append(f"neuron.t_ref = {p.neuron.t_ref:g} s is shorter than the ideal circuit's shortest hold "
                          f"({MIN_HOLD:g} s): the RK4 model was given the same effective refractory period, "
                          f"t_ref = {p_model.neuron.t_ref:g} s, so that like is compared with like")
+            break
     try:
         t0 = time.perf_counter()
         ode = solve_ode(p_model)

@@ -100,12 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_force(ode, "an existing file that is not an earlier alif-spice trace")
     ode.set_defaults(func=_cmd_ode)
 
-    from .netlist import CIRCUITS
+    from .circuits import names as circuit_names
 
     net = sub.add_parser("netlist", help="write a self-contained ngspice netlist",
                          description="Render a circuit as a netlist that `ngspice -b FILE` runs as written.")
     _add_param_options(net)
-    net.add_argument("--circuit", required=True, choices=CIRCUITS)
+    net.add_argument("--circuit", required=True, choices=circuit_names())
     net.add_argument("-o", "--output", metavar="FILE.cir", help="netlist file (stdout if omitted)")
     _add_force(net, "an existing file that is not an earlier alif-spice netlist")
     net.set_defaults(func=_cmd_netlist)
@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="render a circuit and run its transient in ngspice",
                          description="Render a circuit, run it through PySpice/ngspice, write the trace.")
     _add_param_options(run)
-    run.add_argument("--circuit", required=True, choices=CIRCUITS)
+    run.add_argument("--circuit", required=True, choices=circuit_names())
     run.add_argument("-o", "--output", required=True, metavar="TRACE.{csv,parquet}",
                      help="trace file; spike times go to <stem>.spikes.csv beside it")
     _add_force(run, "an existing file that is not an earlier alif-spice trace")
@@ -224,6 +224,7 @@ def _cmd_netlist(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from .circuits import get as get_circuit
     from .compare import spikes_per_period
     from .spice import run_circuit
     from .stimulus import SquareWave
@@ -239,13 +240,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     trace_path, spikes_path = trace.write(args.output, args.force)
     summary = f"{args.circuit}: {trace.time.size} time points ({elapsed:.2f} s wall)"
-    if args.circuit != "memristor-iv":
+    neuron = get_circuit(args.circuit).kind == "neuron"
+    if neuron:
         per = spikes_per_period(trace.spikes, SquareWave.from_params(params), params.simulation.t_stop)
         summary += f"; {trace.spikes.size} spikes, per input period: {per}"
     print(summary)
     print(f"trace:  {trace_path}")
     print(f"spikes: {spikes_path}")
-    if args.circuit != "memristor-iv":
+    if neuron:
         from .stuck import check_stuck
 
         stuck = check_stuck(trace, params, args.circuit)
@@ -473,6 +475,8 @@ def _main(argv: Sequence[str] | None) -> int:
               "or use --save-every)", file=sys.stderr)
         return 70
     except Exception as exc:  # a bug: one line, the traceback on request
+        if _caused_by_interrupt(exc):  # Python wraps a Ctrl-C during class creation (an import)
+            return _interrupted(argv)
         if getattr(args, "debug", False):
             import traceback
 
@@ -484,6 +488,18 @@ def _main(argv: Sequence[str] | None) -> int:
     finally:
         if console:
             signal.signal(signal.SIGINT, _late_interrupt)
+
+
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    """A KeyboardInterrupt in ``exc``'s chain of causes (e.g. the RuntimeError Python 3.11
+    raises when Ctrl-C lands in a ``__set_name__`` while a library is imported)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _interrupted(argv) -> int:

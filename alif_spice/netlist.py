@@ -16,14 +16,15 @@ from dataclasses import dataclass
 
 import jinja2
 
+from . import circuits as registry
 from .errors import ParamError
 from .params import Params
 from .resources import data_dir
-from .stimulus import IvSource, SquareWave
+from .stimulus import SquareWave
 from .units import format_spice_number
 from .version import __version__
 
-CIRCUITS = ("ideal", "hardware", "memristor-iv")
+CIRCUITS = registry.names()  # every registered circuit (alif_spice.circuits)
 LIBRARIES = ("mms_memristor", "opamp_op482", "comparator_ad8561", "nmos_2n7002")
 
 #: shortest refractory period the SPICE latch can represent (s)
@@ -57,8 +58,8 @@ class Netlist:
     text: str
     sha256: str
     t_stop: float
-    #: trace column -> ngspice vector name (node voltage or branch current)
-    vectors: dict[str, str]
+    #: trace column -> recorded SPICE quantity, "V(node)" or "I(voltage source)"
+    probes: dict[str, str]
     #: (trace column, threshold): spikes are its upward crossings
     spike: tuple[str, float] | None
 
@@ -72,9 +73,7 @@ def ideal_hold(p: Params) -> float:
 def model_params(p: Params, circuit: str) -> Params:
     """The parameters the RK4 model needs to be compared like with like with ``circuit``:
     the ideal circuit's effective hold as ``t_ref`` (same as ``p`` unless t_ref < MIN_HOLD)."""
-    if circuit == "ideal" and ideal_hold(p) != p.neuron.t_ref:
-        return p.with_values({"neuron.t_ref": ideal_hold(p)})
-    return p
+    return registry.get(circuit).model_params(p)
 
 
 def schmitt_design(p: Params) -> dict[str, float]:
@@ -106,7 +105,7 @@ def library(name: str) -> str:
     return data_dir("spice_models").joinpath(f"{name}.lib").read_text(encoding="utf-8").rstrip() + "\n"
 
 
-def _mosfet_card(vto: float) -> str:
+def mosfet_card(vto: float) -> str:
     """The 2N7002 card of spice_models with the threshold of [hardware] mos_vto."""
     text, count = re.subn(r"\bVto=[0-9.eE+-]+", f"Vto={spice_number(vto)}", library("nmos_2n7002"))
     assert count == 1
@@ -134,7 +133,7 @@ def _header(p: Params, circuit: str) -> list[str]:
     return lines
 
 
-def _design_doc() -> list[str]:
+def design_doc() -> list[str]:
     """The hardware design equations (the docstring of alif_spice.hardware) as comment lines."""
     from . import hardware
 
@@ -149,51 +148,20 @@ def spike_output(p: Params, circuit: str) -> tuple[str, float] | None:
     """(trace column, on/off level) of a circuit's spike output: the ideal circuit's latch
     (it sets when the switch sees v_mem > v_th), the hardware comparator's output at the
     middle of its levels; None for the memristor I-V circuit."""
-    if circuit == "ideal":
-        return "latch", 0.5
-    if circuit == "hardware":
-        return "v_cmp", 0.5 * (p.hardware.comp_voh + p.hardware.comp_vol)
-    return None
+    rule = registry.get(circuit).spike
+    return None if rule is None else rule(p)
 
 
 def render(p: Params, circuit: str) -> Netlist:
-    """Render circuit ``ideal``, ``hardware`` or ``memristor-iv`` for parameters ``p``."""
-    if circuit not in CIRCUITS:
-        raise ParamError(f"--circuit: unknown circuit {circuit!r} (choose from {', '.join(CIRCUITS)})")
-    sim, n, iv = p.simulation, p.neuron, p.iv
-    context = {"m": p.memristor, "n": n, "hw": p.hardware, "sim": sim, "iv": iv,
-               "s": SquareWave.from_params(p)}
-    if circuit == "memristor-iv":
-        t_stop = iv.periods / iv.frequency
-        step = 1.0 / (iv.frequency * iv.points_per_period)
-        context.update(t_stop=t_stop, t_step=step, max_step=step,
-                       source=IvSource.from_params(p).spice())
-        vectors = {"v_src": "src", "v_mem": "a", "x": "x", "i_m": "vsense#branch"}
-        spike = None
-    else:
-        t_stop = sim.t_stop
-        context.update(t_stop=t_stop, t_step=sim.max_step, max_step=sim.max_step)
-        vectors = {"v_c": "c", "v_m": "m", "x": "x", "i_m": "vsense#branch"}
-        if circuit == "ideal":
-            hold = ideal_hold(p)
-            context.update(hold=hold, min_hold=MIN_HOLD, set_gain=SET_GAIN,
-                           clamp_ron=min(CLAMP_TAU / n.c, CLAMP_RON_MAX))
-            vectors["latch"] = "q"
-            spike = spike_output(p, circuit)
-        else:
-            from .hardware import effective_hardware
-
-            hw = effective_hardware(p)
-            context.update(hw=hw, schmitt=schmitt_design(p), mosfet_card=_mosfet_card(hw.mos_vto),
-                           design_doc=_design_doc())
-            vectors.update({"v_diff": "da", "v_cmp": "co", "i_pos": "vpos#branch",
-                            "i_neg": "vneg#branch", "i_cmp_supply": "vcs#branch"})
-            spike = spike_output(p, circuit)
-    body = _environment().get_template(f"{circuit}.cir.j2").render(**context)
+    """Render a registered circuit (``ideal``, ``hardware``, ``memristor-iv``) for ``p``."""
+    c = registry.get(circuit)
+    context = {"m": p.memristor, "n": p.neuron, "hw": p.hardware, "sim": p.simulation, "iv": p.iv,
+               "s": SquareWave.from_params(p), **(c.context(p) if c.context else {})}
+    body = _environment().get_template(c.template).render(**context)
     digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
     text = "\n".join(_header(p, circuit) + [f"* sha256 of the netlist below: {digest}"]) + "\n" + body
-    return Netlist(circuit=circuit, text=text, sha256=digest, t_stop=t_stop, vectors=vectors,
-                   spike=spike)
+    return Netlist(circuit=circuit, text=text, sha256=digest, t_stop=float(context["t_stop"]),
+                   probes=dict(c.probes), spike=spike_output(p, circuit))
 
 
 def is_rendered_netlist(path) -> bool:

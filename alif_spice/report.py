@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .cases import CaseResult
+from .circuits import engine as engine_of
 from .compare import json_ready
 from .files import OutputDir, atomic_dir
 from .metrics import METRICS as REGISTRY
@@ -25,8 +26,6 @@ from .stimulus import SquareWave
 from .units import format_quantity
 from .version import __version__
 
-COLORS = {"ode": "black", "ideal": "tab:blue", "hardware": "tab:red"}
-LABELS = {"ode": "RK4 model", "ideal": "ideal circuit (SPICE)", "hardware": "hardware circuit (SPICE)"}
 MAX_POINTS = 4000
 
 
@@ -65,16 +64,16 @@ def _fig_signals(result: CaseResult, t_max: float | None, title: str):
                 continue
             m = tr.time <= (t_max if t_max else tr.time[-1])
             t, y = _decimate(tr.time[m], tr[col][m] * scale)
-            ax.plot(t * 1e3, y, color=COLORS[name], lw=0.8 if name == "ode" else 0.7,
-                    ls="-" if name == "ode" else "--", label=LABELS[name])
+            ax.plot(t * 1e3, y, color=engine_of(name).color, lw=0.8 if name == "ode" else 0.7,
+                    ls="-" if name == "ode" else "--", label=engine_of(name).label)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     axes[1].axhline(result.params.neuron.v_th, color="gray", lw=0.6, ls=":", label="v_th")
     ax = axes[-1]
     for k, (name, tr) in enumerate(_traces(result).items()):
         s = tr.spikes[tr.spikes <= (t_max if t_max else np.inf)]
-        ax.vlines(s * 1e3, k + 0.1, k + 0.9, color=COLORS[name], lw=0.8)
-    ax.set_yticks([k + 0.5 for k in range(len(_traces(result)))], [LABELS[n].split(" (")[0] for n in _traces(result)])
+        ax.vlines(s * 1e3, k + 0.1, k + 0.9, color=engine_of(name).color, lw=0.8)
+    ax.set_yticks([k + 0.5 for k in range(len(_traces(result)))], [engine_of(n).label.split(" (")[0] for n in _traces(result)])
     ax.set_xlabel("time (ms)")
     axes[0].set_title(plain_text(title))
     axes[1].legend(loc="upper right", fontsize=8)
@@ -89,8 +88,8 @@ def _fig_isi(result: CaseResult):
     for name, tr in _traces(result).items():
         s = tr.spikes
         if s.size > 1:
-            ax.plot(s[1:] * 1e3, np.diff(s) * 1e6, "o", ms=3, color=COLORS[name], label=LABELS[name],
-                    mfc="none" if name != "ode" else COLORS[name])
+            ax.plot(s[1:] * 1e3, np.diff(s) * 1e6, "o", ms=3, color=engine_of(name).color, label=engine_of(name).label,
+                    mfc="none" if name != "ode" else engine_of(name).color)
     ax.set_xlabel("time of spike (ms)")
     ax.set_ylabel("inter-spike interval (µs)")
     ax.set_title("ISI over time: adaptation lengthens the ISI within and across bursts")
@@ -110,11 +109,11 @@ def _fig_per_period(result: CaseResult):
         per = (result.metrics[name]["spikes_per_period"]["spice"] if name != "ode"
                else next(iter(result.metrics.values()))["spikes_per_period"]["ode"])
         x = np.arange(1, len(per) + 1)
-        ax1.bar(x + (k - (len(names) - 1) / 2) * width, per, width, color=COLORS[name], label=LABELS[name])
+        ax1.bar(x + (k - (len(names) - 1) / 2) * width, per, width, color=engine_of(name).color, label=engine_of(name).label)
         e = (result.metrics[name]["energy_per_spike_per_period_j"]["spice"] if name != "ode"
              else next(iter(result.metrics.values()))["energy_per_spike_per_period_j"]["ode"])
-        ax2.plot(x, [v * 1e9 if v is not None else np.nan for v in e], "o-", color=COLORS[name],
-                 label=LABELS[name])
+        ax2.plot(x, [v * 1e9 if v is not None else np.nan for v in e], "o-", color=engine_of(name).color,
+                 label=engine_of(name).label)
     ax1.set_xlabel("input period")
     ax1.set_ylabel("spikes per period")
     ax1.legend(fontsize=8)

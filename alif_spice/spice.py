@@ -37,7 +37,6 @@ import numpy as np
 from .errors import SimulationError
 from .netlist import Netlist, render
 from .params import Params
-from .stimulus import SquareWave
 from .trace import Trace
 
 _HEADER = struct.Struct(">Q")
@@ -231,17 +230,27 @@ def crossings(t: np.ndarray, y: np.ndarray, level: float) -> np.ndarray:
     return t[idx] + frac * (t[idx + 1] - t[idx])
 
 
+def vector_name(probe: str) -> str:
+    """ngspice's vector name of a recorded quantity: ``V(c)`` -> ``c``, ``I(vsense)`` ->
+    ``vsense#branch`` (the current into the voltage source's + terminal)."""
+    kind, _, rest = probe.partition("(")
+    node = rest.rstrip(")").strip().lower()
+    if kind.strip().upper() == "I":
+        return f"{node}#branch"
+    if kind.strip().upper() == "V" and "," not in node:
+        return node
+    raise ValueError(f"cannot record {probe!r}: give V(node) or I(voltage source)")
+
+
 def trace_from_vectors(p: Params, netlist: Netlist, vectors: dict[str, np.ndarray]) -> Trace:
-    """Turn ngspice vectors into a :class:`Trace` with the trace column names."""
+    """Turn ngspice vectors into a :class:`Trace`: the circuit's probes by trace column,
+    the signals it derives from them, and its spikes."""
+    from .circuits import get
+
     t = vectors["time"]
-    raw = {col: vectors[name] for col, name in netlist.vectors.items()}
-    signals: dict[str, np.ndarray] = {}
-    if netlist.circuit == "memristor-iv":
-        signals = {"v_src": raw["v_src"], "v_mem": raw["v_mem"], "x": raw["x"], "i_m": raw["i_m"]}
-    else:
-        signals = {"v_c": raw["v_c"], "v_mem": raw["v_c"] - raw["v_m"], "x": raw["x"],
-                   "i_m": raw["i_m"], "i_in": SquareWave.from_params(p)(t)}
-        signals.update({k: v for k, v in raw.items() if k not in ("v_c", "v_m", "x", "i_m")})
+    raw = {col: vectors[vector_name(probe)] for col, probe in netlist.probes.items()}
+    circuit = get(netlist.circuit)
+    signals = circuit.derive(p, t, raw) if circuit.derive else raw
     spikes = np.empty(0)
     if netlist.spike is not None:
         column, level = netlist.spike

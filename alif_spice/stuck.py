@@ -34,23 +34,21 @@ class Stuck:
         return bool(self.longest_on_s > self.bound_s)
 
     def message(self, circuit: str) -> str:
-        why = (" (the discharge cannot pull v_mem below the Schmitt trigger's lower threshold while "
-               "the input flows)" if circuit == "hardware" else "")
+        from .circuits import get
+
+        why = get(circuit).stuck_why
         return (f"{circuit} circuit: output stuck on for {self.longest_on_s:.4g} s from t = {self.start_s:.4g} s, "
                 f"longer than the bound {self.bound_s:.4g} s{why}")
 
 
 def stuck_bound(p: Params, circuit: str) -> float:
     """Longest on-interval (s) a working output can have (module docstring)."""
-    from .hardware import R_DS_ON, effective_hardware
-    from .netlist import ideal_hold
+    from .circuits import get
 
-    s = p.stimulus
-    phase = 0.5 * min(s.duty, 1.0 - s.duty) / s.frequency
-    if circuit == "ideal":
-        return ideal_hold(p) + phase
-    hw = effective_hardware(p)
-    return max(10.0 * (hw.r_discharge + R_DS_ON) * p.neuron.c, phase)
+    bound = get(circuit).stuck_bound
+    if bound is None:
+        raise ValueError(f"the {circuit} circuit has no spike output to check")
+    return bound(p)
 
 
 def check_stuck(trace: Trace, p: Params, circuit: str) -> Stuck:

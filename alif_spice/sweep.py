@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .circuits import engines as circuit_engines
 from .metrics import neuron_metrics, row_metrics
 from .errors import AlifError, ParamError
 from .params import Params, build_params
@@ -37,7 +38,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-ENGINES = ("ode", "ideal", "hardware")
 DISTRIBUTIONS = ("lognormal", "normal", "uniform")
 #: largest relative spread per distribution (lognormal: exp(10 z) already spans 1e-40..1e40)
 MAX_SPREAD = {"lognormal": 10.0, "normal": 100.0, "uniform": 100.0}
@@ -209,8 +209,9 @@ def build_spec(base: Params, grid: Iterable[str] = (), vary: Iterable[str] = (),
     if not isinstance(engines, (list, tuple)) or not all(isinstance(e, str) for e in engines):
         raise ParamError(f"--engines: expected names such as ode,ideal,hardware (got {engines!r})")
     engines = tuple(dict.fromkeys(engines))
-    if not engines or any(e not in ENGINES for e in engines):
-        raise ParamError(f"--engines: choose from {', '.join(ENGINES)} (got {','.join(engines) or 'nothing'})")
+    known = circuit_engines()
+    if not engines or any(e not in known for e in engines):
+        raise ParamError(f"--engines: choose from {', '.join(known)} (got {','.join(engines) or 'nothing'})")
     if isinstance(mc, bool) or not isinstance(mc, int) or mc < 0:
         raise ParamError(f"--mc: expected an integer >= 0 (got {mc!r})")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:

@@ -16,13 +16,13 @@ import numpy as np
 import pandas as pd
 
 from .files import atomic_path, staged_files, write_text_atomic
-from .report import COLORS, LABELS, versions
+from .circuits import engine as engine_of
+from .report import versions
 from .metrics import METRICS as REGISTRY
 from .metrics import row_metrics
 from .sweep import RESULTS_FILE, SWEEP_OUTPUTS, SweepResult, SweepSpec, check_outputs_ours, record_files
 
 MAX_LINES = 6  # combinations of the other grid axes drawn per figure (marker shapes)
-STYLE = {"ode": "-", "ideal": "--", "hardware": ":"}
 
 
 def rows_frame(rows: list[dict], spec: SweepSpec) -> pd.DataFrame:
@@ -61,9 +61,9 @@ def _axis_figures(df: pd.DataFrame, spec: SweepSpec, folder: Path) -> list[tuple
                     if mean.empty:
                         continue
                     ax.errorbar(mean.index, mean.values, yerr=std.values if spec.mc > 1 else None,
-                                color=COLORS[engine], ls=STYLE[engine], lw=2.4 if engine == "ode" else 1.2,
+                                color=engine_of(engine).color, ls=engine_of(engine).linestyle, lw=2.4 if engine == "ode" else 1.2,
                                 marker="osv^D*"[li % 6], ms=4, capsize=2,
-                                label=f"{LABELS[engine]}{' · ' + tag if tag else ''}")
+                                label=f"{engine_of(engine).label}{' · ' + tag if tag else ''}")
             if axis.scale == "log":
                 ax.set_xscale("log")
             ax.set_xlabel(axis.key)
@@ -99,8 +99,8 @@ def _mc_figure(df: pd.DataFrame, spec: SweepSpec, folder: Path) -> list[tuple[st
             v = ok[ok.engine == engine][metric].dropna()
             v = v[np.isfinite(v)]
             if v.size:
-                ax.hist(v, bins=min(40, max(5, v.size // 5)), alpha=0.5, color=COLORS[engine],
-                        label=f"{LABELS[engine]} (n={v.size})")
+                ax.hist(v, bins=min(40, max(5, v.size // 5)), alpha=0.5, color=engine_of(engine).color,
+                        label=f"{engine_of(engine).label} (n={v.size})")
         ax.set_xlabel(REGISTRY[metric].axis_label)
         ax.set_ylabel("points")
         ax.grid(alpha=0.3)

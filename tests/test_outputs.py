@@ -534,3 +534,19 @@ def test_small_refusals_are_one_line_before_any_work(tmp_path):
     assert run_cli(*_fit_args(tmp_path, out1)).returncode in (0, 1)
     r = run_cli(*_fit_args(tmp_path, out1), "--params", out1 / "memristor.toml", "--force")
     assert r.returncode == 2 and "folder of the input" in r.stderr
+
+
+def test_a_ctrl_c_wrapped_by_python_during_an_import_is_an_interruption(tmp_path, capsys, monkeypatch):
+    # Python 3.11 turns a KeyboardInterrupt raised in __set_name__ (a dataclass being created
+    # while pandas is imported) into a RuntimeError caused by it
+    import alif_spice.ode as ode
+
+    def wrapped(*a, **k):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise RuntimeError("Error calling __set_name__ on 'Field' instance") from exc
+
+    monkeypatch.setattr(ode, "solve_ode", wrapped)
+    status = cli.main(["ode", *FAST, "-o", str(tmp_path / "t.csv")])
+    assert status == 130 and capsys.readouterr().err == "alif-spice: interrupted\n"
