@@ -61,7 +61,7 @@ test-ngspice-next: install $(NGSPICE_NEXT)/lib/libngspice.so.0
 	cd tests && NGSPICE_LIBRARY_PATH=$(abspath $(NGSPICE_NEXT))/lib/libngspice.so.0 \
 	  PATH=$(abspath $(NGSPICE_NEXT))/bin:$$PATH ../$(BIN)/pytest -q
 
-## mutation testing of the core modules (not part of CI; about 3 h on 2 cores with the samples of tools/mutation.toml, see README)
+## mutation testing of the core modules (not part of CI; about 3 h on 2 cores with the samples of tools/mutation.toml, see docs/testing.md)
 MUTATION_ARGS ?= --budget-min 240
 mutation: install
 	$(BIN)/python -m pip install -q "cosmic-ray==8.7.0"

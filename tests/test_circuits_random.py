@@ -17,7 +17,7 @@ from alif_spice.stuck import check_stuck
 from conftest import run_cli
 
 SEED = 2026
-#: SPICE steps per mean model ISI (the parity needs it: see README "Accuracy")
+#: SPICE steps per mean model ISI (the parity needs it: see docs/circuits.md, "Measured")
 STEPS_PER_ISI = 1000.0
 
 

@@ -1,5 +1,7 @@
-"""The README's table "What each bad input gets" is true: each row is run as written."""
+"""The table "What each bad input gets" (docs/commands.md, linked from the README) is true:
+each row is run as written."""
 
+import re
 import shlex
 from pathlib import Path
 
@@ -8,12 +10,12 @@ import pytest
 from alif_spice.files import FolderLock
 from conftest import run_cli
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+COMMANDS = Path(__file__).resolve().parents[1] / "docs" / "commands.md"
 
 
 def _rows():
-    text = README.read_text(encoding="utf-8")
-    section = text.split("### What each bad input gets", 1)[1].split("\n## ", 1)[0]
+    text = COMMANDS.read_text(encoding="utf-8")
+    section = re.split(r"\n#{1,6} ", text.split("### What each bad input gets", 1)[1], maxsplit=1)[0]
     rows = []
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -26,7 +28,7 @@ ROWS = _rows()
 
 
 def _setup(situation: str, folder: Path):
-    """Make the README's 'situation' true in ``folder``; return what must stay as it was."""
+    """Make the table's 'situation' true in ``folder``; return what must stay as it was."""
     if situation.startswith("`notes/`"):
         (folder / "notes").mkdir()
         (folder / "notes" / "mine.txt").write_text("mine")
