@@ -300,7 +300,7 @@ def _upward_crossings(t: np.ndarray, v: np.ndarray) -> np.ndarray:
     mid = 0.5 * (v.max() + v.min())
     half = 0.25 * (v.max() - v.min())
     armed, out = False, []
-    for k in range(1, v.size):
+    for k in range(v.size):  # a first sample below the lower level arms too
         if v[k] < mid - half:
             armed = True
         elif armed and v[k] > mid + half:
@@ -326,20 +326,39 @@ def _device(theta: dict[str, float], base: Params) -> Params:
         "memristor.x0": 0.0, "memristor.phi": 1.0})
 
 
+#: the model is in its periodic steady state when x at the end of the last warm-up period
+#: differs from its start by at most this (x is in [0, 1])
+SETTLED = 1e-10
+#: ... and it gets at most this many attempts to get there
+MAX_SETTLE = 30
+
+
 def simulate(theta: dict[str, float], base: Params, meas: Measurement, warmup_periods: int = 2,
              substeps: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """Model current and memristor voltage on ``meas.t``, sample k driven by
-    ``meas.v_src[k]``, from the periodic steady state (the data's first period is played
-    ``warmup_periods`` times before them)."""
+    ``meas.v_src[k]``, from the periodic steady state.
+
+    The data's first period is played ``warmup_periods`` (>= 2) times before them. Where
+    the state still changes over the last of them by more than :data:`SETTLED` (where the
+    state's time constant is not short against the period), the run starts again from the
+    fixed point of the period map that Aitken's extrapolation predicts from the state at
+    the warm-up periods' ends, until it settles (:data:`MAX_SETTLE` runs at most).
+    """
     per = (meas.t.size - 1) // meas.periods
-    t, v = meas.t, meas.v_src
-    if warmup_periods:
-        period = meas.t[per]
-        t = np.concatenate([meas.t[:per] + k * period for k in range(warmup_periods)]
-                           + [meas.t + warmup_periods * period])
-        v = np.concatenate([np.tile(meas.v_src[:per], warmup_periods), meas.v_src])
-    tr = solve_iv(_device(theta, base), t, v, substeps=substeps, r_series=meas.r_series)
-    n = meas.t.size
+    device, n, warm = _device(theta, base), meas.t.size, max(int(warmup_periods), 2)
+    period = meas.t[per]
+    t = np.concatenate([meas.t[:per] + k * period for k in range(warm)] + [meas.t + warm * period])
+    v = np.concatenate([np.tile(meas.v_src[:per], warm), meas.v_src])
+    x0 = None
+    for _ in range(MAX_SETTLE):
+        tr = solve_iv(device, t, v, substeps=substeps, r_series=meas.r_series, x0=x0)
+        a, b, c = (float(tr["x"][per * k]) for k in (warm - 2, warm - 1, warm))
+        if abs(c - b) <= SETTLED or not math.isfinite(c):
+            break
+        bend = c - 2.0 * b + a
+        x0 = c - (c - b) ** 2 / bend if bend != 0.0 else c
+        if not (math.isfinite(x0) and 0.0 <= x0 <= 1.0):
+            x0 = c
     return tr["i_m"][-n:], tr["v_mem"][-n:]
 
 
@@ -465,6 +484,20 @@ def passive_violation(m: Measurement) -> str | None:
     return None
 
 
+def near_bounds(th: dict[str, float], names: list[str], box: dict[str, tuple[float, float]]) -> list[dict]:
+    """The fitted parameters within :data:`NEAR_BOUND` of their log search range from a
+    bound (inclusive), each with the bound; ``at`` where it lies on the bound (1e-6)."""
+    out = []
+    for n in names:
+        lo, hi = box[n]
+        for side, limit in (("lower", lo), ("upper", hi)):
+            distance = abs(math.log(th[n] / limit))
+            if distance <= NEAR_BOUND * math.log(hi / lo):
+                out.append({"parameter": "r_off/r_on" if n == "ratio" else n, "value": float(th[n]),
+                            "bound": side, "limit": float(limit), "at": distance <= 1e-6})
+    return out
+
+
 def _summarise(th, names, measurements, base, box, evals, start) -> FitResult:
     per_file, rss, tss = {}, [0.0, 0.0], [0.0, 0.0]
     for m in measurements:
@@ -483,14 +516,7 @@ def _summarise(th, names, measurements, base, box, evals, start) -> FitResult:
                for name, v in per_file.items() if not v[key] >= POOR_R2]
     reasons += [r for r in map(passive_violation, measurements if reasons else []) if r]
 
-    at_bounds = []
-    for n in names:
-        lo, hi = box[n]
-        for side, limit in (("lower", lo), ("upper", hi)):
-            distance = abs(math.log(th[n] / limit))
-            if distance <= NEAR_BOUND * math.log(hi / lo):
-                at_bounds.append({"parameter": "r_off/r_on" if n == "ratio" else n, "value": float(th[n]),
-                                  "bound": side, "limit": float(limit), "at": distance <= 1e-6})
+    at_bounds = near_bounds(th, names, box)
 
     def residuals(z):
         parts = []

@@ -470,12 +470,13 @@ def iv_drive_row(p: Params, r_series: float) -> np.ndarray:
 
 
 def solve_iv(p: Params, t: np.ndarray | None = None, v_src: np.ndarray | None = None,
-             substeps: int = 8, r_series: float | None = None) -> Trace:
+             substeps: int = 8, r_series: float | None = None, x0: float | None = None) -> Trace:
     """The memristor in series with ``iv.r_series`` driven by a source voltage (RK4 on x).
 
     By default the source is ``[iv]``'s waveform sampled ``points_per_period`` times per
     period; measured ``t`` (s) and ``v_src`` (V) arrays may be given instead (linear
-    between samples), and ``r_series`` (Ω, 0 allowed) instead of ``iv.r_series``.
+    between samples), ``r_series`` (Ω, 0 allowed) instead of ``iv.r_series``, and the
+    initial state ``x0`` instead of ``memristor.x0``.
     Returns a :class:`Trace` with v_src, v_mem, x, i_m.
     """
     if t is None:
@@ -486,7 +487,10 @@ def solve_iv(p: Params, t: np.ndarray | None = None, v_src: np.ndarray | None = 
     v_src = np.ascontiguousarray(v_src, dtype=float)
     r = p.iv.r_series if r_series is None else float(r_series)
     x = np.empty_like(t)
-    _iv_kernel(iv_drive_row(p, r), t, v_src, int(substeps), x)
+    row = iv_drive_row(p, r)
+    if x0 is not None:
+        row[X0] = min(max(float(x0), 0.0), 1.0)
+    _iv_kernel(row, t, v_src, int(substeps), x)
     if not np.all(np.isfinite(x)):
         raise SimulationError("memristor I-V solve produced non-finite values")
     v_mem, i_m = mm.branch(v_src, x, p.memristor, r)
