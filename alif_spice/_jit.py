@@ -8,12 +8,16 @@ old equations. Importing this module (the compiled modules do, before their firs
 cache on all of :data:`JIT_MODULES` together, and otherwise behave as numba's (the
 ``NUMBA_CACHE_DIR`` folder if set, else ``__pycache__`` beside the module, else, where that
 is read-only, the user's cache folder). Other packages' functions are left to numba.
+
+The first compilation in a process is announced on stderr when stderr is a terminal
+(compiling takes 10-40 s; later runs load the kernels from the cache in well under 1 s).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import sys
 from pathlib import Path
 
 from numba.core import caching
@@ -70,4 +74,34 @@ def _install() -> None:
     impl._locator_classes[:0] = ours
 
 
+#: the line a terminal user sees when the kernels are compiled (once, then cached)
+COMPILE_NOTICE = ("alif-spice: compiling the numerical kernels once (10-40 s); "
+                  "later runs load them from the cache")
+
+
+def _announce_compiles() -> None:
+    from numba.core import event
+
+    class Notice(event.Listener):
+        said = False
+
+        def on_start(self, ev) -> None:
+            dispatcher = ev.data.get("dispatcher") if isinstance(ev.data, dict) else None
+            code = getattr(getattr(dispatcher, "py_func", None), "__code__", None)
+            if self.said or code is None or not _ours(code.co_filename):
+                return
+            Notice.said = True
+            try:
+                if sys.stderr is not None and sys.stderr.isatty():
+                    print(COMPILE_NOTICE, file=sys.stderr, flush=True)
+            except (OSError, ValueError):
+                pass
+
+        def on_end(self, ev) -> None:
+            pass
+
+    event.register("numba:compile", Notice())
+
+
 _install()
+_announce_compiles()

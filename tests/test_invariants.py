@@ -81,3 +81,44 @@ def test_editing_an_inlined_module_alone_recompiles_the_kernels_that_use_it(tmp_
     assert source.count("K_B = 1.380649e-23") == 1
     (pkg / "memristor.py").write_text(source.replace("K_B = 1.380649e-23", "K_B = 1.39e-23"))
     assert first_spike() != before
+
+
+def test_the_first_compile_is_announced_on_a_terminal_and_a_cached_run_is_silent(tmp_path):
+    import pty
+
+    from alif_spice._jit import COMPILE_NOTICE
+
+    probe = ("from alif_spice import load_params, solve_ode\n"
+             "solve_ode(load_params('paper', sets=['simulation.t_stop=0.1m']))\n")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+
+    def stderr_on_a_terminal() -> str:
+        main, sub = pty.openpty()
+        try:
+            r = subprocess.run([sys.executable, "-c", probe], env=env, stderr=sub, stdout=subprocess.DEVNULL,
+                               timeout=600)
+            os.close(sub)
+            sub = -1
+            chunks = []
+            while True:
+                try:
+                    data = os.read(main, 4096)
+                except OSError:  # the terminal's other end is closed: all read
+                    break
+                if not data:
+                    break
+                chunks.append(data)
+        finally:
+            os.close(main)
+            if sub >= 0:
+                os.close(sub)
+        assert r.returncode == 0
+        return b"".join(chunks).decode(errors="replace")
+
+    first = stderr_on_a_terminal()
+    assert first.count(COMPILE_NOTICE) == 1, first
+    assert COMPILE_NOTICE not in stderr_on_a_terminal()  # loaded from the cache
+    # not on a pipe (logs, notebooks, the tests' own captured output)
+    r = subprocess.run([sys.executable, "-c", probe], env=dict(env, NUMBA_CACHE_DIR=str(tmp_path / "c2")),
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and COMPILE_NOTICE not in r.stderr
