@@ -61,7 +61,7 @@ def _keyed(base: type) -> type:
 
 
 def _install() -> None:
-    impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl")
+    impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl
     names = ("UserProvidedCacheLocator", "InTreeCacheLocator", "UserWideCacheLocator")
     bases = [getattr(caching, n, None) or getattr(caching, "_" + n) for n in names]
     if any(getattr(c, "_alif_spice", False) for c in impl._locator_classes):

@@ -7,7 +7,8 @@ pointed at stderr so nothing libngspice prints can corrupt the protocol. If the 
 aborts or exits, only this process goes; the parent reports it and starts a new one.
 
 Requests: ``("run", netlist_text, t_stop, timeout)`` -> ``("ok", {name: array})``,
-``("error", message)``, or ``("fatal", message)`` after which this process exits; ``("version",)`` -> ``("ok", "39")``. EOF on stdin: exit.
+``("error", message)``, or ``("fatal", message)`` after which this process exits;
+``("version",)`` -> ``("ok", "39")``. EOF on stdin: exit.
 """
 
 from __future__ import annotations

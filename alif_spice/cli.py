@@ -21,9 +21,9 @@ if sys.argv and sys.argv[0].endswith("alif-spice") and signal.getsignal(signal.S
 import argparse  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Sequence
+from collections.abc import Sequence  # noqa: E402
 
-from .errors import AlifError
+from .errors import AlifError  # noqa: E402
 
 EXIT_OK, EXIT_TOLERANCE, EXIT_INPUT, EXIT_SIMULATION = 0, 1, 2, 3
 

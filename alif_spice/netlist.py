@@ -141,7 +141,8 @@ def design_doc() -> list[str]:
     names = ("MARGIN", "MIN_HYSTERESIS", "GATE_OFF_MARGIN", "GATE_OVERDRIVE", "TAU_DISCHARGE_MIN",
              "R_DIS_MIN", "R_DIS_MAX", "R_DS_ON", "COMP_INPUT_TOP", "V_SUPPLY_MIN")
     values = [f"{k} = {spice_number(getattr(hardware, k))}" for k in names]
-    return lines + ["", "Constants (SI units):"] + ["    " + ", ".join(values[i:i + 4]) for i in range(0, len(values), 4)]
+    rows = ["    " + ", ".join(values[i:i + 4]) for i in range(0, len(values), 4)]
+    return lines + ["", "Constants (SI units):"] + rows
 
 
 def spike_output(p: Params, circuit: str) -> tuple[str, float] | None:

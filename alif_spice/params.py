@@ -79,7 +79,8 @@ class MemristorParams:
     v_on: float = _num(POSITIVE, "V", "switching-on threshold voltage")
     v_off: float = _num(POSITIVE, "V", "switching-off threshold voltage (magnitude)")
     tau: float = _num(POSITIVE, "s", "switching time constant")
-    temperature: float = _num(Rule(lambda v: 1.0 <= v <= 1e4, "must be between 1 and 10000 K"), "K", "device temperature; beta = q/(k_B T)")
+    temperature: float = _num(Rule(lambda v: 1.0 <= v <= 1e4, "must be between 1 and 10000 K"), "K",
+                              "device temperature; beta = q/(k_B T)")
     x0: float = _num(UNIT, "1", "initial fraction of switches ON")
     phi: float = _num(UNIT, "1", "fraction of current through the switches (1 = plain MMS)")
     alpha_f: float = _num(NONNEG, "A", "forward Schottky prefactor (phi < 1)")
@@ -149,7 +150,8 @@ class SimulationParams:
     reltol_hardware: float = _num(OPEN_UNIT, "1", "SPICE relative tolerance of the hardware circuit")
     abstol: float = _num(POSITIVE, "A", "SPICE absolute current tolerance")
     vntol: float = _num(POSITIVE, "V", "SPICE absolute voltage tolerance")
-    timeout: float = _num(Rule(lambda v: 0 < v <= 1e6, "must be > 0 and <= 1e6 s"), "s", "wall-clock limit of one SPICE run")
+    timeout: float = _num(Rule(lambda v: 0 < v <= 1e6, "must be > 0 and <= 1e6 s"), "s",
+                          "wall-clock limit of one SPICE run")
 
 
 @dataclass(frozen=True)

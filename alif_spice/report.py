@@ -73,7 +73,8 @@ def _fig_signals(result: CaseResult, t_max: float | None, title: str):
     for k, (name, tr) in enumerate(_traces(result).items()):
         s = tr.spikes[tr.spikes <= (t_max if t_max else np.inf)]
         ax.vlines(s * 1e3, k + 0.1, k + 0.9, color=engine_of(name).color, lw=0.8)
-    ax.set_yticks([k + 0.5 for k in range(len(_traces(result)))], [engine_of(n).label.split(" (")[0] for n in _traces(result)])
+    ax.set_yticks([k + 0.5 for k in range(len(_traces(result)))],
+                  [engine_of(n).label.split(" (")[0] for n in _traces(result)])
     ax.set_xlabel("time (ms)")
     axes[0].set_title(plain_text(title))
     axes[1].legend(loc="upper right", fontsize=8)
@@ -109,7 +110,8 @@ def _fig_per_period(result: CaseResult):
         per = (result.metrics[name]["spikes_per_period"]["spice"] if name != "ode"
                else next(iter(result.metrics.values()))["spikes_per_period"]["ode"])
         x = np.arange(1, len(per) + 1)
-        ax1.bar(x + (k - (len(names) - 1) / 2) * width, per, width, color=engine_of(name).color, label=engine_of(name).label)
+        ax1.bar(x + (k - (len(names) - 1) / 2) * width, per, width, color=engine_of(name).color,
+                label=engine_of(name).label)
         e = (result.metrics[name]["energy_per_spike_per_period_j"]["spice"] if name != "ode"
              else next(iter(result.metrics.values()))["energy_per_spike_per_period_j"]["ode"])
         ax2.plot(x, [v * 1e9 if v is not None else np.nan for v in e], "o-", color=engine_of(name).color,
@@ -228,7 +230,8 @@ def versions(ngspice: bool = True) -> dict[str, str]:
     return out
 
 
-def write_report(result: CaseResult, out_dir: str | Path | OutputDir, wall: float, command: list[str] | None = None) -> Path:
+def write_report(result: CaseResult, out_dir: str | Path | OutputDir, wall: float,
+                 command: list[str] | None = None) -> Path:
     """Write every output of a comparison into ``out_dir`` (atomically); return report.html."""
     import matplotlib
 

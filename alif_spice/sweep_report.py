@@ -61,7 +61,8 @@ def _axis_figures(df: pd.DataFrame, spec: SweepSpec, folder: Path) -> list[tuple
                     if mean.empty:
                         continue
                     ax.errorbar(mean.index, mean.values, yerr=std.values if spec.mc > 1 else None,
-                                color=engine_of(engine).color, ls=engine_of(engine).linestyle, lw=2.4 if engine == "ode" else 1.2,
+                                color=engine_of(engine).color, ls=engine_of(engine).linestyle,
+                                lw=2.4 if engine == "ode" else 1.2,
                                 marker="osv^D*"[li % 6], ms=4, capsize=2,
                                 label=f"{engine_of(engine).label}{' · ' + tag if tag else ''}")
             if axis.scale == "log":
@@ -246,7 +247,8 @@ def _write_outputs(result: SweepResult, command: str, executor: str, workers: in
     write_text_atomic(out / "summary.md", md)
     write_text_atomic(out / "summary.html", _html(md, figures))
     spice_used = any(e != "ode" for e in result.spec.engines)
-    manifest = {"versions": versions(ngspice=spice_used), "spec": result.spec.to_dict(), "base_params": result.base.to_dict(), "command": command,
+    manifest = {"versions": versions(ngspice=spice_used), "spec": result.spec.to_dict(),
+                "base_params": result.base.to_dict(), "command": command,
                 "executor": executor, "workers": workers, "rows": len(df), "failed": int((df.status != "ok").sum()),
                 "new_rows_this_run": result.new_rows, "wall_s_this_run": result.wall_s,
                 "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "summary": table}

@@ -72,9 +72,9 @@ def format_quantity(value: float | None, unit: str = "", digits: int = 4) -> str
     value = float(value)
     if not unit or not math.isfinite(value) or value == 0:
         return f"{value:.{digits}g}" + (f" {unit}" if unit else "")
-    for scale, prefix in _PREFIXES:
-        if abs(value) >= scale * (1 - 0.5 * 10.0 ** (1 - digits)):
-            break
+    # the largest prefix the value reaches once rounded to ``digits`` (else the smallest)
+    scale, prefix = next((sp for sp in _PREFIXES if abs(value) >= sp[0] * (1 - 0.5 * 10.0 ** (1 - digits))),
+                         _PREFIXES[-1])
     text = f"{value / scale:.{digits}g}"
     if "e" in text:  # beyond the prefixes
         return f"{value:.{digits}g} {unit}"

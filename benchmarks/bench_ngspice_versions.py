@@ -82,7 +82,7 @@ def main() -> None:
             for lib in runs:  # alternate, so that load hits both alike
                 runs[lib].append(one(case, lib))
         base = None
-        for lib, rs in runs.items():
+        for rs in runs.values():
             med = statistics.median(r["seconds"] for r in rs)
             base = base or med
             last = rs[-1]

@@ -115,7 +115,7 @@ def bench_single(repeats):
         q = p.with_values({"simulation.dt": dt})
         err = spike_error(solve_ode(q).spikes, ref)
         if err <= TOL_S or dt == 1e-7:
-            t, _ = median_time(lambda: solve_ode(q), repeats)
+            t, _ = median_time(lambda q=q: solve_ode(q), repeats)
             rows.append((f"alif-spice RK4 dt={dt:g} s (full trace)", err, t))
             if err <= TOL_S:
                 break
@@ -126,7 +126,7 @@ def bench_single(repeats):
         for rtol in (1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10):
             err = spike_error(ivp_spikes(p, method, rtol), ref)
             if err <= TOL_S:
-                t, _ = median_time(lambda: ivp_spikes(p, method, rtol), max(1, repeats // 2))
+                t, _ = median_time(lambda m=method, r=rtol: ivp_spikes(p, m, r), max(1, repeats // 2))
                 rows.append((f"solve_ivp {method} rtol={rtol:g} + events", err, t))
                 break
         else:

@@ -2,7 +2,8 @@
 
 The same rendered netlist, run side by side: `ngspice -b FILE` as a subprocess (stdout
 to /dev/null) and alif_spice.spice.run_netlist (load, transient, read vectors, clean up,
-in the runner's ngspice child process, vectors sent back to this one). Prints medians of several runs and their ratio (target <= 1.2).
+in the runner's ngspice child process, vectors sent back to this one). Prints medians of
+several runs and their ratio (target <= 1.2).
 Run: .venv/bin/python benchmarks/bench_spice.py [--repeats N]
 """
 
@@ -39,13 +40,13 @@ def main() -> None:
             path.write_text(netlist.text)
             run_netlist(netlist.text, netlist.t_stop)  # load the library once, outside the timing
 
-            def batch():
+            def batch(path=path):
                 subprocess.run([ngspice, "-b", str(path)], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, check=True)
 
             t_b, _ = median_time(batch, args.repeats)
-            t_r, _ = median_time(lambda: run_netlist(netlist.text, netlist.t_stop), args.repeats)
-            t_t, _ = median_time(lambda: run_circuit(p, circuit), args.repeats)
+            t_r, _ = median_time(lambda n=netlist: run_netlist(n.text, n.t_stop), args.repeats)
+            t_t, _ = median_time(lambda c=circuit: run_circuit(p, c), args.repeats)
             print(f"{circuit:14s} {t_b:15.3f} {t_r:11.3f} {t_t:17.3f} {t_r / t_b:6.2f}")
     print("ratio = runner / ngspice -b (medians); target <= 1.2")
 

@@ -77,7 +77,8 @@ def main() -> None:
           f"(target >= 1.7)")
     print(f"  Dask LocalCluster, 2 : {med['dask2']:7.2f} s   overhead vs local pool "
           f"{100 * (med['dask2'] / med['local2'] - 1):+.1f} % (target < 15 %); "
-          f"with the cluster's start-up ({startup:.2f} s) {100 * ((med['dask2'] + startup) / med['local2'] - 1):+.1f} %")
+          f"with the cluster's start-up ({startup:.2f} s) "
+          f"{100 * ((med['dask2'] + startup) / med['local2'] - 1):+.1f} %")
 
     ode_base = base.with_values({"simulation.t_stop": 1e-3})
     ode_spec = build_spec(ode_base, grid=[f"stimulus.amplitude=0.5m:2m:{args.ode_points}"])

@@ -58,7 +58,7 @@ def test_any_value_is_rejected_or_renders_only_template_lines(allowed, key, valu
             text = render(p, circuit).text
         except ParamError:
             continue
-        code = "\n".join(l for l in text.lower().splitlines() if not l.startswith("*"))
+        code = "\n".join(ln for ln in text.lower().splitlines() if not ln.startswith("*"))
         assert ".control" not in code and "shell" not in code and ".include" not in code
         extra = _mask(text) - allowed[circuit]
         assert not extra, (key, value, sorted(extra)[:3])
@@ -74,7 +74,7 @@ def test_set_strings_reach_the_netlist_only_as_the_canonical_number(text):
     except ParamError:
         return
     # accepted: it parsed as a number, and the capacitor line carries its canonical form
-    line = next(l for l in render(p, "ideal").text.splitlines() if l.startswith("C1 "))
+    line = next(ln for ln in render(p, "ideal").text.splitlines() if ln.startswith("C1 "))
     assert line == f"C1 c 0 {format_spice_number(p.neuron.c)} IC={format_spice_number(p.neuron.v_reset)}"
 
 

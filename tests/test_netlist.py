@@ -22,7 +22,7 @@ def test_render_is_deterministic_and_hashed(paper, circuit):
     header_end = a.text.index(f"sha256 of the netlist below: {a.sha256}\n") + len(a.sha256) + 30
     assert hashlib.sha256(a.text[header_end:].encode()).hexdigest() == a.sha256
     assert render(paper.with_values({"memristor.r_on": "1.4k"}), circuit).sha256 != a.sha256
-    for key, value in paper.flat().items():
+    for key in paper.flat():
         assert f"*   {key} = " in a.text
     assert not re.search(r"\b(nan|inf)\b", a.text, re.IGNORECASE)
     assert ".control" not in a.text and "shell" not in a.text.lower()
@@ -41,7 +41,7 @@ def test_plain_ngspice_batch_runs_the_netlist_as_written(tmp_path, paper, circui
     assert out.returncode == 0
     text = out.stdout + out.stderr
     assert not re.search(r"^\s*error", text, re.IGNORECASE | re.MULTILINE), text[-2000:]
-    rows = [l for l in out.stdout.splitlines() if re.match(r"^\d+\s+[0-9.eE+-]+\s", l)]
+    rows = [ln for ln in out.stdout.splitlines() if re.match(r"^\d+\s+[0-9.eE+-]+\s", ln)]
     assert len(rows) > 100
 
 

@@ -69,7 +69,7 @@ def reference_spikes(p):
             t_end = min(ts + n.t_ref, t_stop)
             while t < t_end - 1e-15:
                 stop = min([b for b in corners if b > t + 1e-15] + [t_end])
-                hold = solve_ivp(lambda s, y: [dx(branch(v, y[0])[0], y[0])], (t, stop), [x], method="DOP853",
+                hold = solve_ivp(lambda s, y, v=v: [dx(branch(v, y[0])[0], y[0])], (t, stop), [x], method="DOP853",
                                  rtol=1e-11, atol=1e-13)
                 x, t = float(hold.y[0, -1]), stop
         else:

@@ -20,7 +20,9 @@ def test_paper_preset_matches_the_fitted_device_and_paper_stimulus(paper):
 
 
 def test_params_are_immutable(paper):
-    with pytest.raises(Exception):
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
         paper.neuron.c = 1.0  # type: ignore[misc]
 
 

@@ -16,7 +16,8 @@ def test_parse_engineering_suffixes(text, value):
     assert parse_number(text) == pytest.approx(value, rel=1e-15)
 
 
-@pytest.mark.parametrize("text", ["", "abc", "47nF", "1Farad", "3kOhm", "1e", "--1", "1 k k", "inf", "nan", "-inf", "1e999"])
+@pytest.mark.parametrize("text", ["", "abc", "47nF", "1Farad", "3kOhm", "1e", "--1", "1 k k", "inf", "nan", "-inf",
+                                  "1e999"])
 def test_parse_rejects(text):
     with pytest.raises(ValueError):
         parse_number(text)

@@ -324,7 +324,8 @@ def write_report(summaries: list[dict], out: Path, seconds: dict[str, float]) ->
         n = s["killed"] + len(s["survived"])
         if s["unsampled"] and n:  # a sample: Wilson 95 % interval of the whole module's score
             p, z = s["score"], 1.96
-            mid, half = (p + z * z / (2 * n)) / (1 + z * z / n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+            mid = (p + z * z / (2 * n)) / (1 + z * z / n)
+            half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
             text += f" ({100 * (mid - half):.0f}-{100 * min(mid + half, 1.0):.0f} %)"
         return text
     rows = []
@@ -332,8 +333,10 @@ def write_report(summaries: list[dict], out: Path, seconds: dict[str, float]) ->
         run = s["killed"] + len(s["survived"]) + len(s["equivalent"])
         t = seconds.get(s["module"])
         total = run + s["pending"] + s["unsampled"]
-        rows.append(f"| {s['module']} | {total} | {run}{' (sample)' if s['unsampled'] else ''} | {s['killed']} | {len(s['survived'])} | {len(s['equivalent'])} | "
-                    f"{s['pending']} | {score(s)} | {'' if t is None else f'{t / 60:.0f} min'} |")
+        sample = " (sample)" if s["unsampled"] else ""
+        rows.append(f"| {s['module']} | {total} | {run}{sample} | {s['killed']} | {len(s['survived'])} | "
+                    f"{len(s['equivalent'])} | {s['pending']} | {score(s)} | "
+                    f"{'' if t is None else f'{t / 60:.0f} min'} |")
     table = head + "\n".join(rows) + "\n"
     parts = ["# Mutation testing (cosmic-ray)\n", table]
     for s in summaries:
