@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 OUT    ?= results/paper
 
-.PHONY: run test test-ngspice-next install system bench mutation clean
+.PHONY: run test lint test-ngspice-next install system bench mutation clean
 
 ## Debian packages: ngspice + its shared library (PySpice's backend), venv support
 system:
@@ -43,6 +43,10 @@ run: install
 
 test: install
 	cd tests && ../$(BIN)/pytest -q
+
+## style and correctness checks of the code (ruff, configured in pyproject.toml)
+lint: $(VENV)/.deps
+	$(BIN)/ruff check alif_spice tests tools benchmarks
 
 bench: install
 	$(BIN)/python benchmarks/bench_ode.py
