@@ -61,7 +61,7 @@ def _keyed(base: type) -> type:
 
 
 def _install() -> None:
-    impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl
+    impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl")  # noqa: B009 (older numba)
     names = ("UserProvidedCacheLocator", "InTreeCacheLocator", "UserWideCacheLocator")
     bases = [getattr(caching, n, None) or getattr(caching, "_" + n) for n in names]
     if any(getattr(c, "_alif_spice", False) for c in impl._locator_classes):
@@ -69,7 +69,7 @@ def _install() -> None:
     ours = []
     for base in bases:
         cls = _keyed(base)
-        cls._alif_spice = True
+        setattr(cls, "_alif_spice", True)  # noqa: B010
         ours.append(cls)
     impl._locator_classes[:0] = ours
 

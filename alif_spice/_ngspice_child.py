@@ -223,6 +223,7 @@ def _die_with_parent(parent: int) -> None:
 
     spec = importlib.util.spec_from_file_location(
         "_alif_processes", os.path.join(os.path.dirname(os.path.abspath(__file__)), "processes.py"))
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.die_with_parent(parent, group=True)
@@ -246,6 +247,7 @@ def main() -> None:
         if body is None:
             return
         request = pickle.loads(body)
+        answer: tuple[str, object]
         try:
             if ng is None:
                 ng = _shared(library_path)

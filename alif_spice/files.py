@@ -273,19 +273,21 @@ def output_record(command: str, files: list[str], root: Path | None = None,
     """The ``output`` record a manifest carries so that a later run knows what it wrote:
     the files, and (with ``root``) the SHA-256 of each one that exists, except
     ``unhashed`` (files this tool keeps changing, e.g. the manifest itself)."""
-    rec = {"tool": "alif-spice", "command": command, "files": sorted(set(files)), "sha256": {}}
+    names = sorted(set(files))
+    hashes: dict[str, str] = {}
     if root is not None:
-        for f in rec["files"]:
+        for f in names:
             if f not in unhashed and (root / f).is_file():
-                rec["sha256"][f] = file_sha256(root / f)
-    return rec
+                hashes[f] = file_sha256(root / f)
+    return {"tool": "alif-spice", "command": command, "files": names, "sha256": hashes}
 
 
 def foreign_entries(folder: Path, rec: dict) -> list[str]:
     """Entries of ``folder`` that the ``output`` record does not account for: not listed,
     or changed since they were written (their SHA-256 differs)."""
     owned = set(rec["files"])
-    hashes = rec.get("sha256") if isinstance(rec.get("sha256"), dict) else {}
+    given = rec.get("sha256")
+    hashes: dict = given if isinstance(given, dict) else {}
     out = []
     for e in _walk(folder):
         if _ours_in_progress(e.split("/")[0]):
@@ -451,7 +453,7 @@ class FolderLock:
             self.stale_pid = previous
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._fd: int | None = fd
+        self._fd = fd
 
     def release(self) -> None:
         """Clear the pid (a clean end leaves no stale lock) and unlock."""
