@@ -88,3 +88,28 @@ def survivors(pids, within=2.0):
         if not left or time.monotonic() >= deadline:
             return left
         time.sleep(0.05)
+
+
+# --------------------------------------------------------------------------- measured-like data
+
+
+def synthetic(frequency, periods=6, points=200, noise=0.01, seed=0):
+    """Model data, series resistor in the loop, 1 % noise on both measured voltages."""
+    import numpy as np
+
+    from alif_spice.ode import solve_iv
+
+    p = load_params(values={"iv.frequency": frequency, "iv.periods": periods, "iv.points_per_period": points})
+    tr = solve_iv(p)
+    rng = np.random.default_rng(seed)
+    v_src, v_r = tr["v_src"], tr["v_src"] - tr["v_mem"]
+    v_src = v_src + noise * np.abs(v_src).max() * rng.standard_normal(v_src.size)
+    v_r = v_r + noise * np.abs(v_r).max() * rng.standard_normal(v_r.size)
+    return tr.time, v_src, v_r
+
+
+def write_csv(path, t, v_src, v_r):
+    import numpy as np
+
+    np.savetxt(path, np.c_[t, v_src, v_r], delimiter=",", header="t_s,v_source,v_resistor", comments="",
+               fmt="%.10g")

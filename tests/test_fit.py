@@ -11,25 +11,9 @@ from alif_spice.errors import ParamError
 from alif_spice.fit import (BOUNDS, NEAR_BOUND, UNIDENTIFIABLE_FACTOR, Measurement, cost, file_labels, fit,
                             read_measurement, simulate)
 from alif_spice.ode import solve_iv
-from conftest import run_cli
+from conftest import run_cli, synthetic, write_csv
 
 TRUTH = dict(r_on=1351.0, r_off=7510.0, v_on=0.3408, v_off=0.0941, tau=2.53e-4)
-
-
-def synthetic(frequency, periods=6, points=200, noise=0.01, seed=0):
-    """Model data, series resistor in the loop, 1 % noise on both measured voltages."""
-    p = load_params(values={"iv.frequency": frequency, "iv.periods": periods, "iv.points_per_period": points})
-    tr = solve_iv(p)
-    rng = np.random.default_rng(seed)
-    v_src, v_r = tr["v_src"], tr["v_src"] - tr["v_mem"]
-    v_src = v_src + noise * np.abs(v_src).max() * rng.standard_normal(v_src.size)
-    v_r = v_r + noise * np.abs(v_r).max() * rng.standard_normal(v_r.size)
-    return tr.time, v_src, v_r
-
-
-def write_csv(path, t, v_src, v_r):
-    np.savetxt(path, np.c_[t, v_src, v_r], delimiter=",", header="t_s,v_source,v_resistor", comments="",
-               fmt="%.10g")
 
 
 def write_tab_comma(path, t, v_src, v_r):

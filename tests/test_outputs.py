@@ -18,7 +18,7 @@ import pytest
 from alif_spice import cli
 from alif_spice.files import FolderLock
 from conftest import cli_argv, descendants, ngspice_children, run_cli, survivors
-from test_fit import synthetic, write_csv
+from conftest import synthetic, write_csv
 
 FAST = ["--set", "simulation.t_stop=1m"]
 SWEEP = ["sweep", *FAST, "--grid", "stimulus.amplitude=0.5m:1m:3"]

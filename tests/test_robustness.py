@@ -20,7 +20,7 @@ from alif_spice.netlist import render
 from alif_spice.ode import solve_batch
 from alif_spice.spice import ngspice_process, run_circuit, run_netlist
 from conftest import cli_argv, descendants, ngspice_children, survivors
-from test_fit import synthetic, write_csv
+from conftest import synthetic, write_csv
 
 # --------------------------------------------------------------- interrupted commands
 
