@@ -357,9 +357,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    import shlex
-
     from .errors import ParamError
+    from .provenance import portable_command
     from .sweep import build_spec, check_folder, check_resume, make_pool, preflight, read_spec_file, run_sweep
 
     spec = base = None
@@ -387,7 +386,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
           + (f" ({pool.address})" if getattr(pool, "address", None) else ""), file=sys.stderr, flush=True)
     try:
         result = run_sweep(args.resume or args.output, spec, base, resume=bool(args.resume), pool=pool,
-                           command=shlex.join(["alif-spice", *sys.argv[1:]]), force=args.force)
+                           command=portable_command(), force=args.force)
     finally:
         pool.close()
     n, failed = len(result.rows), result.failed

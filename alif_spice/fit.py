@@ -681,10 +681,9 @@ def write_outputs(result: FitResult, measurements: list[Measurement], base: Para
     """``memristor.toml`` (loadable with --params), ``fit.json``, ``fit_<file>.png``; atomic.
     A poor fit is written too, marked as such in all three."""
     import json
-    import shlex
-    import sys
 
     from .files import atomic_dir
+    from .provenance import portable_command, record
 
     fitted = result.memristor_table(base)
     plots = plot_names(measurements)
@@ -695,7 +694,7 @@ def write_outputs(result: FitResult, measurements: list[Measurement], base: Para
                   + "#   check the data: columns, units (A vs mA), series resistor\n") + header
     with atomic_dir(out_dir, "fit") as tmp:
         (tmp / "memristor.toml").write_text(header + fitted.to_toml(["memristor"]))
-        info = summary(result, measurements, shlex.join(command if command is not None else sys.argv))
+        info = {**record(command, ngspice=False), **summary(result, measurements, portable_command(command))}
         (tmp / "fit.json").write_text(json.dumps(info, indent=2, allow_nan=False) + "\n")
         for m in measurements:
             fit_figure(result, m, *simulate(result.theta, base, m)).savefig(tmp / plots[m.name], dpi=110)

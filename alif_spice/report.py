@@ -6,12 +6,8 @@ from __future__ import annotations
 import base64
 import html
 import json
-import platform
-import shlex
 import os
 import signal
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +19,8 @@ from .compare import json_ready
 from .files import OutputDir, atomic_dir
 from .metrics import METRICS as REGISTRY
 from .stimulus import SquareWave
+from .provenance import record
 from .units import format_quantity
-from .version import __version__
 
 MAX_POINTS = 4000
 
@@ -163,7 +159,7 @@ def _shown(value, unit: str) -> str:
     return format_quantity(value, unit)
 
 
-def _html(result: CaseResult, figures: list[tuple[str, Path]], versions: dict, wall: float) -> str:
+def _html(result: CaseResult, figures: list[tuple[str, Path]], prov: dict, wall: float) -> str:
     def esc(v):
         return html.escape(str(v))
 
@@ -189,7 +185,7 @@ def _html(result: CaseResult, figures: list[tuple[str, Path]], versions: dict, w
         f"(vector: figures/{esc(path.stem)}.svg)</figcaption></figure>" for title, path in figures)
     status = "all tolerances met" if result.passed else "FAILED: " + ", ".join(
         f"{c.circuit}.{c.name}" for c in result.checks if not c.passed)
-    vers = ", ".join(f"{esc(k)} {esc(v)}" for k, v in versions.items())
+    vers = ", ".join(f"{esc(k)} {esc(v)}" for k, v in prov["versions"].items())
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>alif-spice: {esc(result.case.name)}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}}
@@ -199,7 +195,8 @@ tr.fail td:last-child{{color:#a00;font-weight:bold}}img{{max-width:100%}}code{{f
 </head><body>
 <h1>alif-spice comparison: {esc(result.case.name)}</h1>
 <p>{esc(result.case.description)}</p>
-<p><b>Result: {esc(status)}</b>. Wall time {wall:.1f} s. Versions: {vers}.</p>
+<p><b>Result: {esc(status)}</b>. Wall time {wall:.1f} s. Created {esc(prov["created"])}. Versions: {vers}.</p>
+<p>To run it again: <code>{esc(prov["command"])}</code></p>
 {"".join(f"<p><b>Note:</b> {esc(note)}</p>" for note in result.notes)}
 <p>{esc(energy_statement(result))}</p>
 <h2>Tolerances</h2>
@@ -216,27 +213,13 @@ metrics: metrics.json; provenance: manifest.json.</p>
 """
 
 
-def versions(ngspice: bool = True) -> dict[str, str]:
-    """Versions for a manifest (``ngspice=False``: do not start ngspice to ask it)."""
-    import numpy
-    import PySpice
-
-    from .spice import ngspice_version
-
-    out = {"alif-spice": __version__, "PySpice": PySpice.__version__, "numpy": numpy.__version__,
-           "python": platform.python_version()}
-    if ngspice:
-        out["ngspice"] = ngspice_version()
-    return out
-
-
 def write_report(result: CaseResult, out_dir: str | Path | OutputDir, wall: float,
                  command: list[str] | None = None) -> Path:
     """Write every output of a comparison into ``out_dir`` (atomically); return report.html."""
     import matplotlib
 
     matplotlib.use("Agg")
-    vers = versions()
+    prov = record(command)
     stim = SquareWave.from_params(result.params)
     zoom = min(result.params.simulation.t_stop, stim.td + result.case.zoom_periods * stim.per)
     with atomic_dir(out_dir, "compare") as tmp:
@@ -266,7 +249,7 @@ def write_report(result: CaseResult, out_dir: str | Path | OutputDir, wall: floa
                 futures = {name: pool.submit(_figure_job, name) for name in titles}
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, held)
-            _write_data(result, tmp, vers, wall, command)
+            _write_data(result, tmp, prov, wall)
             figures = [(titles[name], futures[name].result()) for name in titles]
         except BaseException:  # interrupted: end the figure workers now, do not wait
             for proc in list((getattr(pool, "_processes", None) or {}).values()):
@@ -275,7 +258,7 @@ def write_report(result: CaseResult, out_dir: str | Path | OutputDir, wall: floa
             raise
         pool.shutdown()
         _JOB = None
-        (tmp / "report.html").write_text(_html(result, figures, vers, wall), encoding="utf-8")
+        (tmp / "report.html").write_text(_html(result, figures, prov, wall), encoding="utf-8")
     return (out_dir.path if isinstance(out_dir, OutputDir) else Path(out_dir)) / "report.html"
 
 
@@ -295,7 +278,7 @@ def _figure_job(name: str) -> Path:
     return _save(fig, figdir, name)
 
 
-def _write_data(result: CaseResult, tmp: Path, vers: dict, wall: float, command: list[str] | None) -> None:
+def _write_data(result: CaseResult, tmp: Path, prov: dict, wall: float) -> None:
     (tmp / "metrics.json").write_text(json.dumps(json_ready(result.metrics), indent=2) + "\n")
     frames = []
     for name, tr in _traces(result).items():
@@ -310,13 +293,11 @@ def _write_data(result: CaseResult, tmp: Path, vers: dict, wall: float, command:
     for circuit, netlist in result.netlists.items():
         (netdir / f"{circuit}.cir").write_text(netlist.text)
     manifest = {
-        "case": result.case.name, "passed": result.passed,
+        **prov, "case": result.case.name, "passed": result.passed,
         "failed_checks": [f"{c.circuit}.{c.name}" for c in result.checks if not c.passed],
-        "parameters": result.params.to_dict(), "versions": vers,
+        "parameters": result.params.to_dict(),
         "netlist_sha256": {c: n.sha256 for c, n in result.netlists.items()},
         "wall_time_s": wall, "timings_s": result.timings, "notes": result.notes,
-        "command": shlex.join(command if command is not None else sys.argv),
-        "created_unix": time.time(),
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
 

@@ -7,9 +7,9 @@ import base64
 import html
 import json
 import os
+import shlex
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ import pandas as pd
 
 from .files import atomic_path, staged_files, write_text_atomic
 from .circuits import engine as engine_of
-from .report import versions
+from .provenance import record
 from .metrics import METRICS as REGISTRY
 from .metrics import row_metrics
 from .sweep import RESULTS_FILE, SWEEP_OUTPUTS, SweepResult, SweepSpec, check_outputs_ours, record_files
@@ -247,11 +247,11 @@ def _write_outputs(result: SweepResult, command: str, executor: str, workers: in
     write_text_atomic(out / "summary.md", md)
     write_text_atomic(out / "summary.html", _html(md, figures))
     spice_used = any(e != "ode" for e in result.spec.engines)
-    manifest = {"versions": versions(ngspice=spice_used), "spec": result.spec.to_dict(),
-                "base_params": result.base.to_dict(), "command": command,
+    manifest = {**record(shlex.split(command) if command else None, ngspice=spice_used),
+                "spec": result.spec.to_dict(), "base_params": result.base.to_dict(),
                 "executor": executor, "workers": workers, "rows": len(df), "failed": int((df.status != "ok").sum()),
                 "new_rows_this_run": result.new_rows, "wall_s_this_run": result.wall_s,
-                "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "summary": table}
+                "summary": table}
     write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=1, allow_nan=False))
     record_files(out, [*SWEEP_OUTPUTS, *names])  # now with the SHA-256 of each
     return {"results": out / RESULTS_FILE, "summary_html": out / "summary.html", "summary_md": out / "summary.md",

@@ -73,6 +73,11 @@ def test_compare_paper_passes_its_tolerances_and_writes_spec_outputs(paper_repor
     manifest = json.loads((out / "manifest.json").read_text())
     assert {"parameters", "versions", "netlist_sha256", "wall_time_s", "command"} <= set(manifest)
     assert {"alif-spice", "ngspice", "PySpice", "numpy"} <= set(manifest["versions"])
+    # the command to type again, without the environment's path; shown in the report too
+    assert manifest["command"] == f"alif-spice compare --case paper -o {out}"
+    assert manifest["created"].endswith("Z")
+    html = (out / "report.html").read_text()
+    assert f"<code>alif-spice compare --case paper -o {out}</code>" in html and manifest["created"] in html
     for circuit in ("ideal", "hardware"):
         text = (out / "netlists" / f"{circuit}.cir").read_text()
         assert manifest["netlist_sha256"][circuit] in text

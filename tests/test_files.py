@@ -633,3 +633,19 @@ def test_refusals_name_the_first_entry(tmp_path):
 def test_lock_file_mode(tmp_path):
     with F.FolderLock(tmp_path):
         assert stat.S_IMODE((tmp_path / F.LOCK_FILE).stat().st_mode) == 0o644
+
+
+@pytest.mark.parametrize("argv,expected", [
+    (["/home/u/venv/bin/alif-spice", "compare", "--case", "paper", "-o", "my results"],
+     "alif-spice compare --case paper -o 'my results'"),
+    (["/usr/lib/python3/site-packages/alif_spice/__main__.py", "ode", "-o", "t.csv"], "alif-spice ode -o t.csv"),
+    (["alif-spice"], "alif-spice"),
+    (["my_script.py", "--x"], "my_script.py --x"),  # a script of the user's own: as given
+])
+def test_the_recorded_command_is_the_one_to_type_again(argv, expected):
+    from alif_spice.provenance import portable_command, record
+    assert portable_command(argv) == expected
+    rec = record(argv, ngspice=False)
+    assert rec["command"] == expected and rec["tool"] == "alif-spice" and "ngspice" not in rec["versions"]
+    assert {"alif-spice", "PySpice", "numpy", "numba", "python"} <= set(rec["versions"])
+    assert rec["created"].endswith("Z") and len(rec["created"]) == 20
