@@ -188,7 +188,12 @@ def _read_table(path, delimiter, decimal_comma):
 
     def first_bad_row() -> str | None:
         """Where the data go wrong, as ``line N: ...`` (pandas does not say)."""
-        width = len(header) if header else len(fields(body[0][1]))
+        if header:
+            width = len(header)
+        else:  # the width most rows agree on, so that a ragged first row is the one named
+            from collections import Counter
+
+            width = Counter(len(fields(line)) for _, line in body).most_common(1)[0][0]
         for k, line in body:
             row = fields(line)
             bad = next((f for f in row if not numeric(f)), None)

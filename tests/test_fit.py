@@ -54,7 +54,8 @@ def test_coarse_data_ending_exactly_at_a_period_end_keeps_every_period(tmp_path)
     # crossings at -0.1/(2 pi f) + k/f; skipping the first, 4 whole periods end at the last sample
     assert m.periods == 4
     assert m.frequency == pytest.approx(f, rel=1e-3)
-    # the fitted data's own time axis: from 0, whole periods, evenly sampled
+    # the fitted data's own time axis: from 0, whole periods, evenly sampled, 200 points each
+    assert m.t.size == 4 * 200 + 1
     assert m.t[0] == 0.0 and m.t[-1] == pytest.approx(4 / m.frequency, rel=1e-12)
     assert np.allclose(np.diff(m.t), m.t[-1] / (m.t.size - 1), rtol=1e-9)
 
@@ -79,6 +80,15 @@ def test_two_comma_columns_with_a_stray_line_name_the_stray_line(tmp_path, capsy
                        "-o", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert status == 2 and "two.csv: line 5: 'stray text here' is not a number" in err, err
+
+
+def test_memristor_voltage_and_current_need_no_resistor(tmp_path):
+    t, vs, vr = synthetic(100.0, periods=4)
+    i, v_mem = vr / 5110, vs - vr
+    np.savetxt(tmp_path / "vi.csv", np.c_[t, v_mem, i], delimiter=",")
+    m = read_measurement(tmp_path / "vi.csv", "time,memristor_voltage,current")
+    assert m.r_series == 0.0
+    np.testing.assert_array_equal(m.v_src, m.v_mem)  # the drive is the memristor's own voltage
 
 
 def test_a_voltage_without_a_current_is_refused(tmp_path):
@@ -221,6 +231,21 @@ def test_a_combination_below_numerical_resolution_is_flat_even_on_exact_data():
     assert unknown == ["r_on", "v_on"] and rel["tau"] is not None
 
 
+def test_strongly_correlated_parameters_are_reported_with_their_correlation():
+    from alif_spice.fit import _identifiability
+    rng = np.random.default_rng(7)
+    c = rng.standard_normal((80, 2))
+    a = np.c_[c[:, 0], c[:, 0] + 0.05 * c[:, 1], rng.standard_normal(80)]  # r_on and v_on nearly alike
+    b = a @ np.array([0.1, 0.2, 0.3]) + 1e-3 * rng.standard_normal(80)
+    z = np.linalg.lstsq(a, b, rcond=None)[0]
+    rel, corr, poorly, unknown = _identifiability(_linear(a, b), z, ["r_on", "v_on", "tau"])
+    cov = np.linalg.inv(a.T @ a)
+    expected = cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1])
+    assert expected < -0.95
+    assert list(corr) == ["r_on~v_on"] and corr["r_on~v_on"] == pytest.approx(expected, rel=1e-6)
+    assert poorly == ["r_on", "v_on"] and unknown == []
+
+
 def test_a_flat_direction_makes_only_the_parameters_it_moves_unidentifiable():
     from alif_spice.fit import _identifiability
     rng = np.random.default_rng(4)
@@ -321,6 +346,7 @@ def test_bad_files_exit_2(tmp_path, content, words):
     ("0,0,0\n0.001,0.5,0.1\n0.002,0,nan\n0.003,-0.5,-0.1\n", "line 3: a non-finite value"),
     ("0,0,0\n0.001,,0.1\n0.002,0,0\n0.003,-0.5,-0.1\n", "line 2: an empty value"),
     ("0,0,0\n0.001,0.5,0.1\n0.002,0,0\n0.002,-0.5,-0.1\n", "line 4: time must increase strictly"),
+    ("0,0\n0.001,0.5,0.1\n0.002,0,0\n0.003,-0.5,-0.1\n", "line 1: 2 value(s) where the file has 3 column(s)"),
     ("t,v,r\n0,0,0\n0.001,0.5,0.1\n0.002,0,0\n0.003,-0.5,-0.1\n0.004,0,0\n0.005,0.5,0.1\noverflow\n",
      "line 8: 'overflow' is not a number"),
 ])
