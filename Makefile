@@ -44,9 +44,10 @@ run: install
 test: install
 	cd tests && ../$(BIN)/pytest -q
 
-## style and correctness checks of the code (ruff, configured in pyproject.toml)
+## style and correctness checks of the code (ruff and mypy, configured in pyproject.toml)
 lint: $(VENV)/.deps
 	$(BIN)/ruff check alif_spice tests tools benchmarks
+	$(BIN)/mypy
 
 bench: install
 	$(BIN)/python benchmarks/bench_ode.py

@@ -169,6 +169,7 @@ def _hardware_stuck_bound(p) -> float:
     from .hardware import R_DS_ON, effective_hardware
 
     hw = effective_hardware(p)
+    assert hw.r_discharge is not None  # designed
     return max(10.0 * (hw.r_discharge + R_DS_ON) * p.neuron.c, _half_phase(p))
 
 

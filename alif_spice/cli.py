@@ -493,11 +493,12 @@ def _caused_by_interrupt(exc: BaseException) -> bool:
     """A KeyboardInterrupt in ``exc``'s chain of causes (e.g. the RuntimeError Python 3.11
     raises when Ctrl-C lands in a ``__set_name__`` while a library is imported)."""
     seen = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, KeyboardInterrupt):
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        if isinstance(link, KeyboardInterrupt):
             return True
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
     return False
 
 

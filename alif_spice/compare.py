@@ -123,7 +123,7 @@ def energy_per_period(t: np.ndarray, cumulative: np.ndarray, stimulus: SquareWav
                       t_stop: float) -> list[float]:
     """Energy (J) drawn in each input period, from a cumulative energy curve."""
     starts = stimulus.period_starts(t_stop)
-    edges = np.append(starts, min(starts[-1] + stimulus.per, t_stop)) if starts.size else []
+    edges = np.append(starts, min(starts[-1] + stimulus.per, t_stop)) if starts.size else np.empty(0)
     e = np.interp(edges, t, cumulative)
     return [float(v) for v in np.diff(e)]
 

@@ -249,6 +249,7 @@ def _supply_periods(q: Pair) -> list[float]:
     from .hardware import effective_hardware
 
     hw = effective_hardware(q.params)
+    assert hw.v_pos is not None and hw.v_neg is not None  # designed
     curve = supply_energy(q.spice_trace, hw.v_pos, hw.v_neg, hw.comp_supply)
     return energy_per_period(q.spice.time, curve, q.spice.stimulus, q.spice.t_stop)
 

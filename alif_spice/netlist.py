@@ -87,6 +87,7 @@ def schmitt_design(p: Params) -> dict[str, float]:
     from .hardware import effective_hardware
 
     hw = effective_hardware(p)
+    assert hw.diffamp_gain is not None and hw.schmitt_lower is not None  # designed
     v_up, v_down = hw.diffamp_gain * p.neuron.v_th, hw.diffamp_gain * hw.schmitt_lower
     ratio = (v_up - v_down) / (hw.comp_voh - hw.comp_vol)
     v_ref = (v_up + hw.comp_vol * ratio) / (1.0 + ratio)

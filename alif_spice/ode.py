@@ -428,6 +428,7 @@ def solve_ode(params: Params, every: int = 1) -> Trace:
     result = solve_batch([params], record=True, every=every)
     if not result.ok[0]:
         raise SimulationError(result.error_text(0))
+    assert result.time is not None and result.v_c is not None and result.x is not None  # recorded
     v_c, x = result.v_c[0], result.x[0]
     v_mem, i_m = mm.branch(v_c - params.neuron.v_rest, x, params.memristor, params.neuron.r_s)
     i_in = SquareWave.from_params(params)(result.time)

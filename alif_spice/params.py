@@ -287,7 +287,7 @@ def _read_toml_text(text: str, source: str) -> dict[str, Any]:
 
 def preset_dict(name: str) -> dict[str, Any]:
     """The raw tables of a built-in preset."""
-    resource = resources.files("alif_spice").joinpath("presets", f"{name}.toml")
+    resource = resources.files("alif_spice").joinpath("presets").joinpath(f"{name}.toml")
     if not (isinstance(name, str) and name.replace("_", "").replace("-", "").isalnum()
             and resource.is_file()):
         raise ParamError(f"--preset: unknown preset {name!r} (available: {', '.join(available_presets())})")
@@ -359,7 +359,7 @@ def build_params(raw: Mapping[str, Any]) -> Params:
     tables = {}
     for table, cls in TABLES.items():
         items = raw.get(table, {})
-        kwargs = {}
+        kwargs: dict[str, object] = {}
         for f in fields(cls):
             key = f"{table}.{f.name}"
             if f.name not in items:

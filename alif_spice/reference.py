@@ -40,7 +40,7 @@ def format_value(value: object, unit: str = "") -> str:
         return '`"auto"`'
     if isinstance(value, str):
         return f'`"{value}"`'
-    number = float(value)
+    number = float(value)  # type: ignore[arg-type]  # a parameter value: a number here
     if number == 0:
         exact = "0"
     elif 1e-3 <= abs(number) < 1e5:

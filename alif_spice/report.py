@@ -262,10 +262,11 @@ def write_report(result: CaseResult, out_dir: str | Path | OutputDir, wall: floa
     return (out_dir.path if isinstance(out_dir, OutputDir) else Path(out_dir)) / "report.html"
 
 
-_JOB = None
+_JOB: tuple | None = None
 
 
 def _figure_job(name: str) -> Path:
+    assert _JOB is not None  # set by write_report before the workers fork
     result, zoom, figdir = _JOB
     if name == "signals":
         fig = _fig_signals(result, None, f"{result.case.name}: model vs circuits")

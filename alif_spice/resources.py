@@ -19,7 +19,7 @@ def data_dir(kind: str) -> Traversable:
     """The shipped folder ``kind`` (one of :data:`KINDS`)."""
     if kind not in KINDS:
         raise ValueError(f"unknown data folder {kind!r}")
-    packed = resources.files("alif_spice").joinpath("_data", kind)
+    packed = resources.files("alif_spice").joinpath("_data").joinpath(kind)
     if packed.is_dir():
         return packed
     beside = Path(__file__).resolve().parent.parent / kind  # source tree / editable install

@@ -31,6 +31,7 @@ import threading
 import time
 import weakref
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -79,7 +80,7 @@ class NgspiceProcess:
 
     def __init__(self) -> None:
         self._proc: subprocess.Popen | None = None
-        self._log = None
+        self._log: IO[bytes] | None = None
         self.pid_owner = os.getpid()
 
     @property
@@ -89,11 +90,11 @@ class NgspiceProcess:
     def _start(self) -> subprocess.Popen:
         library = find_libngspice()
         self.close()  # a child that died between requests: reap it, drop its log
-        self._log = tempfile.TemporaryFile()
+        self._log = log = tempfile.TemporaryFile()
         # its own process group (a terminal's Ctrl-C is this process's to handle); it ends
         # itself, and what it started, when this process goes
         self._proc = subprocess.Popen([sys.executable, "-I", str(_CHILD), library, str(os.getpid())],
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
                                       close_fds=True, start_new_session=True)
         return self._proc
 
@@ -110,7 +111,8 @@ class NgspiceProcess:
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None and os.getpid() == self.pid_owner:
             try:
-                proc.stdin.close()
+                if proc.stdin is not None:
+                    proc.stdin.close()
                 proc.wait(2.0)
             except (OSError, subprocess.TimeoutExpired):
                 proc.kill()
@@ -139,6 +141,7 @@ class NgspiceProcess:
         """Send ``request``; return the child's answer or raise :class:`SimulationError`."""
         proc = self._proc if self._proc is not None and self._proc.poll() is None else self._start()
         data = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
+        assert self._log is not None and proc.stdin is not None  # both made by _start
         self._log.seek(0)
         self._log.truncate()  # the stderr tail reported on a crash is this request's
         try:
@@ -157,6 +160,7 @@ class NgspiceProcess:
         return payload
 
     def _read(self, proc: subprocess.Popen, n: int, deadline: float) -> bytes:
+        assert proc.stdout is not None
         fd = proc.stdout.fileno()
         chunks, got = [], 0
         while got < n:

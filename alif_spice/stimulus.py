@@ -93,7 +93,7 @@ class SquareWave:
     def breakpoints(self, t_stop: float) -> np.ndarray:
         """Every corner of the waveform in ``(0, t_stop]`` (a corner up to ``TIME_TOL`` after
         ``t_stop`` counts as at it), s."""
-        out = []
+        out: list[float] = []
         t = 0.0
         while True:
             _, _, t_end = pulse_segment(t, *self._args())

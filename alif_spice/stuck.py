@@ -55,7 +55,10 @@ def check_stuck(trace: Trace, p: Params, circuit: str) -> Stuck:
     """Longest on-interval of ``trace``'s output (an interval still on at the end counts to t_stop)."""
     from .netlist import spike_output
 
-    column, level = spike_output(p, circuit)
+    output = spike_output(p, circuit)
+    if output is None:
+        raise ValueError(f"the {circuit} circuit has no spike output to check")
+    column, level = output
     t, y = trace.time, trace[column]
     ups = crossings(t, y, level)
     downs = crossings(t, -y, -level)

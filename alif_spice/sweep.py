@@ -141,8 +141,7 @@ def parse_grid(item: str) -> Axis:
         if not np.all(np.isfinite(values)):
             raise ParamError(f"--grid {item!r}: the grid's values are not finite numbers (range too wide)")
         return Axis(key, tuple(float(v) for v in values), "log" if scale == "log" else "linear")
-    values = tuple(_value(key, v) for v in rhs.split(","))
-    return Axis(key, values)
+    return Axis(key, tuple(_value(key, v) for v in rhs.split(",")))
 
 
 def parse_vary(item: str) -> Vary:
@@ -209,9 +208,10 @@ def build_spec(base: Params, grid: Iterable[str] = (), vary: Iterable[str] = (),
     if not isinstance(engines, (list, tuple)) or not all(isinstance(e, str) for e in engines):
         raise ParamError(f"--engines: expected names such as ode,ideal,hardware (got {engines!r})")
     engines = tuple(dict.fromkeys(engines))
-    known = circuit_engines()
-    if not engines or any(e not in known for e in engines):
-        raise ParamError(f"--engines: choose from {', '.join(known)} (got {','.join(engines) or 'nothing'})")
+    engine_names = circuit_engines()
+    if not engines or any(e not in engine_names for e in engines):
+        raise ParamError(f"--engines: choose from {', '.join(engine_names)} "
+                         f"(got {','.join(engines) or 'nothing'})")
     if isinstance(mc, bool) or not isinstance(mc, int) or mc < 0:
         raise ParamError(f"--mc: expected an integer >= 0 (got {mc!r})")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -349,6 +349,7 @@ def run_ode_task(base: Params, pts: Sequence[Point]) -> list[dict]:
             if not result.ok[i]:
                 rows[pt.index] = make_row(pt, "ode", "failed", result.error_text(i))
                 continue
+            assert result.time is not None and result.v_c is not None  # recorded
             i_in = SquareWave.from_params(p)(result.time)
             rows[pt.index] = make_row(pt, "ode", metrics=neuron_metrics(p, result.time, result.v_c[i], i_in,
                                                                      result.spikes[i], row_metrics()))
@@ -703,6 +704,7 @@ def run_sweep(out_dir: str | os.PathLike[str], spec: SweepSpec | None = None, ba
             say(f"{os.fspath(out)}: took over the lock left by pid {lock.stale_pid}, which is no longer running")
         if resume:
             spec, base = load_sweep(out)
+        assert spec is not None and base is not None
         return _run_locked(out, spec, base, pool, progress, ode_chunk, command, report, say)
     finally:
         lock.release()
