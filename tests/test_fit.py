@@ -60,6 +60,43 @@ def test_coarse_data_ending_exactly_at_a_period_end_keeps_every_period(tmp_path)
     assert np.allclose(np.diff(m.t), m.t[-1] / (m.t.size - 1), rtol=1e-9)
 
 
+def test_the_fitted_window_is_the_last_whole_periods(tmp_path):
+    # the drive's amplitude grows by 5 % a period: the window shows which periods it holds
+    f, per = 100.0, 200
+    t = np.arange(8 * per + 1) / (per * f)
+    v_src = (1 + 0.05 * np.floor(f * t + 1e-9)) * np.sin(2 * np.pi * f * t - 0.3)
+    np.savetxt(tmp_path / "g.csv", np.c_[t, v_src, 0.1 * v_src], delimiter=",")
+    m = read_measurement(tmp_path / "g.csv", "time,source_voltage,resistor_voltage", series_resistor=1000,
+                         max_periods=3)
+    assert m.periods == 3
+    # rises at 0.05 + k periods: the latest three whole ones start at 4.05 (amplitudes up to
+    # 1.30), not at the first rise after the skipped period, 1.05 (up to 1.15)
+    assert m.v_src.max() == pytest.approx(1.30, abs=0.01)
+
+
+@pytest.mark.parametrize("option,ok", [("|", True), ("tab", True), ("||", False), ("comma;", False)])
+def test_a_delimiter_is_a_known_name_or_one_character(tmp_path, option, ok):
+    t, vs, vr = synthetic(100.0, periods=4)
+    sep = {"|": "|", "tab": "\t"}.get(option, ",")
+    np.savetxt(tmp_path / "d.txt", np.c_[t, vs, vr], delimiter=sep, fmt="%.10g")
+    if ok:
+        m = read_measurement(tmp_path / "d.txt", "time,source_voltage,resistor_voltage", delimiter=option,
+                             series_resistor=5110)
+        assert m.periods == 2
+    else:
+        with pytest.raises(ParamError, match="--delimiter: expected tab, comma, semicolon, space or one character"):
+            read_measurement(tmp_path / "d.txt", "time,source_voltage,resistor_voltage", delimiter=option,
+                             series_resistor=5110)
+
+
+def test_plot_names_are_distinct_and_safe():
+    from alif_spice.fit import plot_names
+    ms = [Measurement(name=n, t=np.zeros(2), v_src=np.zeros(2), v_mem=np.zeros(2), i=np.zeros(2), r_series=0.0,
+                      frequency=1.0, periods=1) for n in ("run 1", "run$1", "run/1", "run_1", "")]
+    assert plot_names(ms) == {"run 1": "fit_run_1.png", "run$1": "fit_run_1_2.png", "run/1": "fit_run__1.png",
+                              "run_1": "fit_run_1_3.png", "": "fit_data.png"}
+
+
 def test_read_measurement_takes_its_options_by_keyword_only(tmp_path):
     t, vs, vr = synthetic(100.0, periods=4)
     write_csv(tmp_path / "m.csv", t, vs, vr)
@@ -217,6 +254,15 @@ def test_spreads_are_those_of_linear_least_squares():
     rel, corr, poorly, unknown = _identifiability(_linear(a, b), z, ["r_on", "v_on", "tau"])
     assert 0.2 < max(rel.values()) < 1.2 and min(rel.values()) < 0.2, rel
     assert poorly == sorted(k for k, v in rel.items() if v > 0.2) and unknown == []
+    # one degree of freedom left (4 samples, 3 parameters): the noise estimate divides by 1
+    a4, b4 = a[:4], b[:4]
+    z = np.linalg.lstsq(a4, b4, rcond=None)[0]
+    rel, corr, poorly, unknown = _identifiability(_linear(a4, b4), z, ["r_on", "v_on", "tau"])
+    r = a4 @ z - b4
+    expected = np.expm1(np.sqrt(np.diag(float(r @ r) / 1 * np.linalg.inv(a4.T @ a4))))
+    shown = [rel[k] for k in ("r_on", "v_on", "tau")]
+    assert all(v is None or v == pytest.approx(e, rel=1e-6) for v, e in zip(shown, expected))
+    assert any(v is not None for v in shown)
 
 
 def test_a_combination_below_numerical_resolution_is_flat_even_on_exact_data():
@@ -308,6 +354,9 @@ def test_fit_command_outputs_and_cross_prediction(tmp_path):
         assert f"{name}: cost" in res.stdout
     assert len({v["plot"] for v in summary["files"].values()}) == 2
     assert_spreads_honest(summary)
+    # provenance: the fit uses no ngspice, so it neither starts one nor lists it
+    assert summary["tool"] == "alif-spice" and "ngspice" not in summary["versions"]
+    assert summary["command"].startswith("alif-spice fit --data ")
     fitted = load_params("paper", files=[out / "memristor.toml"])  # drops straight into a neuron
     assert fitted.memristor.r_on == pytest.approx(summary["parameters"]["r_on"])
     assert "POOR" not in (out / "memristor.toml").read_text()
