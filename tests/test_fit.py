@@ -97,6 +97,17 @@ def test_plot_names_are_distinct_and_safe():
                               "run_1": "fit_run_1_3.png", "": "fit_data.png"}
 
 
+def test_a_slow_sample_rate_below_one_hertz_is_a_sample_rate(tmp_path):
+    # a slow device measured at 0.5 samples/s, driven at 0.005 Hz (100 samples a period)
+    k = np.arange(500)
+    v_src = np.sin(2 * np.pi * 0.005 * k / 0.5 + 0.2)
+    np.savetxt(tmp_path / "slow.csv", np.c_[v_src, 0.1 * v_src + 0.02 * np.cos(2 * np.pi * 0.01 * k)],
+               delimiter=",")
+    m = read_measurement(tmp_path / "slow.csv", "source_voltage,resistor_voltage", sample_rate=0.5,
+                         series_resistor=1000)
+    assert m.frequency == pytest.approx(0.005, rel=1e-3) and m.periods >= 2
+
+
 def test_read_measurement_takes_its_options_by_keyword_only(tmp_path):
     t, vs, vr = synthetic(100.0, periods=4)
     write_csv(tmp_path / "m.csv", t, vs, vr)
