@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import sys
 from pathlib import Path
 
@@ -27,11 +28,17 @@ HERE = Path(__file__).resolve().parent
 JIT_MODULES = ("memristor.py", "stimulus.py", "ode.py")
 
 
-@functools.lru_cache(maxsize=None)
 def package_stamp() -> str:
-    """SHA-256 over the sources of :data:`JIT_MODULES` (read once per process)."""
+    """SHA-256 over the sources of :data:`JIT_MODULES`, read again when one of them changes
+    (its modification time or size, as numba does for a function's own file)."""
+    stats = tuple((name, st.st_mtime_ns, st.st_size) for name in JIT_MODULES for st in [os.stat(HERE / name)])
+    return _hash_sources(stats)
+
+
+@functools.lru_cache(maxsize=None)
+def _hash_sources(stats: tuple) -> str:
     h = hashlib.sha256()
-    for name in JIT_MODULES:
+    for name, _, _ in stats:
         h.update(name.encode() + b"\0" + (HERE / name).read_bytes() + b"\0")
     return h.hexdigest()
 

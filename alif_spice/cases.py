@@ -17,7 +17,7 @@ from pathlib import Path
 from .metrics import Check, checks, circuit_metrics, evaluate
 from .errors import ParamError
 from . import circuits as registry
-from .netlist import MIN_HOLD, Netlist, render
+from .netlist import Netlist, render
 from .ode import solve_ode
 from .params import Params, load_params
 from .resources import data_dir
@@ -180,9 +180,9 @@ def run_case(case: Case, params: Params | None = None,
         asked = registry.get(c).model_params(p)
         if asked is not p:
             p_model = asked
-            notes.append(f"neuron.t_ref = {p.neuron.t_ref:g} s is shorter than the ideal circuit's shortest hold "
-                         f"({MIN_HOLD:g} s): the RK4 model was given the same effective refractory period, "
-                         f"t_ref = {p_model.neuron.t_ref:g} s, so that like is compared with like")
+            note = registry.get(c).model_note
+            notes.append(note(p, p_model) if note else f"the RK4 model runs with the parameters the {c} "
+                         "circuit asks for, so that like is compared with like")
             break
     try:
         t0 = time.perf_counter()

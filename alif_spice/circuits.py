@@ -49,6 +49,8 @@ class Circuit(Engine):
     stuck_why: str = ""  # what a stuck output means, for the message
     #: p -> the RK4 model's parameters for a like-with-like comparison (None: p itself)
     model: Callable[[Any], Any] | None = None
+    #: (p, the model's parameters) -> what the report says about the difference
+    model_note: Callable[[Any, Any], str] | None = None
 
     @property
     def template(self) -> str:
@@ -65,11 +67,31 @@ MODEL = Engine("ode", "RK4 model", "black", "-")
 CIRCUITS: dict[str, Circuit] = {}
 
 
+def vector_name(probe: str) -> str:
+    """ngspice's vector name of a recorded quantity: ``V(c)`` -> ``c``, ``I(vsense)`` ->
+    ``vsense#branch`` (the current into the voltage source's + terminal)."""
+    kind, _, rest = probe.partition("(")
+    node = rest.rstrip(")").strip().lower()
+    if kind.strip().upper() == "I":
+        return f"{node}#branch"
+    if kind.strip().upper() == "V" and "," not in node:
+        return node
+    raise ValueError(f"cannot record {probe!r}: give V(node) or I(voltage source)")
+
+
 def register(circuit: Circuit) -> Circuit:
+    """Add ``circuit`` to the registry, after checking the entry is complete (a neuron
+    circuit needs a spike rule, a stuck bound, its template values and its signals)."""
     if circuit.name in CIRCUITS or circuit.name == MODEL.name:
         raise ValueError(f"circuit {circuit.name} is defined twice")
     if circuit.kind not in ("neuron", "device"):
         raise ValueError(f"circuit {circuit.name}: kind must be neuron or device")
+    if circuit.context is None or circuit.derive is None or not circuit.probes:
+        raise ValueError(f"circuit {circuit.name}: needs context, probes and derive")
+    if circuit.kind == "neuron" and (circuit.spike is None or circuit.stuck_bound is None):
+        raise ValueError(f"circuit {circuit.name}: a neuron circuit needs a spike rule and a stuck bound")
+    for _, probe in circuit.probes:
+        vector_name(probe)  # V(node) or I(source), else ValueError now rather than at run time
     CIRCUITS[circuit.name] = circuit
     return circuit
 
@@ -139,6 +161,14 @@ def _ideal_model(p):
     return p if hold == p.neuron.t_ref else p.with_values({"neuron.t_ref": hold})
 
 
+def _ideal_model_note(p, p_model) -> str:
+    from .netlist import MIN_HOLD
+
+    return (f"neuron.t_ref = {p.neuron.t_ref:g} s is shorter than the ideal circuit's shortest hold "
+            f"({MIN_HOLD:g} s): the RK4 model was given the same effective refractory period, "
+            f"t_ref = {p_model.neuron.t_ref:g} s, so that like is compared with like")
+
+
 def _ideal_stuck_bound(p) -> float:
     from .netlist import ideal_hold
 
@@ -150,7 +180,7 @@ register(Circuit(
     description="behavioural neuron: the model's equations as ideal components, a latch for the reset",
     probes=_NEURON_PROBES + (("latch", "V(q)"),),
     context=_ideal_context, derive=_neuron_signals, spike=lambda p: ("latch", 0.5),
-    stuck_bound=_ideal_stuck_bound, model=_ideal_model))
+    stuck_bound=_ideal_stuck_bound, model=_ideal_model, model_note=_ideal_model_note))
 
 
 # --------------------------------------------------------------------------- hardware

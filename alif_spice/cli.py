@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_force(ode, "an existing file that is not an earlier alif-spice trace")
     ode.set_defaults(func=_cmd_ode)
 
+    from .circuits import engines as circuit_engines
     from .circuits import names as circuit_names
 
     net = sub.add_parser("netlist", help="write a self-contained ngspice netlist",
@@ -166,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--vary", action="append", default=[], metavar="KEY=DIST:SPREAD",
                     help="Monte Carlo spread: lognormal:0.1 (x*exp(0.1 z)), normal:0.05, uniform:0.1 (repeatable)")
     sw.add_argument("--seed", type=int, default=None, help="Monte Carlo seed (default 0)")
-    sw.add_argument("--engines", default=None, metavar="LIST", help="ode,ideal,hardware (default: ode)")
+    sw.add_argument("--engines", default=None, metavar="LIST",
+                    help=f"comma-separated, from {','.join(circuit_engines())} (default: ode)")
     sw.add_argument("--workers", type=int, default=None, metavar="N", help="local pool size (default: all cores)")
     sw.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask scheduler")
     sw.add_argument("--cluster", metavar="local:N", help="start a Dask LocalCluster of N worker processes")

@@ -36,10 +36,11 @@ def versions(ngspice: bool = True) -> dict[str, str]:
 def portable_command(argv: Sequence[str] | None = None) -> str:
     """The command line to run it again: the program as ``alif-spice`` (not the path of
     the environment it was installed in, nor ``python -m alif_spice``), the arguments as
-    given, quoted for a POSIX shell."""
+    given, quoted for a POSIX shell. ``argv`` None: this process's; empty: no command
+    (called from Python), recorded as ""."""
     args = list(sys.argv if argv is None else argv)
     if not args:
-        return "alif-spice"
+        return ""
     head = os.path.basename(args[0])
     rest = args[1:]
     if head in ("alif-spice", "__main__.py", "cli.py") or head.startswith("alif-spice"):

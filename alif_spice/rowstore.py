@@ -23,6 +23,9 @@ from .metrics import row_metrics
 
 ROWS_FILE = "rows.jsonl"
 ROW_STATUSES = ("ok", "failed", "stuck")
+#: the metric columns of the first row format: a row without one of them is not ours (metrics
+#: registered since are filled in as None when an older sweep is resumed)
+FIRST_COLUMNS = ("n_spikes", "spikes_per_period", "adaptation_ratio", "rate_hz", "energy_j", "energy_per_spike_j")
 
 
 def make_row(point: Any, engine: str, status: str = "ok", error: str = "", wall: float = 0.0,
@@ -101,7 +104,8 @@ def row_fits(row: object, pts: Sequence[Any] | None, engines: Sequence[str] | No
         return False
     if ident is not None and row.get("sweep") != ident:
         return False
-    if not all(k in row for k in row_metrics()) or not _metrics_valid(row):
+    # the columns every sweep has written; a metric added since is absent from older rows
+    if not all(k in row for k in FIRST_COLUMNS) or not _metrics_valid(row):
         return False
     if engines is not None and engine not in engines:
         return False
@@ -152,6 +156,8 @@ def read_rows(out_dir: Path, pts: Sequence[Any] | None = None, engines: Sequence
         key = (row["point"], row["engine"])
         if key not in seen:
             seen.add(key)
+            for k in row_metrics():  # written before the metric existed: not computed
+                row.setdefault(k, None)
             rows.append(row)
     return rows
 

@@ -234,22 +234,10 @@ def crossings(t: np.ndarray, y: np.ndarray, level: float) -> np.ndarray:
     return t[idx] + frac * (t[idx + 1] - t[idx])
 
 
-def vector_name(probe: str) -> str:
-    """ngspice's vector name of a recorded quantity: ``V(c)`` -> ``c``, ``I(vsense)`` ->
-    ``vsense#branch`` (the current into the voltage source's + terminal)."""
-    kind, _, rest = probe.partition("(")
-    node = rest.rstrip(")").strip().lower()
-    if kind.strip().upper() == "I":
-        return f"{node}#branch"
-    if kind.strip().upper() == "V" and "," not in node:
-        return node
-    raise ValueError(f"cannot record {probe!r}: give V(node) or I(voltage source)")
-
-
 def trace_from_vectors(p: Params, netlist: Netlist, vectors: dict[str, np.ndarray]) -> Trace:
     """Turn ngspice vectors into a :class:`Trace`: the circuit's probes by trace column,
     the signals it derives from them, and its spikes."""
-    from .circuits import get
+    from .circuits import get, vector_name
 
     t = vectors["time"]
     raw = {col: vectors[vector_name(probe)] for col, probe in netlist.probes.items()}

@@ -206,7 +206,7 @@ def build_spec(base: Params, grid: Iterable[str] = (), vary: Iterable[str] = (),
     if isinstance(engines, str):
         engines = [e.strip() for e in engines.split(",") if e.strip()]
     if not isinstance(engines, (list, tuple)) or not all(isinstance(e, str) for e in engines):
-        raise ParamError(f"--engines: expected names such as ode,ideal,hardware (got {engines!r})")
+        raise ParamError(f"--engines: expected names such as {','.join(circuit_engines())} (got {engines!r})")
     engines = tuple(dict.fromkeys(engines))
     engine_names = circuit_engines()
     if not engines or any(e not in engine_names for e in engines):

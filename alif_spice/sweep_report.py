@@ -247,7 +247,7 @@ def _write_outputs(result: SweepResult, command: str, executor: str, workers: in
     write_text_atomic(out / "summary.md", md)
     write_text_atomic(out / "summary.html", _html(md, figures))
     spice_used = any(e != "ode" for e in result.spec.engines)
-    manifest = {**record(shlex.split(command) if command else None, ngspice=spice_used),
+    manifest = {**record(shlex.split(command) if command else [], ngspice=spice_used),
                 "spec": result.spec.to_dict(), "base_params": result.base.to_dict(),
                 "executor": executor, "workers": workers, "rows": len(df), "failed": int((df.status != "ok").sum()),
                 "new_rows_this_run": result.new_rows, "wall_s_this_run": result.wall_s,

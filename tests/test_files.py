@@ -640,6 +640,7 @@ def test_lock_file_mode(tmp_path):
      "alif-spice compare --case paper -o 'my results'"),
     (["/usr/lib/python3/site-packages/alif_spice/__main__.py", "ode", "-o", "t.csv"], "alif-spice ode -o t.csv"),
     (["alif-spice"], "alif-spice"),
+    ([], ""),  # called from Python: no command to type
     (["my_script.py", "--x"], "my_script.py --x"),  # a script of the user's own: as given
 ])
 def test_the_recorded_command_is_the_one_to_type_again(argv, expected):

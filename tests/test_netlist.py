@@ -152,3 +152,26 @@ def test_hardware_netlist_lists_every_design_constant(paper):
                  "R_DIS_MIN", "R_DIS_MAX", "R_DS_ON", "COMP_INPUT_TOP", "V_SUPPLY_MIN"):
         assert f"{name} = {spice_number(getattr(hardware, name))}" in text, name
     assert text.count("Constants (SI units):") == 1
+
+
+def test_a_circuit_entry_is_checked_when_it_is_registered():
+    from alif_spice import circuits as C
+
+    ideal = C.get("ideal")
+    with pytest.raises(ValueError, match="defined twice"):
+        C.register(ideal)
+    import dataclasses
+    with pytest.raises(ValueError, match="needs a spike rule"):
+        C.register(dataclasses.replace(ideal, name="no-spikes", spike=None))
+    with pytest.raises(ValueError, match="cannot record"):
+        C.register(dataclasses.replace(ideal, name="bad-probe", probes=(("v_c", "V(c,m)"),)))
+    with pytest.raises(ValueError, match="needs context, probes and derive"):
+        C.register(dataclasses.replace(ideal, name="no-derive", derive=None))
+    assert set(C.CIRCUITS) == {"ideal", "hardware", "memristor-iv"}  # nothing half-registered
+    assert C.engines() == ("ode", "ideal", "hardware") and C.names("device") == ("memristor-iv",)
+
+
+def test_rendered_netlists_name_their_ngspice_vectors(paper):
+    n = render(paper, "hardware")
+    assert n.probes["i_pos"] == "I(vpos)" and n.vectors["i_pos"] == "vpos#branch"
+    assert n.vectors["v_c"] == "c" and n.vectors["v_cmp"] == "co"

@@ -186,3 +186,17 @@ def test_a_failed_row_counts_no_negative_spikes_and_points_are_not_counted_from_
     assert R.row_fits({**failed, "n_spikes": 0}, PTS, ("ode",))
     last = ok_row(PTS[4])
     assert R.row_fits(last, PTS, ("ode",)) and not R.row_fits({**last, "point": -1}, PTS, ("ode",))
+
+
+def test_a_row_written_before_a_metric_existed_is_still_ours(tmp_path):
+    # a sweep resumed after an upgrade that added metrics: its rows lack the new columns,
+    # which were not computed then (None); its counts are there as always
+    row = ok_row()
+    for k in ("isi_adaptation_ratio", "isi_cv"):
+        row.pop(k)
+    assert R.row_fits(dict(row), PTS, ("ode",))
+    (tmp_path / R.ROWS_FILE).write_text(json.dumps(row) + "\n")
+    got, = R.read_rows(tmp_path, PTS, ("ode",))
+    assert got["isi_cv"] is None and got["isi_adaptation_ratio"] is None and got["n_spikes"] == 3
+    for count in ("n_spikes", "spikes_per_period"):  # never written without these
+        assert not R.row_fits({k: v for k, v in row.items() if k != count}, PTS, ("ode",))
