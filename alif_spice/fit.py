@@ -331,11 +331,9 @@ def _device(theta: dict[str, float], base: Params) -> Params:
         "memristor.x0": 0.0, "memristor.phi": 1.0})
 
 
-#: the model is in its periodic steady state when x at the end of the last warm-up period
-#: differs from its start by at most this (x is in [0, 1])
+#: the model is in its periodic steady state when the state x at the start of the data is
+#: within this of the fixed point of the period map (x is in [0, 1])
 SETTLED = 1e-10
-#: ... and it gets at most this many attempts to get there
-MAX_SETTLE = 30
 
 
 def simulate(theta: dict[str, float], base: Params, meas: Measurement, warmup_periods: int = 2,
@@ -343,28 +341,52 @@ def simulate(theta: dict[str, float], base: Params, meas: Measurement, warmup_pe
     """Model current and memristor voltage on ``meas.t``, sample k driven by
     ``meas.v_src[k]``, from the periodic steady state.
 
-    The data's first period is played ``warmup_periods`` (>= 2) times before them. Where
-    the state still changes over the last of them by more than :data:`SETTLED` (where the
-    state's time constant is not short against the period), the run starts again from the
-    fixed point of the period map that Aitken's extrapolation predicts from the state at
-    the warm-up periods' ends, until it settles (:data:`MAX_SETTLE` runs at most).
+    The data's first period is played ``warmup_periods`` (at least 2) times before them.
+    Where the state at the end of the warm-up may still be more than :data:`SETTLED` from
+    the periodic steady state (its distance estimated from the last two periods'
+    contraction), the steady state is found as the fixed point of the period map
+    x -> x(one period later), bracketed in [0, 1] (the map is monotone), and the warm-up is
+    played again from it.
     """
+    from scipy.optimize import brentq
+
     per = (meas.t.size - 1) // meas.periods
     device, n, warm = _device(theta, base), meas.t.size, max(int(warmup_periods), 2)
     period = meas.t[per]
     t = np.concatenate([meas.t[:per] + k * period for k in range(warm)] + [meas.t + warm * period])
     v = np.concatenate([np.tile(meas.v_src[:per], warm), meas.v_src])
-    x0 = None
-    for _ in range(MAX_SETTLE):
+    tr = solve_iv(device, t, v, substeps=substeps, r_series=meas.r_series)
+    a, b, c = (float(tr["x"][per * k]) for k in (warm - 2, warm - 1, warm))
+    if not (math.isfinite(c) and _settled(a, b, c)):
+        one_t = np.append(meas.t[:per], period)  # one period of the warm-up drive
+        one_v = np.append(meas.v_src[:per], meas.v_src[0])
+
+        def gap(x: float) -> float:
+            return float(solve_iv(device, one_t, one_v, substeps=substeps, r_series=meas.r_series,
+                                  x0=x)["x"][-1]) - x
+
+        lo, hi = gap(0.0), gap(1.0)
+        if lo <= 0.0:
+            x0 = 0.0
+        elif hi >= 0.0:
+            x0 = 1.0
+        else:
+            x0 = brentq(gap, 0.0, 1.0, xtol=SETTLED, rtol=4 * np.finfo(float).eps)
         tr = solve_iv(device, t, v, substeps=substeps, r_series=meas.r_series, x0=x0)
-        a, b, c = (float(tr["x"][per * k]) for k in (warm - 2, warm - 1, warm))
-        if abs(c - b) <= SETTLED or not math.isfinite(c):
-            break
-        bend = c - 2.0 * b + a
-        x0 = c - (c - b) ** 2 / bend if bend != 0.0 else c
-        if not (math.isfinite(x0) and 0.0 <= x0 <= 1.0):
-            x0 = c
     return tr["i_m"][-n:], tr["v_mem"][-n:]
+
+
+def _settled(a: float, b: float, c: float) -> bool:
+    """Is the state whose last three period-end values are a, b, c within SETTLED of the
+    fixed point? For a contraction by lam per period the distance is |c - b| lam / (1 - lam)."""
+    step = abs(c - b)
+    if step == 0.0:
+        return True
+    before = abs(b - a)
+    if before == 0.0 or step >= before:  # no contraction seen: cannot tell
+        return False
+    lam = step / before
+    return step * lam / (1.0 - lam) <= SETTLED
 
 
 def _tss(y: np.ndarray) -> float:
