@@ -311,6 +311,10 @@ def _double_sigint(pid):
         pass
 
 
+def _default_hangup() -> None:
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 KILLS = {"SIGTERM": lambda pid: os.kill(pid, signal.SIGTERM), "SIGKILL": lambda pid: os.kill(pid, signal.SIGKILL),
          "SIGHUP": lambda pid: os.kill(pid, signal.SIGHUP), "double-SIGINT": _double_sigint}
 
@@ -322,7 +326,10 @@ def test_no_ngspice_child_survives_its_parent(tmp_path, command, kill):
             "compare": ["compare", "--set", "simulation.t_stop=50m", "-o", "rep"],
             "sweep": ["sweep", "--set", "simulation.t_stop=50m", "--grid", "stimulus.amplitude=0.5m:1m:4",
                       "--engines", "ideal", "--workers", "2", "-o", "s"]}[command]
-    proc = subprocess.Popen(cli_argv(*args), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # a hangup as a terminal delivers it (a suite started under nohup ignores SIGHUP, and so
+    # would the command, rightly: it then finishes its work)
+    proc = subprocess.Popen(cli_argv(*args), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=_default_hangup)
     _wait_ngspice(proc.pid, 1 if command == "run" else 2)
     time.sleep(0.3)
     procs = descendants(proc.pid)
