@@ -102,9 +102,14 @@ def match_window(ref: np.ndarray) -> float:
     return 0.5 * float(isi.min()) if isi.size else 1.0
 
 
-def source_energy(trace: Trace) -> np.ndarray:
+def input_energy(time: np.ndarray, v_c: np.ndarray, i_in: np.ndarray) -> np.ndarray:
     """Cumulative energy (J) delivered by the input current source: ∫ v_c i_in dt."""
-    return cumulative_integral(trace.time, trace["v_c"] * trace["i_in"])
+    return cumulative_integral(time, v_c * i_in)
+
+
+def source_energy(trace: Trace) -> np.ndarray:
+    """:func:`input_energy` of a trace."""
+    return input_energy(trace.time, trace["v_c"], trace["i_in"])
 
 
 def supply_energy(trace: Trace, v_pos: float, v_neg: float, v_cmp: float) -> np.ndarray:

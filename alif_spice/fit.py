@@ -710,7 +710,7 @@ def write_outputs(result: FitResult, measurements: list[Measurement], base: Para
     import json
 
     from .files import atomic_dir
-    from .provenance import portable_command, record
+    from .provenance import record
 
     fitted = result.memristor_table(base)
     plots = plot_names(measurements)
@@ -721,7 +721,8 @@ def write_outputs(result: FitResult, measurements: list[Measurement], base: Para
                   + "#   check the data: columns, units (A vs mA), series resistor\n") + header
     with atomic_dir(out_dir, "fit") as tmp:
         (tmp / "memristor.toml").write_text(header + fitted.to_toml(["memristor"]))
-        info = {**record(command, ngspice=False), **summary(result, measurements, portable_command(command))}
+        prov = record(command, ngspice=False)
+        info = {**prov, **summary(result, measurements, prov["command"])}
         (tmp / "fit.json").write_text(json.dumps(info, indent=2, allow_nan=False) + "\n")
         for m in measurements:
             fit_figure(result, m, *simulate(result.theta, base, m)).savefig(tmp / plots[m.name], dpi=110)

@@ -26,7 +26,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .compare import (adaptation_ratio, cumulative_integral, energy_per_period, isi_adaptation_ratio, json_ready,
+from .compare import (adaptation_ratio, energy_per_period, input_energy, isi_adaptation_ratio, json_ready,
                       match_spikes, match_window, on_grid, per_spike, rmse, spikes_per_period, supply_energy)
 from .stimulus import SquareWave
 from .trace import Trace
@@ -98,7 +98,7 @@ class Run:
     @cached_property
     def energy_curve(self) -> np.ndarray:
         """Cumulative energy delivered by the input source, ∫ v_c i_in dt (J)."""
-        return cumulative_integral(self.time, self.v_c * self.i_in)
+        return input_energy(self.time, self.v_c, self.i_in)
 
     @cached_property
     def energy_per_period(self) -> list[float]:
@@ -124,6 +124,16 @@ class Pair:
     @cached_property
     def abs_errors(self) -> np.ndarray:
         return np.abs(self.match.errors)
+
+    @cached_property
+    def supply_per_period(self) -> list[float]:
+        """Energy (J) the hardware's supplies deliver in each input period."""
+        from .hardware import effective_hardware
+
+        hw = effective_hardware(self.params)
+        assert hw.v_pos is not None and hw.v_neg is not None  # designed
+        curve = supply_energy(self.spice_trace, hw.v_pos, hw.v_neg, hw.comp_supply)
+        return energy_per_period(self.spice.time, curve, self.spice.stimulus, self.spice.t_stop)
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -246,17 +256,12 @@ def _energy_per_spike_periods(r: Run) -> list[float | None]:
 @metric("energy_supply_per_period_j", "J", "supply energy per input period", scope="pair", kind="floats",
         circuits=("hardware",))
 def _supply_periods(q: Pair) -> list[float]:
-    from .hardware import effective_hardware
-
-    hw = effective_hardware(q.params)
-    assert hw.v_pos is not None and hw.v_neg is not None  # designed
-    curve = supply_energy(q.spice_trace, hw.v_pos, hw.v_neg, hw.comp_supply)
-    return energy_per_period(q.spice.time, curve, q.spice.stimulus, q.spice.t_stop)
+    return q.supply_per_period
 
 
 @metric("energy_supply_per_spike_j", "J", "supply energy per spike", scope="pair", circuits=("hardware",))
 def _supply_per_spike(q: Pair) -> float | None:
-    return _ratio(sum(_supply_periods(q)), sum(q.spice.per_period))
+    return _ratio(sum(q.supply_per_period), sum(q.spice.per_period))
 
 
 # --------------------------------------------------------------------------- using them

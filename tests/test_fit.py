@@ -695,3 +695,33 @@ def test_the_fit_figure_shows_data_and_model_in_milliamps(fixed_fit, small, pape
         assert model.get_linewidth() >= 0.5 and model.get_linestyle() == "-"  # the model is drawn, visibly
         assert measured.get_marker() == "." and measured.get_markersize() > 0
     assert "R² 0.99" in time.get_title()
+
+
+def test_random_candidates_start_from_the_steady_state_of_a_long_warm_up(paper):
+    # seeded candidates drawn log-uniformly over the search box, at 10 Hz and 2 kHz: the
+    # simulation's data current against 2000 warm-up periods, wherever those have settled
+    from alif_spice.fit import BOUNDS, _device
+    rng = np.random.default_rng(11)
+    compared = 0
+    for frequency in (10.0, 2000.0):
+        p = load_params(values={"iv.frequency": frequency, "iv.periods": 3, "iv.points_per_period": 100,
+                                "iv.r_series": 1000.0})
+        tr = solve_iv(p)
+        m = Measurement(name="m", t=tr.time[100:] - tr.time[100], v_src=tr["v_src"][100:],
+                        v_mem=tr["v_mem"][100:], i=tr["i_m"][100:], r_series=1000.0, frequency=frequency,
+                        periods=2)
+        period, k = m.t[100], 2000
+        t_long = np.concatenate([m.t[:100] + j * period for j in range(k)] + [m.t + k * period])
+        v_long = np.concatenate([np.tile(m.v_src[:100], k), m.v_src])
+        for _ in range(12):
+            theta = {n: float(np.exp(rng.uniform(*np.log(BOUNDS[n])))) for n in
+                     ("r_on", "ratio", "v_on", "v_off", "tau")}
+            ref = solve_iv(_device(theta, paper), t_long, v_long, substeps=4, r_series=1000.0)
+            start = ref["x"][k * 100]
+            if abs(start - ref["x"][(k - 1) * 100]) > 1e-13:  # the long warm-up itself not settled
+                continue
+            i, _ = simulate(theta, paper, m)
+            want = ref["i_m"][-m.t.size:]
+            assert np.abs(i - want).max() <= 1e-8 * np.abs(want).max() + 1e-15, theta
+            compared += 1
+    assert compared >= 12

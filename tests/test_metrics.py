@@ -279,7 +279,7 @@ def test_the_registry_is_consistent():
     assert len(names) == len(set(names))
     for m in M.METRICS.values():
         assert m.scope in ("neuron", "pair") and m.check in (None, "max", "min")
-        assert m.label and not m.label.endswith(")") or "(" in m.label
+        assert m.label.strip() and m.unit == m.unit.strip()
         assert not (m.row and m.scope == "pair"), m.name  # rows describe one run
         assert m.circuits is None or m.scope == "pair"
     checks = M.checks()
