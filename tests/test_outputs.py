@@ -336,10 +336,13 @@ def test_no_ngspice_child_survives_its_parent(tmp_path, command, kill):
     KILLS[kill](proc.pid)
     t0 = time.monotonic()
     proc.wait(30)
+    took = time.monotonic() - t0
     left = survivors(procs, within=2.0)
     assert left == [], f"{command} {kill}: {left} alive 2 s after"
     if kill == "double-SIGINT":
-        assert proc.returncode == 130 and time.monotonic() - t0 < 2.0
+        # the clean-up ends ngspice and exits: seconds on a loaded machine (2.02 s was seen
+        # in CI), where finishing the 50 ms run would take far longer
+        assert proc.returncode == 130 and took < 6.0, took
     assert not (tmp_path / "t.csv").exists() and not (tmp_path / "rep").exists()
 
 
