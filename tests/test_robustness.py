@@ -107,7 +107,8 @@ def test_interrupted_compare_leaves_no_report_and_no_process(tmp_path, sig, phas
     took = time.monotonic() - t0
     assert rc == EXPECTED_RC[sig], cli.lines
     assert survivors(procs) == []
-    assert took < 2.0 + (0 if sig == signal.SIGKILL else 1.0)  # Ctrl-C answered at once
+    # Ctrl-C answered within seconds even on a loaded machine (the case itself runs ~40 s)
+    assert took < (2.0 if sig == signal.SIGKILL else 6.0), took
     assert _visible(tmp_path) == []  # no rep/ folder at all
     if sig == signal.SIGINT:
         assert _leftovers(tmp_path) == []
