@@ -24,8 +24,9 @@ from pathlib import Path
 from numba.core import caching
 
 HERE = Path(__file__).resolve().parent
-#: the modules with compiled functions that may inline one another
-JIT_MODULES = ("memristor.py", "stimulus.py", "ode.py")
+#: the modules with compiled functions that may inline one another (and the device
+#: registry, whose kernel arm numbers the ODE kernel compiles in)
+JIT_MODULES = ("memristor.py", "stimulus.py", "ode.py", "devices.py")
 
 
 def package_stamp() -> str:

@@ -1,4 +1,5 @@
-"""Fit MMS memristor parameters to measured I-V data (``alif-spice fit``).
+"""Fit a memristor device model's parameters to measured I-V data (``alif-spice fit``): the model
+``[memristor] model`` selects, searched over its fit space (:mod:`alif_spice.devices`).
 
 Readers take real lab exports (any delimiter, decimal comma, header or not, columns by
 position or name, absolute/relative time or a sample rate) and what the columns mean.
@@ -21,15 +22,16 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
+from . import devices
 from .errors import ParamError, SimulationError
 from .ode import solve_iv
 from .params import Params, load_params
 
 MEANINGS = ("time", "source_voltage", "resistor_voltage", "memristor_voltage", "current")
 DELIMITERS = {"tab": "\t", "comma": ",", "semicolon": ";", "space": r"\s+", "whitespace": r"\s+"}
-#: fitted parameters and their bounds (SI); r_off is fitted as the ratio r_off/r_on
-BOUNDS = {"r_on": (10.0, 1e6), "ratio": (1.05, 1e3), "v_on": (0.005, 3.0), "v_off": (0.001, 3.0),
-          "tau": (1e-8, 10.0), "temperature": (50.0, 2000.0)}
+#: fitted parameters of the MMS and their bounds (SI; r_off is fitted as the ratio r_off/r_on):
+#: its fit space in the device registry
+BOUNDS = devices.MMS.fit.bounds if devices.MMS.fit else {}
 #: R² of the current or of the memristor voltage (in any file) below which a fit explains too little
 POOR_R2 = 0.9
 #: a parameter within this fraction of its (log) search range from a bound is reported as near it
@@ -322,13 +324,20 @@ def _upward_crossings(t: np.ndarray, v: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- model
 
 
+def space(base: Params) -> devices.FitSpace:
+    """The fit space of the device model ``base`` selects (``memristor.model``)."""
+    model = devices.get(base.memristor.model)
+    if model.fit is None:
+        fittable = [n for n in devices.names() if devices.get(n).fit is not None]
+        raise ParamError(f"memristor.model: the {model.label} ({model.name!r}) cannot be fitted yet "
+                         f"(fittable: {', '.join(fittable)})")
+    return model.fit
+
+
 def _device(theta: dict[str, float], base: Params) -> Params:
-    """``base`` with the memristor of the fit vector ``theta`` (r_off as r_off/r_on)."""
-    return base.with_values({
-        "memristor.r_on": theta["r_on"], "memristor.r_off": theta["r_on"] * theta["ratio"],
-        "memristor.v_on": theta["v_on"], "memristor.v_off": theta["v_off"], "memristor.tau": theta["tau"],
-        "memristor.temperature": theta.get("temperature", base.memristor.temperature),
-        "memristor.x0": 0.0, "memristor.phi": 1.0})
+    """``base`` with the memristor of the fit vector ``theta`` (its model's fit space)."""
+    values = space(base).values(theta, base.memristor)
+    return base.with_values({f"memristor.{k}": v for k, v in values.items()})
 
 
 #: the model is in its periodic steady state when the state x at the start of the data is
@@ -447,13 +456,15 @@ class FitResult:
 
 def fit(measurements: list[Measurement], base: Params | None = None, free_temperature: bool = False,
         seed: int = 1, maxiter: int = 60, bounds: dict[str, tuple[float, float]] | None = None) -> FitResult:
-    """One shared MMS parameter set for all ``measurements`` (distinct names).
+    """One shared parameter set of the device model ``base`` selects (``memristor.model``;
+    its fit space in :mod:`alif_spice.devices`) for all ``measurements`` (distinct names).
 
     ``bounds`` overrides entries of :data:`BOUNDS`. With ``free_temperature`` the
     fixed-temperature fit runs first and the free search starts from its optimum, so the
     result is never worse than it.
     """
     base = base or load_params("paper")
+    space(base)  # a model that can be fitted
     if not measurements:
         raise ParamError("--data: no measurement to fit")
     labels = [m.name for m in measurements]
@@ -461,7 +472,8 @@ def fit(measurements: list[Measurement], base: Params | None = None, free_temper
     if twice:
         raise ParamError(f"two measurements are both called {twice[0]!r}: give them distinct names "
                          "(file_labels makes them from the paths)")
-    box = dict(BOUNDS, **(bounds or {}))
+    fitted = space(base)
+    box = dict(fitted.bounds, **(bounds or {}))
     t_fixed = base.memristor.temperature
     if free_temperature:  # the fixed temperature must lie inside the search
         box["temperature"] = (min(box["temperature"][0], t_fixed), max(box["temperature"][1], t_fixed))
@@ -487,7 +499,7 @@ def fit(measurements: list[Measurement], base: Params | None = None, free_temper
         z = loc.x if loc.fun <= de.fun else de.x
         return dict(zip(names, np.exp(np.clip(z, lo, hi))))
 
-    names = ["r_on", "ratio", "v_on", "v_off", "tau"]
+    names = list(fitted.names)
     th = search(names)
     start = "the global search"
     if free_temperature:
@@ -555,8 +567,9 @@ def _summarise(th, names, measurements, base, box, evals, start) -> FitResult:
         return np.concatenate(parts) / math.sqrt(len(measurements))
 
     rel, corr, poorly, unknown = _identifiability(residuals, np.log([th[n] for n in names]), names)
-    params = {"r_on": th["r_on"], "r_off": th["r_on"] * th["ratio"], "v_on": th["v_on"], "v_off": th["v_off"],
-              "tau": th["tau"], "temperature": th.get("temperature", base.memristor.temperature)}
+    fitted = space(base)
+    values = fitted.values(th, base.memristor)
+    params = {k: values[k] for k in [fitted.shown.get(n, n) for n in fitted.names] + ["temperature"]}
     return FitResult(params={k: float(v) for k, v in params.items()}, cost=float(np.mean(
                          [v["cost"] for v in per_file.values()])), per_file=per_file,
                      poorly_determined=poorly, relative_std=rel, correlations=corr, evaluations=evals,

@@ -1,4 +1,5 @@
-"""The mean metastable switch (MMS) memristor — the one place its equations live.
+"""The mean metastable switch (MMS) memristor and its generalized form — the one place
+their equations live (the registry entries of :mod:`alif_spice.devices` point here).
 
 Every function is plain arithmetic compiled by numba: it takes floats *or*
 numpy arrays (vectorised) from Python, and the ODE kernel (:mod:`alif_spice.ode`)
@@ -200,20 +201,33 @@ def _gmms_branch_voltage_ufunc(delta, x, r_s, r_on, r_off, phi, alpha_f, beta_f,
     return gmms_branch_voltage(delta, x, r_s, r_on, r_off, phi, alpha_f, beta_f, alpha_r, beta_r)
 
 
-def branch(delta, x, m, r_s):
-    """Memristor voltage and branch current for ``delta = v_c - v_rest`` (vectorised).
+def mms_branch(delta, x, r_on, r_off, r_s):
+    """Plain MMS: (v_mem, i_m) of memristor + r_s across ``delta`` (V), vectorised."""
+    delta = np.asarray(delta, dtype=float)
+    g = conductance(np.asarray(x, dtype=float), r_on, r_off)
+    v_mem = divider_voltage(delta, g, float(r_s))
+    return v_mem, g * v_mem
 
-    ``m`` is a :class:`~alif_spice.params.MemristorParams`. Returns ``(v_mem, i_m)``.
-    """
+
+def gmms_branch(delta, x, m, r_s):
+    """Generalized MMS: (v_mem, i_m) of memristor + r_s across ``delta`` (V), vectorised;
+    ``m`` is a :class:`~alif_spice.params.MemristorParams`."""
     delta = np.asarray(delta, dtype=float)
     x = np.asarray(x, dtype=float)
-    if m.phi >= 1.0:
-        g = conductance(x, m.r_on, m.r_off)
-        v_mem = divider_voltage(delta, g, float(r_s))
-        return v_mem, g * v_mem
     with np.errstate(all="ignore"):  # numba's ufunc loop reports spurious FP flags; result checked
         v_mem = _gmms_branch_voltage_ufunc(delta, x, float(r_s), m.r_on, m.r_off, m.phi,
                                            m.alpha_f, m.beta_f, m.alpha_r, m.beta_r)
     if not np.all(np.isfinite(v_mem)):
         raise FloatingPointError("generalized MMS branch solve gave a non-finite voltage")
     return v_mem, gmms_current(v_mem, x, m.r_on, m.r_off, m.phi, m.alpha_f, m.beta_f, m.alpha_r, m.beta_r)
+
+
+def branch(delta, x, m, r_s):
+    """Memristor voltage and branch current for ``delta = v_c - v_rest`` (vectorised), for the
+    device model ``m.model`` selects (:mod:`alif_spice.devices`).
+
+    ``m`` is a :class:`~alif_spice.params.MemristorParams`. Returns ``(v_mem, i_m)``.
+    """
+    from .devices import get
+
+    return get(m.model).branch(delta, x, m, r_s)

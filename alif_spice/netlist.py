@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import jinja2
 
 from . import circuits as registry
+from . import devices
 from .errors import ParamError
 from .params import Params
 from .resources import data_dir
@@ -25,7 +26,9 @@ from .units import format_spice_number
 from .version import __version__
 
 CIRCUITS = registry.names()  # every registered circuit (alif_spice.circuits)
-LIBRARIES = ("mms_memristor", "opamp_op482", "comparator_ad8561", "nmos_2n7002")
+#: the shipped SPICE libraries: the device models' and the hardware circuit's parts
+LIBRARIES = tuple(dict.fromkeys([devices.get(d).library for d in devices.names()]
+                                + ["opamp_op482", "comparator_ad8561", "nmos_2n7002"]))
 
 #: shortest refractory period the SPICE latch can represent (s)
 MIN_HOLD = 0.5e-9
@@ -127,6 +130,7 @@ def _environment() -> jinja2.Environment:
                              lstrip_blocks=True)
     env.filters["n"] = spice_number
     env.globals["library"] = library
+    env.globals["device"] = devices.get
     return env
 
 

@@ -24,6 +24,7 @@ import numpy as np
 from numba import njit
 
 from . import _jit  # noqa: F401  (before any @njit: the cache notices edits of every kernel module)
+from . import devices
 from . import memristor as mm
 from .errors import ParamError, SimulationError
 from .params import Params
@@ -33,9 +34,12 @@ from .trace import Trace
 # ---------------------------------------------------------------- parameter row layout
 FIELDS = ("g_on", "g_off", "r_on", "r_off", "k_on", "k_off", "beta", "inv_tau", "r_s", "v_rest", "inv_c",
           "v_th", "v_reset", "t_ref", "phi", "alpha_f", "beta_f", "alpha_r", "beta_r",
-          "v1", "v2", "td", "tr", "pw", "tf", "per", "x0")
+          "v1", "v2", "td", "tr", "pw", "tf", "per", "x0", "model")
 (G_ON, G_OFF, R_ON, R_OFF, K_ON, K_OFF, BETA, INV_TAU, R_S, V_REST, INV_C, V_TH, V_RESET, T_REF, PHI,
- ALPHA_F, BETA_F, ALPHA_R, BETA_R, V1, V2, TD, TR, PW, TF, PER, X0) = range(len(FIELDS))
+ ALPHA_F, BETA_F, ALPHA_R, BETA_R, V1, V2, TD, TR, PW, TF, PER, X0, MODEL) = range(len(FIELDS))
+#: the arms of the kernel's device-model switch (the ``kernel`` of each registry entry)
+ARM_MMS = float(devices.MMS.kernel)
+ARM_GMMS = float(devices.GMMS.kernel)
 
 STATUS_OK, STATUS_NONFINITE, STATUS_RUNAWAY = 0, 1, 2
 STATUS_TEXT = {STATUS_OK: "ok", STATUS_NONFINITE: "non-finite state (step too large?)",
@@ -62,7 +66,8 @@ def parameter_row(p: Params) -> np.ndarray:
                   inv_tau=1.0 / m.tau, r_s=n.r_s, v_rest=n.v_rest, inv_c=1.0 / n.c,
                   v_th=n.v_th, v_reset=n.v_reset, t_ref=n.t_ref, phi=m.phi,
                   alpha_f=m.alpha_f, beta_f=m.beta_f, alpha_r=m.alpha_r, beta_r=m.beta_r,
-                  v1=s.v1, v2=s.v2, td=s.td, tr=s.tr, pw=s.pw, tf=s.tf, per=s.per, x0=m.x0)
+                  v1=s.v1, v2=s.v2, td=s.td, tr=s.tr, pw=s.pw, tf=s.tf, per=s.per, x0=m.x0,
+                  model=float(devices.get(m.model).kernel))
     return np.array([values[f] for f in FIELDS], dtype=np.float64)
 
 
@@ -71,12 +76,13 @@ def parameter_row(p: Params) -> np.ndarray:
 
 @njit(cache=True, inline="always", error_model="numpy")
 def _branch(v, x, p):
-    """(v_mem, i_m) of the memristor branch at capacitor voltage v."""
+    """(v_mem, i_m) of the memristor branch at capacitor voltage v: the device-model switch."""
     delta = v - p[V_REST]
-    if p[PHI] >= 1.0:
+    if p[MODEL] == ARM_MMS:
         g = _conductance_g(x, p[G_ON], p[G_OFF])
         v_mem = mm.divider_voltage(delta, g, p[R_S])
         return v_mem, g * v_mem
+    # ARM_GMMS
     v_mem = _gmms_v(delta, x, p[R_S], p[R_ON], p[R_OFF], p[PHI], p[ALPHA_F], p[BETA_F],
                     p[ALPHA_R], p[BETA_R])
     return v_mem, _gmms_current(v_mem, x, p[R_ON], p[R_OFF], p[PHI], p[ALPHA_F], p[BETA_F],
@@ -106,7 +112,7 @@ def _deriv(v, x, i_in, g_on, g_off, k_on, k_off, beta, inv_tau, r_s, v_rest, inv
 @njit(cache=True, inline="always", error_model="numpy")
 def _rhs(v, x, i_in, hold, p):
     """(dv_c/dt, dx/dt) for a parameter row; ``hold`` freezes v_c (refractory period)."""
-    if p[PHI] >= 1.0:
+    if p[MODEL] == ARM_MMS:
         dv, dx, _ = _deriv(v, x, i_in, p[G_ON], p[G_OFF], p[K_ON], p[K_OFF], p[BETA], p[INV_TAU],
                            p[R_S], p[V_REST], p[INV_C])
     else:
@@ -260,7 +266,7 @@ def _integrate(P, dt, t_stop, nsteps, rec_v, rec_x, record, spikes, counts, stat
                 # fast: no stimulus corner inside, and either no refractory period or one
                 # that covers the whole interval (v_c held, x still integrated)
                 hold[jj] = st[6, j] >= t1
-                fast[jj] = (status[j] == STATUS_OK and st[5, j] >= t1 and P[j, PHI] >= 1.0
+                fast[jj] = (status[j] == STATUS_OK and st[5, j] >= t1 and P[j, MODEL] == ARM_MMS
                             and (hold[jj] or st[6, j] <= t0 + TIME_TOL))
             # the four RK4 stages, each one loop over the block (same arithmetic as _rk4)
             for jj in range(nb):
@@ -368,11 +374,11 @@ def check_step(p: Params) -> None:
     the fastest RC time constant (the solver's own rules: SPICE runs do not use ``dt``)."""
     if not p.simulation.dt < p.simulation.t_stop:
         raise ParamError(f"simulation.dt: must be < simulation.t_stop (got dt={p.simulation.dt!r})")
-    tau_min = (p.memristor.r_on + p.neuron.r_s) * p.neuron.c
-    if p.memristor.phi >= 1.0 and p.simulation.dt > 2.5 * tau_min:
+    limit = devices.get(p.memristor.model).rk4_step_limit
+    if limit is not None and p.simulation.dt > limit(p):
         raise ParamError(
-            f"simulation.dt: must be <= 2.5*(r_on + r_s)*c = {2.5 * tau_min:.4g} s for a stable RK4 "
-            f"step (got {p.simulation.dt!r})")
+            f"simulation.dt: must be <= {devices.get(p.memristor.model).rk4_step_rule} = {limit(p):.4g} s "
+            f"for a stable RK4 step (got {p.simulation.dt!r})")
 
 
 def solve_batch(params: Sequence[Params], record: bool = False, every: int = 1) -> BatchResult:

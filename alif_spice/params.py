@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, fields
 from importlib import resources
 from typing import Any
 
+from . import devices
 from .errors import ParamError
 from .units import parse_number
 
@@ -73,7 +74,7 @@ def _str(rule: Rule, doc: str) -> Any:
 class MemristorParams:
     """MMS memristor (Molter & Nugent), Knowm sign convention."""
 
-    model: str = _str(choice("mms"), "device model")
+    model: str = _str(choice(*devices.names()), "device model (alif_spice.devices)")
     r_on: float = _num(POSITIVE, "Ω", "ON-state resistance")
     r_off: float = _num(POSITIVE, "Ω", "OFF-state resistance")
     v_on: float = _num(POSITIVE, "V", "switching-on threshold voltage")
@@ -180,15 +181,12 @@ TABLES: dict[str, type] = {
 def reset_v_mem_max(p: Params) -> float:
     """Largest memristor voltage right after a reset (V): v_c = v_reset with the memristor in
     its most resistive state (x = 0), i.e. (v_reset - v_rest) r_off / (r_off + r_s) for the
-    plain MMS; the generalized MMS solves its branch equation at x = 0."""
+    plain MMS; other device models solve their branch equation at x = 0."""
     m, n = p.memristor, p.neuron
     delta = n.v_reset - n.v_rest
-    if m.phi >= 1.0:
+    if devices.get(m.model).linear:  # closed form, without importing the compiled physics
         return delta * m.r_off / (m.r_off + n.r_s)
-    from .memristor import gmms_branch_voltage
-
-    return float(gmms_branch_voltage(delta, 0.0, n.r_s, m.r_on, m.r_off, m.phi, m.alpha_f, m.beta_f,
-                                     m.alpha_r, m.beta_r))
+    return float(devices.get(m.model).branch(delta, 0.0, m, n.r_s)[0])
 
 
 def _cross_rules() -> list[tuple[str, Callable[[Params], bool], str]]:
@@ -197,9 +195,12 @@ def _cross_rules() -> list[tuple[str, Callable[[Params], bool], str]]:
     Each is the exact condition under which the neuron or its stimulus is well defined,
     not a margin: a set that passes runs, one at the boundary is refused.
     """
+    model = [(key, lambda p, name=d.name, ok=ok: p.memristor.model != name or ok(p.memristor), text)
+             for d in map(devices.get, devices.names()) for key, ok, text in d.rules]
     return [
         ("memristor.r_on", lambda p: p.memristor.r_on < p.memristor.r_off,
          "must be < memristor.r_off"),
+        *model,
         ("neuron.v_reset", lambda p: reset_v_mem_max(p) < p.neuron.v_th,
          "must leave v_mem below neuron.v_th right after a reset: (v_reset - v_rest)*r_off/(r_off + r_s) "
          "< v_th (memristor fully OFF, the largest v_mem a reset can leave)"),

@@ -32,7 +32,8 @@ def _mask(text: str) -> set[str]:
 def allowed():
     base = load_params()
     variants = [base, base.with_values({"neuron.r_s": 0}),
-                base.with_values({"memristor.phi": 0.5, "memristor.alpha_f": 1e-9, "memristor.beta_f": 5,
+                base.with_values({"memristor.model": "gmms",
+                                  "memristor.phi": 0.5, "memristor.alpha_f": 1e-9, "memristor.beta_f": 5,
                                   "memristor.alpha_r": 1e-9, "memristor.beta_r": 5}),
                 base.with_values({"iv.waveform": "triangle"})]
     return {c: set().union(*(_mask(render(v, c).text) for v in variants)) for c in CIRCUITS}

@@ -102,7 +102,8 @@ def test_gmms_current_is_the_published_form():
 
 @pytest.mark.parametrize("r_s", [0.0, 680.0, 6800.0, 68e3])
 def test_vectorised_gmms_branch_satisfies_kirchhoff_to_machine_precision(paper, r_s):
-    m = paper.with_values({"memristor.phi": 0.7, "memristor.alpha_f": 2e-6, "memristor.beta_f": 4.0,
+    m = paper.with_values({"memristor.model": "gmms",
+                           "memristor.phi": 0.7, "memristor.alpha_f": 2e-6, "memristor.beta_f": 4.0,
                            "memristor.alpha_r": 9e-7, "memristor.beta_r": 2.0}).memristor
     delta = np.linspace(-6, 6, 241)
     x = np.linspace(0.05, 0.95, 241)
@@ -125,7 +126,7 @@ def test_plain_mms_branch_is_the_divider(paper):
 
 
 def test_a_branch_solve_that_is_not_finite_is_an_error(paper):
-    m = paper.with_values({"memristor.phi": 0.5}).memristor
+    m = paper.with_values({"memristor.model": "gmms", "memristor.phi": 0.5}).memristor
     with pytest.raises(FloatingPointError, match="non-finite"):
         mm.branch(np.array([np.nan]), np.array([0.5]), m, 100.0)
 

@@ -120,7 +120,8 @@ def test_batch_and_single_give_identical_spike_times(paper):
 
 
 def test_generalized_mms_runs_and_differs(paper):
-    g = paper.with_values({"memristor.phi": 0.9, "memristor.alpha_f": 1e-7, "memristor.beta_f": 8.0,
+    g = paper.with_values({"memristor.model": "gmms",
+                           "memristor.phi": 0.9, "memristor.alpha_f": 1e-7, "memristor.beta_f": 8.0,
                            "memristor.alpha_r": 1e-7, "memristor.beta_r": 8.0})
     a, b = solve_ode(paper), solve_ode(g)
     assert np.all(np.isfinite(b["i_m"])) and b.spikes.size > 0

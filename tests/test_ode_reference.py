@@ -16,7 +16,7 @@ from alif_spice.stimulus import SquareWave
 ODD = {"neuron.v_reset": 0.05, "neuron.v_rest": 0.02, "neuron.t_ref": 3e-6, "memristor.x0": 0.2,
        "stimulus.duty": 0.3, "stimulus.delay": 0.15e-3, "stimulus.frequency": 1.6e3, "stimulus.low": 0.05e-3,
        "stimulus.t_edge": 2e-6, "simulation.t_stop": 2.2e-3, "simulation.dt": 1e-7}
-GMMS = {"memristor.phi": 0.8, "memristor.alpha_f": 2e-7, "memristor.beta_f": 6.0,
+GMMS = {"memristor.model": "gmms", "memristor.phi": 0.8, "memristor.alpha_f": 2e-7, "memristor.beta_f": 6.0,
         "memristor.alpha_r": 5e-8, "memristor.beta_r": 3.0}
 
 
@@ -32,7 +32,7 @@ def reference_spikes(p):
     def branch(v, x):
         x = min(max(x, 0.0), 1.0)
         delta = v - n.v_rest
-        if m.phi >= 1.0:
+        if m.model == "mms":
             g = x / m.r_on + (1 - x) / m.r_off
             vm = delta / (1 + n.r_s * g)
             return vm, g * vm

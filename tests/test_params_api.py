@@ -178,7 +178,8 @@ def test_reset_rule_uses_the_most_resistive_state_for_the_generalised_mms(paper)
     # the largest v_mem a reset can leave: over every state x, the one at x = 0
     from alif_spice import memristor as mm
     from alif_spice.params import reset_v_mem_max
-    p = paper.with_values({"memristor.phi": 0.6, "memristor.alpha_f": 1e-6, "memristor.beta_f": 4.0,
+    p = paper.with_values({"memristor.model": "gmms",
+                           "memristor.phi": 0.6, "memristor.alpha_f": 1e-6, "memristor.beta_f": 4.0,
                            "memristor.alpha_r": 2e-7, "memristor.beta_r": 2.0, "neuron.v_reset": 0.3,
                            "neuron.v_rest": -0.1})
     m, n = p.memristor, p.neuron

@@ -60,7 +60,7 @@ def test_reset_rule_with_no_series_resistor():
 
 def test_reset_rule_generalized_mms_solves_the_branch():
     # phi < 1: extra Schottky current lowers v_mem; the rule uses the solved branch voltage
-    base = {"memristor.phi": 0.5, "memristor.alpha_f": 1e-6, "memristor.beta_f": 5.0,
+    base = {"memristor.model": "gmms", "memristor.phi": 0.5, "memristor.alpha_f": 1e-6, "memristor.beta_f": 5.0,
             "memristor.alpha_r": 1e-6, "memristor.beta_r": 5.0}
     p = load_params("paper", values={**base, "neuron.v_reset": 0.3, **SHORT})
     v = reset_v_mem_max(p)

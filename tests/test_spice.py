@@ -44,7 +44,8 @@ def test_generalized_mms_agrees_with_spice_beyond_the_diode_continuation_point(p
     # a steep forward diode (beta_f 100 /V) driven hard: its exponent passes 80, where both
     # the subcircuit and the Python form continue the exponential along its tangent
     from alif_spice.memristor import DIODE_EXP_LINEAR_ABOVE
-    p = paper.with_values({"memristor.phi": 0.6, "memristor.alpha_f": 1e-39, "memristor.beta_f": 100.0,
+    p = paper.with_values({"memristor.model": "gmms",
+                           "memristor.phi": 0.6, "memristor.alpha_f": 1e-39, "memristor.beta_f": 100.0,
                            "memristor.alpha_r": 3e-5, "memristor.beta_r": 4.0, "iv.frequency": 100.0,
                            "iv.amplitude": 5.0, "iv.r_series": 1000.0})
     s, o = run_circuit(p, "memristor-iv"), solve_iv(p)
@@ -204,19 +205,3 @@ def test_cli_reports_a_crashed_ngspice_with_exit_3(tmp_path):
     assert proc.returncode == 3, err
     assert "SIGSEGV" in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not out.exists() and not (tmp_path / "h.spikes.csv").exists()
-
-
-def test_memristor_iv_spice_matches_python_generalized_mms(paper):
-    # phi < 1: the gmms_memristor subcircuit against the Python generalized MMS; forward
-    # and reverse diode terms differ, so a sign slip in either shows in one half-wave
-    p = paper.with_values({"memristor.phi": 0.6, "memristor.alpha_f": 1e-4, "memristor.beta_f": 3.0,
-                           "memristor.alpha_r": 3e-5, "memristor.beta_r": 4.0, "iv.frequency": 100.0})
-    s, o = run_circuit(p, "memristor-iv"), solve_iv(p)
-    i_o = np.interp(s.time, o.time, o["i_m"])
-    peak = np.abs(i_o).max()
-    for half in (s["v_src"] > 0.2, s["v_src"] < -0.2):  # each polarity on its own
-        assert np.sqrt(np.mean((s["i_m"][half] - i_o[half]) ** 2)) < 0.01 * peak
-    assert np.sqrt(np.mean((s["x"] - np.interp(s.time, o.time, o["x"])) ** 2)) < 0.01
-    # the diode terms matter: plain MMS (phi = 1) is far from this device
-    plain = solve_iv(p.with_values({"memristor.phi": 1.0}))
-    assert np.sqrt(np.mean((np.interp(s.time, plain.time, plain["i_m"]) - i_o) ** 2)) > 0.05 * peak

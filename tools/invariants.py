@@ -23,7 +23,7 @@ OUT = ROOT / "tests" / "data" / "invariants.json"
 #: parameter variants: name -> (preset, --set items)
 VARIANTS = {
     "paper": ("paper", []),
-    "gmms": ("paper", ["memristor.phi=0.6", "memristor.alpha_f=1e-6", "memristor.beta_f=4",
+    "gmms": ("paper", ["memristor.model=gmms", "memristor.phi=0.6", "memristor.alpha_f=1e-6", "memristor.beta_f=4",
                        "memristor.alpha_r=2e-6", "memristor.beta_r=3"]),
     "step": ("paper", ["stimulus.frequency=100", "simulation.t_stop=5m"]),  # the step case
 }

@@ -1,0 +1,149 @@
+"""Memristor device models as a registry: ``[memristor] model`` selects one.
+
+A device model is one :class:`DeviceModel` entry here and its physics:
+
+- ``params``: the ``[memristor]`` keys it reads (their units, meanings and validation
+  are in the schema, :class:`alif_spice.params.MemristorParams`), and ``check``, the
+  rules that tie them together for this model;
+- ``kernel``: its arm of the RK4 kernel's switch (:mod:`alif_spice.ode`), which calls the
+  numba functions of :mod:`alif_spice.memristor`; ``branch`` is the same branch solve for
+  arrays, from Python;
+- ``subckt`` in ``library`` (``spice_models/<library>.lib``): its plain SPICE subcircuit,
+  with ports ``p n x`` and the instance parameters ``instance`` (one tuple per netlist line);
+- ``fit``: its fit space (names, bounds, how a fit vector becomes ``[memristor]`` values),
+  or None where the model cannot be fitted yet.
+
+The renderer, the RK4 solver, the I-V bench and the fit read these entries. This module
+imports nothing heavy (the command line validates ``model`` with it); the physics is
+imported when first used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ParamError
+
+
+@dataclass(frozen=True)
+class FitSpace:
+    """What a fit of this model searches: every name is searched on a log scale."""
+
+    #: fitted quantities, always searched
+    names: tuple[str, ...]
+    #: (lower, upper) bound of every quantity, SI; optional ones (e.g. temperature) too
+    bounds: dict[str, tuple[float, float]]
+    #: (fit vector, [memristor] of the base) -> the [memristor] values it stands for
+    values: Callable[[dict[str, float], Any], dict[str, float]]
+    #: fitted quantity -> the name it is reported under (a ratio shown as the value it sets)
+    shown: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeviceModel:
+    name: str
+    label: str
+    description: str
+    #: [memristor] keys the model reads (besides ``model``)
+    params: tuple[str, ...]
+    #: index of its arm in the RK4 kernel's switch (alif_spice.ode)
+    kernel: int
+    subckt: str
+    library: str
+    #: instance parameters of the subcircuit, one tuple per netlist line
+    instance: tuple[tuple[str, ...], ...]
+    #: (delta V, x, [memristor], r_s Ω) -> (v_mem V, i_m A) of memristor + r_s across delta
+    branch: Callable[[Any, Any, Any, float], tuple[Any, Any]]
+    #: the branch is the linear divider of G(x) = x/r_on + (1-x)/r_off (closed forms apply)
+    linear: bool = False
+    #: rules that tie its [memristor] keys together: (key, [memristor] -> ok, rule text)
+    rules: tuple[tuple[str, Callable[[Any], bool], str], ...] = ()
+    #: Params -> the largest stable RK4 step (s), where the model has a closed-form one
+    rk4_step_limit: Callable[[Any], float] | None = None
+    rk4_step_rule: str = ""  # the limit as a formula, for the error message
+    fit: FitSpace | None = None
+    #: [memristor] values (over the paper preset) where the model differs from the others:
+    #: the example of the docs and of the SPICE-against-Python parity test
+    example: dict[str, float] = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, DeviceModel] = {}
+
+
+def register(model: DeviceModel) -> DeviceModel:
+    if model.name in _REGISTRY:
+        raise ValueError(f"device model {model.name!r} is already registered")
+    kernels = {m.kernel: m.name for m in _REGISTRY.values()}
+    if model.kernel in kernels:
+        raise ValueError(f"device model {model.name!r}: kernel arm {model.kernel} is {kernels[model.kernel]!r}'s")
+    _REGISTRY[model.name] = model
+    return model
+
+
+def names() -> tuple[str, ...]:
+    return tuple(_REGISTRY)
+
+
+def get(name: str) -> DeviceModel:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ParamError(f"memristor.model: unknown device model {name!r} "
+                         f"(known: {', '.join(_REGISTRY)})") from None
+
+
+# --------------------------------------------------------------------------- MMS and gMMS
+
+
+def _mms_branch(delta, x, m, r_s):
+    from .memristor import mms_branch
+
+    return mms_branch(delta, x, m.r_on, m.r_off, r_s)
+
+
+def _gmms_branch(delta, x, m, r_s):
+    from .memristor import gmms_branch
+
+    return gmms_branch(delta, x, m, r_s)
+
+
+def _mms_step_limit(p) -> float:
+    """2.5 (r_on + r_s) c: RK4's stability limit on the fastest RC time constant."""
+    return 2.5 * (p.memristor.r_on + p.neuron.r_s) * p.neuron.c
+
+
+def _mms_fit_values(theta: dict[str, float], m) -> dict[str, float]:
+    return {"model": "mms", "r_on": theta["r_on"], "r_off": theta["r_on"] * theta["ratio"],
+            "v_on": theta["v_on"], "v_off": theta["v_off"], "tau": theta["tau"],
+            "temperature": theta.get("temperature", m.temperature), "x0": 0.0, "phi": 1.0}
+
+
+_MMS_KEYS = ("r_on", "r_off", "v_on", "v_off", "tau", "temperature", "x0")
+_DIODE_KEYS = ("phi", "alpha_f", "beta_f", "alpha_r", "beta_r")
+
+MMS = register(DeviceModel(
+    name="mms", label="MMS",
+    description="mean metastable switch (Molter & Nugent), Knowm sign convention",
+    params=_MMS_KEYS, kernel=0, subckt="mms_memristor", library="mms_memristor",
+    instance=(("r_on", "r_off", "v_on", "v_off"), ("tau", "temperature", "x0")),
+    branch=_mms_branch, linear=True,
+    rules=(("memristor.phi", lambda m: m.phi == 1.0,
+            'must be 1 for the plain MMS (phi < 1 is the generalized MMS: memristor.model = "gmms")'),),
+    rk4_step_limit=_mms_step_limit,
+    rk4_step_rule="2.5*(r_on + r_s)*c",
+    fit=FitSpace(
+        names=("r_on", "ratio", "v_on", "v_off", "tau"),
+        bounds={"r_on": (10.0, 1e6), "ratio": (1.05, 1e3), "v_on": (0.005, 3.0), "v_off": (0.001, 3.0),
+                "tau": (1e-8, 10.0), "temperature": (50.0, 2000.0)},
+        values=_mms_fit_values, shown={"ratio": "r_off"})))
+
+GMMS = register(DeviceModel(
+    name="gmms", label="generalized MMS",
+    description="MMS with a fraction 1 - phi of the current through Schottky-like diode terms",
+    params=_MMS_KEYS + _DIODE_KEYS, kernel=1, subckt="gmms_memristor", library="mms_memristor",
+    instance=(("r_on", "r_off", "v_on", "v_off"), ("tau", "temperature", "x0", "phi"),
+              ("alpha_f", "beta_f", "alpha_r", "beta_r")),
+    branch=_gmms_branch,
+    example={"phi": 0.6, "alpha_f": 1e-4, "beta_f": 3.0, "alpha_r": 3e-5, "beta_r": 4.0}))

@@ -1,0 +1,113 @@
+"""The device-model registry: every model's SPICE subcircuit against its Python form, the
+models against each other where they must agree, and what ``[memristor] model`` accepts."""
+
+import dataclasses
+import re
+
+import numpy as np
+import pytest
+
+from alif_spice import ParamError, devices, load_params, solve_ode
+from alif_spice.netlist import library, render
+from alif_spice.ode import solve_iv
+from alif_spice.params import MemristorParams
+from alif_spice.spice import run_circuit
+
+
+def _device(paper, name, **iv):
+    d = devices.get(name)
+    values = {"memristor.model": name, **{f"memristor.{k}": v for k, v in d.example.items()}}
+    return paper.with_values({**values, **{f"iv.{k}": v for k, v in iv.items()}})
+
+
+@pytest.mark.parametrize("waveform", ["sine", "triangle"])
+@pytest.mark.parametrize("name", devices.names())
+def test_each_models_subcircuit_matches_its_python_form_on_the_iv_bench(paper, name, waveform):
+    # the registry's example device through 1 kΩ at 100 Hz: each polarity on its own, so a
+    # sign slip in one branch of a model shows
+    p = _device(paper, name, waveform=waveform, frequency=100.0, r_series=1000.0)
+    s, o = run_circuit(p, "memristor-iv"), solve_iv(p)
+    i_o = np.interp(s.time, o.time, o["i_m"])
+    peak = np.abs(i_o).max()
+    for half in (s["v_src"] > 0.2, s["v_src"] < -0.2):
+        assert half.sum() > 100
+        assert np.sqrt(np.mean((s["i_m"][half] - i_o[half]) ** 2)) < 0.01 * peak
+    assert np.sqrt(np.mean((s["x"] - np.interp(s.time, o.time, o["x"])) ** 2)) < 0.01
+    assert s["x"].max() > 0.3  # the device switches: the state equation is compared too
+
+
+@pytest.mark.parametrize("name", [n for n in devices.names() if devices.get(n).example])
+def test_each_example_differs_from_the_plain_mms(paper, name):
+    # the parity test would prove nothing for a model whose example behaves like the MMS
+    p = _device(paper, name, frequency=100.0, r_series=1000.0)
+    own, plain = solve_iv(p), solve_iv(paper.with_values({"iv.frequency": 100.0, "iv.r_series": 1000.0}))
+    peak = np.abs(plain["i_m"]).max()
+    assert np.sqrt(np.mean((own["i_m"] - plain["i_m"]) ** 2)) > 0.05 * peak
+
+
+def test_generalized_mms_with_phi_one_is_the_mms(paper):
+    # phi = 1 removes the diode terms: the gMMS arm of the kernel (an iterative branch
+    # solve) must give the MMS arm's spikes (a closed-form divider) to rounding
+    g = paper.with_values({"memristor.model": "gmms", "memristor.phi": 1.0, "memristor.alpha_f": 1e-3,
+                           "memristor.beta_f": 5.0, "simulation.t_stop": 3e-3})
+    a, b = solve_ode(g), solve_ode(g.with_values({"memristor.model": "mms", "memristor.alpha_f": 0.0,
+                                                  "memristor.beta_f": 0.0}))
+    assert a.spikes.size == b.spikes.size > 10
+    np.testing.assert_allclose(a.spikes, b.spikes, rtol=1e-10)
+    np.testing.assert_allclose(a["x"], b["x"], atol=1e-12)
+
+
+def test_plain_mms_refuses_a_diode_fraction():
+    with pytest.raises(ParamError, match=r'memristor\.phi: must be 1 for the plain MMS .*model = "gmms"'):
+        load_params("paper", values={"memristor.phi": 0.6})
+
+
+def test_unknown_model_is_refused_with_the_known_ones():
+    with pytest.raises(ParamError, match=r"memristor\.model: must be one of 'mms', 'gmms'"):
+        load_params("paper", values={"memristor.model": "vteam"})
+
+
+@pytest.mark.parametrize("name", devices.names())
+def test_registry_entry_is_complete(paper, name):
+    d = devices.get(name)
+    keys = {f.name for f in dataclasses.fields(MemristorParams)}
+    assert set(d.params) <= keys
+    assert {k for line in d.instance for k in line} <= set(d.params)
+    # its library defines the subcircuit with every instance parameter, and the rendered
+    # netlist instantiates it
+    lib = library(d.library)
+    head = re.search(rf"^\.subckt {d.subckt} p n x (.*?)\n(?!\+)", lib, re.M | re.S)
+    assert head, f"{d.library}.lib has no .subckt {d.subckt} p n x"
+    declared = set(re.findall(r"(\w+)=", head.group(1)))
+    assert {k for line in d.instance for k in line} <= declared
+    p = _device(paper, name)
+    text = render(p, "memristor-iv").text
+    assert re.search(rf"^Xmem a2 0 x {d.subckt} ", text, re.M)
+    if d.fit is not None:
+        assert set(d.fit.names) <= set(d.fit.bounds)
+        theta = {k: float(np.sqrt(lo * hi)) for k, (lo, hi) in d.fit.bounds.items()}
+        values = d.fit.values(theta, p.memristor)
+        assert values["model"] == name and set(values) <= keys
+        assert p.with_values({f"memristor.{k}": v for k, v in values.items()}).memristor.model == name
+
+
+def test_kernel_arms_are_distinct_and_each_is_taken():
+    # each registered model runs through its own arm: the recorded model slot differs and
+    # the step limit applies only where the model has one
+    from alif_spice.ode import MODEL, parameter_row
+
+    arms = {devices.get(n).kernel for n in devices.names()}
+    assert len(arms) == len(devices.names())
+    for name in devices.names():
+        p = _device(load_params("paper"), name)
+        assert parameter_row(p)[MODEL] == devices.get(name).kernel
+
+
+def test_a_model_without_a_fit_space_is_refused_by_the_fit(paper):
+    from alif_spice.fit import fit
+
+    unfit = [n for n in devices.names() if devices.get(n).fit is None]
+    if not unfit:
+        pytest.skip("every model can be fitted")
+    with pytest.raises(ParamError, match="cannot be fitted yet"):
+        fit([], base=_device(paper, unfit[0]))
