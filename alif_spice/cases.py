@@ -8,7 +8,6 @@ model and per-circuit tolerances (names from :func:`alif_spice.metrics.checks`).
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from pathlib import Path
 from .metrics import Check, checks, circuit_metrics, evaluate
 from .errors import ParamError
 from . import circuits as registry
+from . import tomlfile
 from .netlist import Netlist, render
 from .ode import solve_ode
 from .params import Params, load_params
@@ -24,11 +24,6 @@ from .resources import data_dir
 from .spice import run_rendered
 from .stuck import check_stuck
 from .trace import Trace
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 
 @dataclass(frozen=True)
@@ -69,11 +64,7 @@ def load_case(name_or_path: str | os.PathLike[str]) -> Case:
             raise ParamError(f"--case: unknown case {name!r} (available: {', '.join(available_cases())})")
         raw_bytes = resource.read_bytes()
         source = f"case {name}"
-    try:
-        raw = tomllib.loads(raw_bytes.decode("utf-8-sig"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ParamError(f"{source}: not valid TOML: {exc}") from None
-    return _build_case(raw, source)
+    return _build_case(tomlfile.parse(raw_bytes, source), source)
 
 
 def _table(value: object, where: str, source: str) -> dict:

@@ -67,15 +67,14 @@ MODEL = Engine("ode", "RK4 model", "black", "-")
 CIRCUITS: dict[str, Circuit] = {}
 
 
-def vector_name(probe: str) -> str:
-    """ngspice's vector name of a recorded quantity: ``V(c)`` -> ``c``, ``I(vsense)`` ->
-    ``vsense#branch`` (the current into the voltage source's + terminal)."""
+def parse_probe(probe: str) -> tuple[str, str]:
+    """A recorded quantity as ("V", node) or ("I", voltage source), names in lower case
+    (what the simulator's vector naming starts from: :func:`alif_spice.spice.vector_name`)."""
     kind, _, rest = probe.partition("(")
-    node = rest.rstrip(")").strip().lower()
-    if kind.strip().upper() == "I":
-        return f"{node}#branch"
-    if kind.strip().upper() == "V" and "," not in node:
-        return node
+    name = rest.rstrip(")").strip().lower()
+    kind = kind.strip().upper()
+    if (kind == "I" and name) or (kind == "V" and name and "," not in name):
+        return kind, name
     raise ValueError(f"cannot record {probe!r}: give V(node) or I(voltage source)")
 
 
@@ -91,7 +90,7 @@ def register(circuit: Circuit) -> Circuit:
     if circuit.kind == "neuron" and (circuit.spike is None or circuit.stuck_bound is None):
         raise ValueError(f"circuit {circuit.name}: a neuron circuit needs a spike rule and a stuck bound")
     for _, probe in circuit.probes:
-        vector_name(probe)  # V(node) or I(source), else ValueError now rather than at run time
+        parse_probe(probe)  # V(node) or I(source), else ValueError now rather than at run time
     CIRCUITS[circuit.name] = circuit
     return circuit
 

@@ -361,7 +361,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from .errors import ParamError
     from .provenance import portable_command
-    from .sweep import build_spec, check_folder, check_resume, make_pool, preflight, read_spec_file, run_sweep
+    from .sweep import (build_spec, check_folder, check_resume, describe, make_executor, preflight, read_spec_file,
+                        run_sweep)
 
     spec = base = None
     if args.resume:
@@ -383,14 +384,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         spec = build_spec(base, **opts)
         check_folder(args.output, args.force, inputs=(*args.params, *([args.spec] if args.spec else [])))
         preflight(spec, base, args.workers)
-    pool = make_pool(args.scheduler, args.cluster, args.workers)
-    print(f"sweep on {pool.name} executor, {pool.workers} workers"
-          + (f" ({pool.address})" if getattr(pool, "address", None) else ""), file=sys.stderr, flush=True)
-    try:
-        result = run_sweep(args.resume or args.output, spec, base, resume=bool(args.resume), pool=pool,
+    with make_executor(args.scheduler, args.cluster, args.workers) as executor:
+        kind, workers = describe(executor)
+        print(f"sweep on {kind} executor, {workers} workers" + (f" ({args.scheduler})" if args.scheduler else ""),
+              file=sys.stderr, flush=True)
+        result = run_sweep(args.resume or args.output, spec, base, resume=bool(args.resume), executor=executor,
                            command=portable_command(), force=args.force)
-    finally:
-        pool.close()
     n, failed = len(result.rows), result.failed
     print(f"sweep: {n} rows ({result.new_rows} run now, {result.wall_s:.1f} s), {n - failed} ok, {failed} failed")
     for row in [r for r in result.rows if r["status"] != "ok"][:5]:

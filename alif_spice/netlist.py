@@ -66,11 +66,6 @@ class Netlist:
     #: (trace column, threshold): spikes are its upward crossings
     spike: tuple[str, float] | None
 
-    @property
-    def vectors(self) -> dict[str, str]:
-        """Trace column -> ngspice vector name (node voltage or branch current)."""
-        return {col: registry.vector_name(probe) for col, probe in self.probes.items()}
-
 
 def ideal_hold(p: Params) -> float:
     """Hold of the ideal circuit's reset (s): ``t_ref``, or :data:`MIN_HOLD` where ``t_ref`` is

@@ -15,20 +15,14 @@ import dataclasses
 import math
 import os
 import stat
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from importlib import resources
 from typing import Any
 
-from . import devices
+from . import devices, tomlfile
 from .errors import ParamError
 from .units import parse_number
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 
 # --------------------------------------------------------------------------- rules
@@ -279,20 +273,13 @@ def available_presets() -> list[str]:
 MAX_TOML_BYTES = 1 << 20
 
 
-def _read_toml_text(text: str, source: str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ParamError(f"{source}: not valid TOML: {exc}") from None
-
-
 def preset_dict(name: str) -> dict[str, Any]:
     """The raw tables of a built-in preset."""
     resource = resources.files("alif_spice").joinpath("presets").joinpath(f"{name}.toml")
     if not (isinstance(name, str) and name.replace("_", "").replace("-", "").isalnum()
             and resource.is_file()):
         raise ParamError(f"--preset: unknown preset {name!r} (available: {', '.join(available_presets())})")
-    return _read_toml_text(resource.read_text(encoding="utf-8"), f"preset {name}")
+    return tomlfile.parse(resource.read_text(encoding="utf-8"), f"preset {name}")
 
 
 def read_params_file(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -311,7 +298,7 @@ def read_params_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         text = data.decode("utf-8-sig")  # a byte-order mark is not part of the TOML
     except UnicodeDecodeError:
         raise ParamError(f"--params: {os.fspath(path)!r} is not UTF-8 text") from None
-    return _read_toml_text(text, os.fspath(path))
+    return tomlfile.parse(text, os.fspath(path))
 
 
 def parse_set(item: str) -> tuple[str, str]:

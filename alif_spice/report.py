@@ -3,8 +3,6 @@ netlists/*.cir and manifest.json, written atomically into one folder."""
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import os
 import signal
@@ -48,12 +46,12 @@ def plain_text(text: str) -> str:
 
 
 def _fig_signals(result: CaseResult, t_max: float | None, title: str):
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     rows = [("i_in", "input current (mA)", 1e3), ("v_mem", "v_mem (V)", 1), ("x", "memristor state x", 1),
             ("v_c", "v_c (V)", 1)]
-    fig, axes = plt.subplots(len(rows) + 1, 1, figsize=(10, 10), sharex=True,
-                             gridspec_kw={"height_ratios": [1, 2, 2, 2, 1]})
+    fig = Figure(figsize=(10, 10))
+    axes = fig.subplots(len(rows) + 1, 1, sharex=True, gridspec_kw={"height_ratios": [1, 2, 2, 2, 1]})
     for ax, (col, label, scale) in zip(axes, rows):
         for name, tr in _traces(result).items():
             if col == "i_in" and name != "ode":
@@ -79,9 +77,10 @@ def _fig_signals(result: CaseResult, t_max: float | None, title: str):
 
 
 def _fig_isi(result: CaseResult):
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
-    fig, ax = plt.subplots(figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    ax = fig.subplots()
     for name, tr in _traces(result).items():
         s = tr.spikes
         if s.size > 1:
@@ -97,9 +96,10 @@ def _fig_isi(result: CaseResult):
 
 
 def _fig_per_period(result: CaseResult):
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    fig = Figure(figsize=(11, 4))
+    ax1, ax2 = fig.subplots(1, 2)
     names = list(_traces(result))
     width = 0.8 / len(names)
     for k, name in enumerate(names):
@@ -124,12 +124,9 @@ def _fig_per_period(result: CaseResult):
 
 
 def _save(fig, folder: Path, stem: str) -> Path:
-    import matplotlib.pyplot as plt
-
     png = folder / f"{stem}.png"
     fig.savefig(png, dpi=110)
     fig.savefig(folder / f"{stem}.svg")
-    plt.close(fig)
     return png
 
 
@@ -160,65 +157,26 @@ def _shown(value, unit: str) -> str:
 
 
 def _html(result: CaseResult, figures: list[tuple[str, Path]], prov: dict, wall: float) -> str:
-    def esc(v):
-        return html.escape(str(v))
+    from .pages import render
 
-    rows = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in result.params.flat().items())
-    checks = "".join(
-        f"<tr class='{'pass' if c.passed else 'fail'}'><td>{esc(c.circuit)}</td><td>{esc(c.name)}</td>"
-        f"<td>{esc('n/a' if c.value is None else f'{c.value:.4g}')}</td><td>{'≤' if c.kind == 'max' else '≥'} "
-        f"{c.limit:.4g}</td><td>{'PASS' if c.passed else 'FAIL'}</td></tr>" for c in result.checks)
     metric_rows = []
     for circuit, m in result.metrics.items():
         for key, value in m.items():
             label, unit = (REGISTRY[key].label, REGISTRY[key].unit) if key in REGISTRY else (key, "")
-            if isinstance(value, dict) and set(value) == {"ode", "spice"}:
-                cells = (f"<td>{esc(_shown(value['ode'], unit))}</td>"
-                         f"<td>{esc(_shown(value['spice'], unit))}</td>")
-            else:
-                cells = f"<td colspan='2'>{esc(_shown(value, unit))}</td>"
-            metric_rows.append(f"<tr><td>{esc(circuit)}</td><td>{esc(label)} <code>{esc(key)}</code></td>"
-                               f"{cells}</tr>")
-    imgs = "".join(
-        f"<figure><img alt='{esc(title)}' src='data:image/png;base64,"
-        f"{base64.b64encode(path.read_bytes()).decode()}'><figcaption>{esc(title)} "
-        f"(vector: figures/{esc(path.stem)}.svg)</figcaption></figure>" for title, path in figures)
+            pair = isinstance(value, dict) and set(value) == {"ode", "spice"}
+            metric_rows.append({"circuit": circuit, "key": key, "label": label,
+                                "ode": _shown(value["ode"] if pair else value, unit),
+                                "spice": _shown(value["spice"], unit) if pair else None})
     status = "all tolerances met" if result.passed else "FAILED: " + ", ".join(
         f"{c.circuit}.{c.name}" for c in result.checks if not c.passed)
-    vers = ", ".join(f"{esc(k)} {esc(v)}" for k, v in prov["versions"].items())
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>alif-spice: {esc(result.case.name)}</title>
-<style>body{{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}}
-table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:2px 6px;font-size:90%}}
-tr.pass td:last-child{{color:#060;font-weight:bold}}tr.fail td{{background:#fdd}}
-tr.fail td:last-child{{color:#a00;font-weight:bold}}img{{max-width:100%}}code{{font-size:85%}}</style>
-</head><body>
-<h1>alif-spice comparison: {esc(result.case.name)}</h1>
-<p>{esc(result.case.description)}</p>
-<p><b>Result: {esc(status)}</b>. Wall time {wall:.1f} s. Created {esc(prov["created"])}. Versions: {vers}.</p>
-<p>To run it again: <code>{esc(prov["command"])}</code></p>
-{"".join(f"<p><b>Note:</b> {esc(note)}</p>" for note in result.notes)}
-<p>{esc(energy_statement(result))}</p>
-<h2>Tolerances</h2>
-<table><tr><th>circuit</th><th>check</th><th>measured</th><th>limit</th><th></th></tr>{checks}</table>
-<h2>Figures</h2>{imgs}
-<h2>Metrics</h2>
-<table><tr><th>circuit</th><th>metric (key in metrics.json)</th><th>RK4 model</th><th>circuit</th></tr>
-{"".join(metric_rows)}</table>
-<h2>Parameters</h2>
-<table><tr><th>parameter</th><th>value (SI units)</th></tr>{rows}</table>
-<p>Netlists: netlists/*.cir (run with <code>ngspice -b</code>); traces: traces.parquet;
-metrics: metrics.json; provenance: manifest.json.</p>
-</body></html>
-"""
+    return render("report.html.j2", title=f"alif-spice: {result.case.name}", case=result.case, status=status,
+                  wall=wall, prov=prov, notes=result.notes, energy=energy_statement(result), checks=result.checks,
+                  figures=figures, metric_rows=metric_rows, params=result.params.flat())
 
 
 def write_report(result: CaseResult, out_dir: str | Path | OutputDir, wall: float,
                  command: list[str] | None = None) -> Path:
     """Write every output of a comparison into ``out_dir`` (atomically); return report.html."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     prov = record(command)
     stim = SquareWave.from_params(result.params)
     zoom = min(result.params.simulation.t_stop, stim.td + result.case.zoom_periods * stim.per)

@@ -98,18 +98,15 @@ class NgspiceProcess:
                                       close_fds=True, start_new_session=True)
         return self._proc
 
-    def __del__(self) -> None:  # a finished thread's child: EOF on its stdin ends it
-        proc = getattr(self, "_proc", None)
-        if proc is not None and proc.stdin is not None and os.getpid() == self.pid_owner:
-            try:
-                proc.stdin.close()
-            except OSError:
-                pass
+    def __del__(self) -> None:  # a finished thread's runner: end and reap its child, close its files
+        if getattr(self, "pid_owner", None) == os.getpid():
+            self.close()
 
     def close(self) -> None:
-        """Stop the child (it also exits by itself when this process goes)."""
+        """Stop the child (EOF on its stdin ends it; it also exits by itself when this
+        process goes), reap it and close the pipes and the log."""
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None and os.getpid() == self.pid_owner:
+        if proc is not None and os.getpid() == self.pid_owner:
             try:
                 if proc.stdin is not None:
                     proc.stdin.close()
@@ -117,6 +114,8 @@ class NgspiceProcess:
             except (OSError, subprocess.TimeoutExpired):
                 proc.kill()
                 proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -234,10 +233,19 @@ def crossings(t: np.ndarray, y: np.ndarray, level: float) -> np.ndarray:
     return t[idx] + frac * (t[idx + 1] - t[idx])
 
 
+def vector_name(probe: str) -> str:
+    """ngspice's vector name of a recorded quantity: ``V(c)`` -> ``c``, ``I(vsense)`` ->
+    ``vsense#branch`` (the current into the voltage source's + terminal)."""
+    from .circuits import parse_probe
+
+    kind, name = parse_probe(probe)
+    return f"{name}#branch" if kind == "I" else name
+
+
 def trace_from_vectors(p: Params, netlist: Netlist, vectors: dict[str, np.ndarray]) -> Trace:
     """Turn ngspice vectors into a :class:`Trace`: the circuit's probes by trace column,
     the signals it derives from them, and its spikes."""
-    from .circuits import get, vector_name
+    from .circuits import get
 
     t = vectors["time"]
     raw = {col: vectors[vector_name(probe)] for col, probe in netlist.probes.items()}

@@ -3,7 +3,7 @@
 1. 32 SPICE points (ideal circuit, paper preset, stimulus.amplitude 0.5-2 mA) on the local
    pool with 1 worker vs 2 workers (target: speed-up >= 1.7 on 2 cores).
 2. The same 32 points on a real Dask LocalCluster (2 single-threaded worker processes) vs
-   the local pool with 2 workers (target: overhead < 15 %); cluster start-up is timed
+   the local threads with 2 workers (target: overhead < 15 %); cluster start-up is timed
    separately and quoted both ways.
 3. 10,000 ODE points (1 ms each, stimulus.amplitude 0.5-2 mA) through the sweep's batch
    path (chunks of 32 neurons per kernel call) vs one kernel call per point.
@@ -21,14 +21,16 @@ import time
 from pathlib import Path
 
 from alif_spice import load_params
-from alif_spice.sweep import DaskPool, LocalPool, build_spec, points, run_ode_task, run_sweep
+import contextlib
+
+from alif_spice.sweep import build_spec, dask_executor, local_executor, points, run_ode_task, run_sweep
 
 from _timing import median_time
 
 
 def _sweep(spec, base, pool, folder: Path) -> float:
     t0 = time.perf_counter()
-    res = run_sweep(folder, spec, base, pool=pool, progress=False, report=False)
+    res = run_sweep(folder, spec, base, executor=pool, progress=False, report=False)
     wall = time.perf_counter() - t0
     assert len(res.rows) == spec.n_points * len(spec.engines) and res.failed == 0, "failed rows in the benchmark"
     return wall
@@ -51,31 +53,31 @@ def main() -> None:
             n += 1
             return Path(tmp) / f"s{n}"
 
-        pools = {1: LocalPool(1), 2: LocalPool(2)}
+        stack = contextlib.ExitStack()
+        pools = {1: stack.enter_context(local_executor(1)), 2: stack.enter_context(local_executor(2))}
         for pool in pools.values():  # start each pool's ngspice processes outside the timing
             run_sweep(folder(), build_spec(base.with_values({"simulation.t_stop": 1e-4}),
                                            grid=["stimulus.amplitude=1m,2m"], engines="ideal"),
-                      base.with_values({"simulation.t_stop": 1e-4}), pool=pool, progress=False, report=False)
+                      base.with_values({"simulation.t_stop": 1e-4}), executor=pool, progress=False, report=False)
         t0 = time.perf_counter()
-        dask = DaskPool(local_workers=2)
+        dask = stack.enter_context(dask_executor(local_workers=2))
         startup = time.perf_counter() - t0
         run_sweep(folder(), build_spec(base.with_values({"simulation.t_stop": 1e-4}),
                                        grid=["stimulus.amplitude=1m,2m"], engines="ideal"),
-                  base.with_values({"simulation.t_stop": 1e-4}), pool=dask, progress=False, report=False)
+                  base.with_values({"simulation.t_stop": 1e-4}), executor=dask, progress=False, report=False)
         times: dict[str, list[float]] = {"local1": [], "local2": [], "dask2": []}
         for _ in range(args.repeats):  # interleaved, so drifts of a noisy machine hit all alike
             times["local1"].append(_sweep(spec, base, pools[1], folder()))
             times["local2"].append(_sweep(spec, base, pools[2], folder()))
             times["dask2"].append(_sweep(spec, base, dask, folder()))
-        for pool in (*pools.values(), dask):
-            pool.close()
+        stack.close()
     med = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
     print(f"\n{args.spice_points} SPICE points (ideal, {base.simulation.t_stop * 1e3:g} ms each), "
           f"medians of {args.repeats}:")
-    print(f"  local pool, 1 worker : {med['local1']:7.2f} s")
-    print(f"  local pool, 2 workers: {med['local2']:7.2f} s   speed-up {med['local1'] / med['local2']:.2f}x "
+    print(f"  local threads, 1 worker : {med['local1']:7.2f} s")
+    print(f"  local threads, 2 workers: {med['local2']:7.2f} s   speed-up {med['local1'] / med['local2']:.2f}x "
           f"(target >= 1.7)")
-    print(f"  Dask LocalCluster, 2 : {med['dask2']:7.2f} s   overhead vs local pool "
+    print(f"  Dask LocalCluster, 2 : {med['dask2']:7.2f} s   overhead vs local threads "
           f"{100 * (med['dask2'] / med['local2'] - 1):+.1f} % (target < 15 %); "
           f"with the cluster's start-up ({startup:.2f} s) "
           f"{100 * ((med['dask2'] + startup) / med['local2'] - 1):+.1f} %")
@@ -95,10 +97,9 @@ def main() -> None:
     print(f"  batched is {t_loop / t_batch:.2f}x faster; identical spike counts: {same}")
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        pool = LocalPool()
-        run_sweep(Path(tmp) / "ode", ode_spec, ode_base, pool=pool, progress=False, report=False)
-        pool.close()
-    print(f"  whole sweep on the local pool ({os.cpu_count()} threads, rows written): "
+        with local_executor() as pool:
+            run_sweep(Path(tmp) / "ode", ode_spec, ode_base, executor=pool, progress=False, report=False)
+    print(f"  whole sweep on the local threads ({os.cpu_count()} threads, rows written): "
           f"{time.perf_counter() - t0:7.2f} s")
 
 

@@ -302,7 +302,7 @@ def extra_metric():
 
 
 def test_a_registered_metric_reaches_compare_checks_and_sweep_rows(extra_metric, paper):
-    from alif_spice import rowstore
+    from alif_spice.sweep import store as rowstore
     from alif_spice.sweep import Point
 
     p = load_params_short()

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from alif_spice import rowstore as R
+from alif_spice.sweep import store as R
 from alif_spice.metrics import row_metrics
 from alif_spice.sweep import Point
 

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from alif_spice.errors import ParamError
-from alif_spice.sweep import (DaskPool, LocalPool, build_spec, parse_grid, parse_vary, points, read_rows,
-                              run_ode_task, run_sweep)
+from alif_spice.sweep import (build_spec, dask_executor, describe, local_executor, parse_grid, parse_vary, points,
+                              read_rows, run_ode_task, run_sweep)
 from conftest import alive, cli_argv, ngspice_children, run_cli
 
 SHORT = {"simulation.t_stop": 1e-3}
@@ -98,20 +98,19 @@ def _frame(path):
     return pd.read_parquet(Path(path) / "results.parquet").drop(columns=["wall_s"])
 
 
-def test_local_pool_and_dask_local_cluster_give_identical_results(short, tmp_path):
+@pytest.mark.spice
+@pytest.mark.dask
+def test_local_threads_and_dask_local_cluster_give_identical_results(short, tmp_path):
     spec = build_spec(short, grid=["stimulus.amplitude=0.8m,2m", "stimulus.frequency=1k,2k"],
                       engines="ode,ideal,hardware")
-    local = LocalPool(2)
-    try:
-        a = run_sweep(tmp_path / "local", spec, short, pool=local, progress=False)
-    finally:
-        local.close()
-    dask = DaskPool(local_workers=2)
-    try:
-        assert dask.workers == 2 and len(dask.client.scheduler_info()["workers"]) == 2
-        b = run_sweep(tmp_path / "dask", spec, short, pool=dask, progress=False)
-    finally:
-        dask.close()
+    with local_executor(2) as local:
+        assert describe(local) == ("local", 2)
+        a = run_sweep(tmp_path / "local", spec, short, executor=local, progress=False)
+    with dask_executor(local_workers=2) as dask:
+        assert describe(dask) == ("dask", 2)
+        b = run_sweep(tmp_path / "dask", spec, short, executor=dask, progress=False)
+    manifest = json.loads((tmp_path / "dask" / "manifest.json").read_text())
+    assert (manifest["executor"], manifest["workers"]) == ("dask", 2)
     assert len(a.rows) == len(b.rows) == 12 and a.failed == b.failed == 0
     pd.testing.assert_frame_equal(_frame(tmp_path / "local"), _frame(tmp_path / "dask"))
     # the ideal circuit reproduces the model's spike counts at every point

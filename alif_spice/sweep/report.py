@@ -3,8 +3,6 @@ manifest.json (each written atomically into the sweep folder)."""
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import os
 import shlex
@@ -15,33 +13,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .files import atomic_path, staged_files, write_text_atomic
-from .circuits import engine as engine_of
-from .provenance import record
-from .metrics import METRICS as REGISTRY
-from .metrics import row_metrics
-from .sweep import RESULTS_FILE, SWEEP_OUTPUTS, SweepResult, SweepSpec, check_outputs_ours, record_files
+from ..circuits import engine as engine_of
+from ..files import atomic_path, staged_files, write_text_atomic
+from ..metrics import METRICS as REGISTRY
+from ..provenance import record
+from .folder import RESULTS_FILE, SWEEP_OUTPUTS, SweepResult, check_outputs_ours, record_files
+from .spec import SweepSpec
+from .store import rows_frame
 
 MAX_LINES = 6  # combinations of the other grid axes drawn per figure (marker shapes)
-
-
-def rows_frame(rows: list[dict], spec: SweepSpec) -> pd.DataFrame:
-    """One row per (point, engine), columns in a fixed order."""
-    metrics = row_metrics()
-    cols = ["point", "engine", "grid_index", "sample", *spec.keys, "status", "error", *metrics, "wall_s"]
-    df = pd.DataFrame(rows, columns=cols)
-    for c in [m for m in metrics if REGISTRY[m].kind == "float"] + ["wall_s"]:
-        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
-    for c in [m for m in metrics if REGISTRY[m].kind == "int"]:
-        df[c] = pd.to_numeric(df[c], errors="coerce").astype("Int64")
-    df["error"] = df["error"].fillna("").astype(str)
-    return df
 
 
 def _axis_figures(df: pd.DataFrame, spec: SweepSpec, folder: Path) -> list[tuple[str, Path]]:
     """Rate and adaptation ratio against every grid axis (other axes as separate lines,
     Monte Carlo samples as mean ± std)."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     out = []
     ok = df[df.status == "ok"]
@@ -50,7 +36,8 @@ def _axis_figures(df: pd.DataFrame, spec: SweepSpec, folder: Path) -> list[tuple
             continue
         others = [a.key for a in spec.grid if a.key != axis.key]
         for metric in ("rate_hz", "adaptation_ratio"):
-            fig, ax = plt.subplots(figsize=(7, 4.5))
+            fig = Figure(figsize=(7, 4.5))
+            ax = fig.subplots()
             groups = list(ok.groupby(others)) if others else [((), ok)]
             for li, (gkey, g) in enumerate(groups[:MAX_LINES]):
                 gkey = gkey if isinstance(gkey, tuple) else (gkey,)
@@ -82,19 +69,19 @@ def _axis_figures(df: pd.DataFrame, spec: SweepSpec, folder: Path) -> list[tuple
             path = folder / f"{stem}.png"
             fig.tight_layout()
             fig.savefig(path, dpi=110)
-            plt.close(fig)
             out.append((title, path))
     return out
 
 
 def _mc_figure(df: pd.DataFrame, spec: SweepSpec, folder: Path) -> list[tuple[str, Path]]:
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     if spec.mc < 2:
         return []
     ok = df[df.status == "ok"]
     metrics = ["rate_hz", "adaptation_ratio", "energy_per_spike_j"]
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
+    fig = Figure(figsize=(12, 3.8))
+    axes = fig.subplots(1, 3)
     for ax, metric in zip(axes, metrics):
         for engine in spec.engines:
             v = ok[ok.engine == engine][metric].dropna()
@@ -113,7 +100,6 @@ def _mc_figure(df: pd.DataFrame, spec: SweepSpec, folder: Path) -> list[tuple[st
     fig.tight_layout()
     path = folder / "mc_histograms.png"
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return [(title, path)]
 
 
@@ -135,84 +121,29 @@ def _median(s: pd.Series) -> float | None:
     return float(s.median()) if len(s) else None
 
 
-def _fmt(v) -> str:
-    return "n/a" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
+def _page_context(result: SweepResult, table: list[dict], df: pd.DataFrame,
+                  figures: list[tuple[str, Path]]) -> dict:
+    """What summary.md and summary.html show (the same content in both)."""
+    from ..pages import number
 
-
-def _markdown(result: SweepResult, table: list[dict], df: pd.DataFrame, figures: list[tuple[str, Path]]) -> str:
     spec = result.spec
-    lines = [f"# Sweep {result.out_dir.name}", "",
-             f"{len(df)} rows: {df.point.nunique()} points x {len(spec.engines)} engines "
-             f"({', '.join(spec.engines)}); {int((df.status != 'ok').sum())} failed.", ""]
+    grid = []
     for a in spec.grid:
         vals = a.values if len(a.values) <= 6 else (*a.values[:3], "...", *a.values[-2:])
-        lines.append(f"- grid `{a.key}` ({a.scale}, {len(a.values)} values): {', '.join(_fmt(v) for v in vals)}")
-    for v in spec.vary:
-        lines.append(f"- Monte Carlo `{v.key}`: {v.dist}, spread {v.spread:g} ({spec.mc} samples, seed {spec.seed})")
-    lines += ["", "| engine | rows | ok | failed | median rate (Hz) | median adaptation | "
-              "median energy/spike (J) | median wall (s) |", "|---|---|---|---|---|---|---|---|"]
-    for t in table:
-        lines.append(f"| {t['engine']} | {t['rows']} | {t['ok']} | {t['failed']} | {_fmt(t['median_rate_hz'])} | "
-                     f"{_fmt(t['median_adaptation_ratio'])} | {_fmt(t['median_energy_per_spike_j'])} | "
-                     f"{_fmt(t['median_wall_s'])} |")
+        grid.append({"key": a.key, "scale": a.scale, "count": len(a.values), "shown": [number(v) for v in vals]})
     failed = df[df.status != "ok"]
-    if len(failed):
-        lines += ["", f"## Failed rows ({len(failed)})", ""]
-        for _, r in failed.head(20).iterrows():
-            lines.append(f"- point {r.point} ({r.engine}): {r.error}")
-    lines += ["", "Energy per spike: energy delivered by the input current source (∫ v_c i_in dt) / spikes.",
-              "", "## Figures", ""]
-    lines += [f"- {title}: `figures/{p.name}`" for title, p in figures]
-    lines += ["", f"Data: `{RESULTS_FILE}` (one row per point and engine)."]
-    return "\n".join(lines) + "\n"
-
-
-def _html(markdown_text: str, figures: list[tuple[str, Path]]) -> str:
-    body = []
-    in_table = False
-    for line in markdown_text.splitlines():
-        esc = html.escape(line)
-        if line.startswith("|"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            if set(cells[0]) <= {"-"}:
-                continue
-            tag = "th" if not in_table else "td"
-            if not in_table:
-                body.append("<table>")
-                in_table = True
-            body.append("<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>")
-            continue
-        if in_table:
-            body.append("</table>")
-            in_table = False
-        if line.startswith("# "):
-            body.append(f"<h1>{html.escape(line[2:])}</h1>")
-        elif line.startswith("## "):
-            if line == "## Figures":
-                break
-            body.append(f"<h2>{html.escape(line[3:])}</h2>")
-        elif line.startswith("- "):
-            body.append(f"<li>{html.escape(line[2:]).replace('`', '')}</li>")
-        elif line.strip():
-            body.append(f"<p>{esc.replace('`', '')}</p>")
-    if in_table:
-        body.append("</table>")
-    body.append("<h2>Figures</h2>")
-    for title, path in figures:
-        data = base64.b64encode(path.read_bytes()).decode()
-        body.append(f"<figure><img alt='{html.escape(title)}' src='data:image/png;base64,{data}'>"
-                    f"<figcaption>{html.escape(title)}</figcaption></figure>")
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
-             "td,th{border:1px solid #bbb;padding:3px 8px;text-align:right}img{max-width:100%}")
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>alif-spice sweep</title>"
-            f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
+    return {"title": f"alif-spice sweep {result.out_dir.name}", "name": result.out_dir.name, "rows": len(df),
+            "n_points": df.point.nunique(), "engines": list(spec.engines), "n_failed": int(len(failed)),
+            "grid": grid, "vary": spec.vary, "mc": spec.mc, "seed": spec.seed, "table": table,
+            "failed": [r for _, r in failed.head(20).iterrows()], "figures": figures, "results_file": RESULTS_FILE,
+            "energy_note": "Energy per spike: energy delivered by the input current source (∫ v_c i_in dt) / spikes."}
 
 
 def write_outputs(result: SweepResult, command: str = "", executor: str = "local", workers: int = 0
                   ) -> dict[str, Path]:
     """Write results.parquet, figures/, summary.md, summary.html and manifest.json; a
     write that fails raises :class:`OutputError` (exit 3; the rows stay for --resume)."""
-    from .errors import OutputError
+    from ..errors import OutputError
 
     try:
         return _write_outputs(result, command, executor, workers)
@@ -222,9 +153,6 @@ def write_outputs(result: SweepResult, command: str = "", executor: str = "local
 
 
 def _write_outputs(result: SweepResult, command: str, executor: str, workers: int) -> dict[str, Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
     out = result.out_dir
     df = rows_frame(result.rows, result.spec)
     check_outputs_ours(out)  # nothing of someone else's is in the way (exit 3 otherwise)
@@ -243,9 +171,11 @@ def _write_outputs(result: SweepResult, command: str, executor: str, workers: in
     with atomic_path(out / RESULTS_FILE) as tmp:
         df.to_parquet(tmp, index=False)
     table = summary_table(df, result.spec)
-    md = _markdown(result, table, df, figures)
-    write_text_atomic(out / "summary.md", md)
-    write_text_atomic(out / "summary.html", _html(md, figures))
+    from ..pages import render
+
+    page = _page_context(result, table, df, figures)
+    write_text_atomic(out / "summary.md", render("summary.md.j2", **page))
+    write_text_atomic(out / "summary.html", render("summary.html.j2", **page))
     spice_used = any(e != "ode" for e in result.spec.engines)
     manifest = {**record(shlex.split(command) if command else [], ngspice=spice_used),
                 "spec": result.spec.to_dict(), "base_params": result.base.to_dict(),

@@ -4,7 +4,7 @@ Rows are appended and fsynced as they finish, so a killed sweep loses nothing it
 a resumed sweep trusts only rows that are provably its own (same fingerprint, same
 point values, metrics of the types a sweep writes) and reruns every other point.
 Points are any objects with ``index``, ``grid_index``, ``sample`` and ``values``
-(:class:`alif_spice.sweep.Point`).
+(:class:`alif_spice.sweep.Point`). :func:`rows_frame` makes the rows a table.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .compare import json_ready
-from .metrics import METRICS as _REGISTRY
-from .metrics import row_metrics
+from ..compare import json_ready
+from ..metrics import METRICS as _REGISTRY
+from ..metrics import row_metrics
 
 ROWS_FILE = "rows.jsonl"
 ROW_STATUSES = ("ok", "failed", "stuck")
@@ -178,3 +178,19 @@ class RowWriter:
 
     def close(self) -> None:
         self._fh.close()
+
+
+def rows_frame(rows: list[dict], spec: Any):
+    """The rows as a pandas DataFrame: one row per (point, engine), columns in a fixed
+    order (identity, the swept keys of ``spec``, status, metrics, wall time)."""
+    import pandas as pd
+
+    metrics = row_metrics()
+    cols = ["point", "engine", "grid_index", "sample", *spec.keys, "status", "error", *metrics, "wall_s"]
+    df = pd.DataFrame(rows, columns=cols)
+    for c in [m for m in metrics if _REGISTRY[m].kind == "float"] + ["wall_s"]:
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
+    for c in [m for m in metrics if _REGISTRY[m].kind == "int"]:
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype("Int64")
+    df["error"] = df["error"].fillna("").astype(str)
+    return df
