@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .metrics import Check, checks, circuit_metrics, evaluate
+from .metrics import Check, check_circuits, checks, circuit_metrics, evaluate
 from .errors import ParamError
 from . import circuits as registry
 from . import tomlfile
@@ -99,6 +99,9 @@ def _build_case(raw: dict, source: str) -> Case:
             if key not in known:
                 raise ParamError(f"{source}: tolerances.{circuit}.{key}: unknown tolerance "
                                  f"(known: {', '.join(known)})")
+            only = check_circuits(key)
+            if only and circuit not in only:
+                raise ParamError(f"{source}: tolerances.{circuit}.{key}: measured only for {', '.join(only)}")
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
                 raise ParamError(f"{source}: tolerances.{circuit}.{key}: expected a number, got {value!r}")
         tolerances[circuit] = {k: float(v) for k, v in tols.items()}

@@ -280,9 +280,23 @@ def neuron_metrics(p, time: np.ndarray, v_c: np.ndarray, i_in: np.ndarray, spike
                        if m.scope == "neuron" and (names is None or m.name in names)})
 
 
+def _plain(value):
+    """Plain Python types (numpy scalars and arrays converted), non-finite floats kept: an
+    infinite adaptation ratio (no spike in the last period) must still pass a lower bound;
+    :func:`json_ready` makes them null only when written."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
 def circuit_metrics(p, ode: Trace, spice: Trace, circuit: str) -> dict:
     """Every metric of one SPICE circuit against the RK4 model: a neuron metric as
-    ``{"ode": value, "spice": value}``, a pair metric as its value (JSON-ready)."""
+    ``{"ode": value, "spice": value}``, a pair metric as its value (plain Python values;
+    ``json_ready`` turns non-finite ones into null for JSON)."""
     q = Pair(p, ode, spice, circuit)
     out = {}
     for m in METRICS.values():
@@ -290,7 +304,7 @@ def circuit_metrics(p, ode: Trace, spice: Trace, circuit: str) -> dict:
             out[m.name] = {"ode": m.fn(q.ode), "spice": m.fn(q.spice)}
         elif m.circuits is None or circuit in m.circuits:
             out[m.name] = m.fn(q)
-    return json_ready(out)
+    return _plain(out)
 
 
 # --------------------------------------------------------------------------- tolerances
@@ -307,6 +321,15 @@ def checks() -> dict[str, tuple[Callable[[dict], float | None], str]]:
         else:
             out[f"{m.name}_{m.check}"] = ((lambda name: lambda cm: cm[name]["spice"])(m.name), m.check)
     return out
+
+
+def check_circuits(name: str) -> tuple[str, ...]:
+    """The circuits the tolerance ``name`` (a key of :func:`checks`) can be measured on; empty
+    for every circuit."""
+    for m in METRICS.values():
+        if m.check is not None and name in (m.name, f"{m.name}_{m.check}"):
+            return tuple(m.circuits or ())
+    raise KeyError(name)
 
 
 @dataclass(frozen=True)
@@ -330,7 +353,10 @@ def evaluate(metrics: dict[str, dict], tolerances: dict[str, dict[str, float]]) 
     for circuit, tols in tolerances.items():
         for name, limit in tols.items():
             get, kind = known[name]
-            out.append(Check(circuit, name, get(metrics[circuit]), float(limit), kind))
+            value = get(metrics[circuit])
+            if value is not None and math.isnan(value):
+                value = None  # undefined: the check fails and shows "n/a"
+            out.append(Check(circuit, name, value, float(limit), kind))
     return out
 
 

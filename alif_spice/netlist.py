@@ -25,7 +25,6 @@ from .stimulus import SquareWave
 from .units import format_spice_number
 from .version import __version__
 
-CIRCUITS = registry.names()  # every registered circuit (alif_spice.circuits)
 #: the shipped SPICE libraries: the device models' and the hardware circuit's parts
 LIBRARIES = tuple(dict.fromkeys([devices.get(d).library for d in devices.names()]
                                 + ["opamp_op482", "comparator_ad8561", "nmos_2n7002"]))
@@ -173,7 +172,8 @@ def render(p: Params, circuit: str) -> Netlist:
 def is_rendered_netlist(path) -> bool:
     """A netlist file alif-spice rendered and nobody edited since: our header, and the
     SHA-256 it records matches the netlist below it."""
-    text = open(path, encoding="utf-8", errors="replace").read(1 << 24)
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        text = fh.read(1 << 24)
     if not text.startswith("* alif-spice "):
         return False
     mark = "* sha256 of the netlist below: "

@@ -48,9 +48,11 @@ def portable_command(argv: Sequence[str] | None = None) -> str:
     return shlex.join(args)
 
 
-def record(argv: Sequence[str] | None = None, ngspice: bool = True) -> dict:
-    """The provenance keys every output's manifest starts with."""
+def record(argv: Sequence[str] | str | None = None, ngspice: bool = True) -> dict:
+    """The provenance keys every output's manifest starts with; ``argv`` as for
+    :func:`portable_command`, or the command line already made portable (a string)."""
     from .version import __version__
 
-    return {"tool": "alif-spice", "tool_version": __version__, "command": portable_command(argv),
+    command = argv if isinstance(argv, str) else portable_command(argv)
+    return {"tool": "alif-spice", "tool_version": __version__, "command": command,
             "versions": versions(ngspice), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

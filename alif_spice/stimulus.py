@@ -103,7 +103,8 @@ class SquareWave:
             t = t_end
 
     def period_starts(self, t_stop: float) -> np.ndarray:
-        """Start times of the input periods that begin before ``t_stop``."""
+        """Start times of the whole input periods (ending by ``t_stop``): per-period metrics
+        count only these, so a run shorter than one period (a step input) has none."""
         n = int(np.floor((t_stop - self.td) / self.per + 1e-9))
         return self.td + self.per * np.arange(max(n, 0))
 

@@ -44,6 +44,8 @@ def test_random_sets_cover_the_ranges_and_a_third_have_no_refractory_period():
         assert 5e-9 <= p.neuron.c <= 100e-9 and 0 <= p.neuron.v_reset < p.neuron.v_th
 
 
+@pytest.mark.spice
+@pytest.mark.slow
 @pytest.mark.parametrize("i", range(len(SETS)))
 def test_ideal_circuit_matches_the_model_on_random_sets(i):
     r = ideal_parity(SETS[i], STEPS_PER_ISI)
@@ -62,6 +64,7 @@ def test_enough_random_sets_fire():
     assert sum(fired) >= 8
 
 
+@pytest.mark.spice
 def test_zero_refractory_period_holds_at_most_1ns_and_compare_says_so(paper):
     p = paper.with_values({"neuron.t_ref": 0.0, "simulation.t_stop": 1e-3})
     r = ideal_parity(p, steps_per_isi=None)
@@ -74,6 +77,7 @@ def test_zero_refractory_period_holds_at_most_1ns_and_compare_says_so(paper):
     assert any("effective refractory period" in note for note in result.notes)
 
 
+@pytest.mark.spice
 def test_latch_is_at_its_off_level_between_spikes_on_the_preset(paper):
     # the latch node's median over a run sits at its off level (0 V), not between levels
     tr = run_circuit(paper.with_values({"simulation.t_stop": 1e-3}), "ideal")
@@ -91,6 +95,7 @@ def _hw_vs_model(p):
             check_stuck(hw, p, "hardware"))
 
 
+@pytest.mark.spice
 def test_hardware_fires_at_2mA_on_the_preset(paper):
     per_model, per_hw, stuck = _hw_vs_model(paper.with_values({"stimulus.amplitude": 2e-3,
                                                                "simulation.t_stop": 3e-3}))
@@ -98,6 +103,7 @@ def test_hardware_fires_at_2mA_on_the_preset(paper):
     assert all(h >= 0.75 * m for h, m in zip(per_hw, per_model)), (per_model, per_hw)
 
 
+@pytest.mark.spice
 @pytest.mark.parametrize("i", [1, 2, 4, 5])
 def test_hardware_fires_wherever_the_model_fires_on_random_sets(i):
     p = SETS[i]
@@ -115,12 +121,14 @@ STUCK = ["--set", "hardware.schmitt_lower=0.05", "--set", "hardware.v_discharge=
          "--set", "simulation.t_stop=2m"]
 
 
+@pytest.mark.spice
 def test_forced_stuck_design_fails_run_with_the_reason(tmp_path):
     res = run_cli("run", "--circuit", "hardware", *STUCK, "-o", tmp_path / "hw.csv")
     assert res.returncode == 3
     assert "stuck on" in res.stderr and "Schmitt trigger's lower threshold" in res.stderr
 
 
+@pytest.mark.spice
 def test_forced_stuck_design_fails_compare(tmp_path):
     res = run_cli("compare", "--case", "paper", *STUCK, "-o", tmp_path / "cmp")
     assert res.returncode == 1
@@ -130,6 +138,7 @@ def test_forced_stuck_design_fails_compare(tmp_path):
     assert metrics["ideal"]["stuck_output"]["stuck"] is False
 
 
+@pytest.mark.spice
 def test_forced_stuck_design_is_a_stuck_sweep_row(tmp_path):
     res = run_cli("sweep", "--engines", "hardware", "--grid", "hardware.schmitt_lower=0.05,0.2",
                   *STUCK[2:], "--workers", "1", "-o", tmp_path / "sw")
@@ -158,6 +167,7 @@ def test_impossible_hardware_design_is_refused(tmp_path, sets, words):
 # ------------------------------------------------------------------ shipped cases
 
 
+@pytest.mark.spice
 @pytest.mark.parametrize("name", available_cases())
 def test_every_shipped_case_passes_its_own_tolerances(name):
     result = run_case(load_case(name))

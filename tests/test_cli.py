@@ -81,6 +81,7 @@ def test_source_tree_and_editable_installs_find_the_data_folders(tmp_path):
     assert res.returncode == 0 and "'paper'" in res.stdout and "step" in res.stdout, res.stderr
 
 
+@pytest.mark.spice
 def test_version_names_the_ngspice_in_use(tmp_path):
     import os
     import re

@@ -115,6 +115,7 @@ def test_report_figures_are_real_and_html_is_self_contained(paper_report):
     assert "PASS" in text and "FAIL" not in text.replace("FAILED", "")
 
 
+@pytest.mark.spice
 def test_tolerance_failure_exit_1_and_report_names_the_metric(tmp_path):
     case = tmp_path / "strict.toml"
     case.write_text('[case]\nname = "strict"\ncircuits = ["ideal"]\n'

@@ -14,6 +14,8 @@ import pytest
 
 from conftest import cli_argv, descendants, survivors
 
+pytestmark = [pytest.mark.dask, pytest.mark.spice]
+
 DASK = Path(sys.executable).with_name("dask")
 
 
@@ -48,6 +50,7 @@ def cluster(tmp_path):
     logs.close()
 
 
+@pytest.mark.slow
 def test_sweep_on_a_dask_cluster_survives_a_killed_worker(tmp_path, cluster):
     address, workers = cluster
     out = tmp_path / "s"

@@ -20,6 +20,7 @@ def _device(paper, name, **iv):
     return paper.with_values({**values, **{f"iv.{k}": v for k, v in iv.items()}})
 
 
+@pytest.mark.spice
 @pytest.mark.parametrize("waveform", ["sine", "triangle"])
 @pytest.mark.parametrize("name", devices.names())
 def test_each_models_subcircuit_matches_its_python_form_on_the_iv_bench(paper, name, waveform):

@@ -359,6 +359,7 @@ def test_formats_read_to_the_same_arrays(tmp_path):
     assert a.periods == b.periods >= 4 and a.frequency == pytest.approx(100.0, rel=1e-3)
 
 
+@pytest.mark.slow
 def test_fit_command_outputs_and_cross_prediction(tmp_path):
     # two files of the same name in different folders: both are fitted, reported and plotted
     files = []
@@ -584,6 +585,7 @@ def test_good_fit_is_good_and_its_spreads_are_finite(fixed_fit, paper):
     assert all(-1 <= c <= 1 for c in r.correlations.values())
 
 
+@pytest.mark.slow
 def test_free_temperature_is_never_worse_than_the_fixed_fit(small, fixed_fit):
     # on these data a free search started afresh ended at 9.1e-4 against 8.6e-4 fixed
     free = fit([small], free_temperature=True)
@@ -626,6 +628,7 @@ def _resistor_voltage_as_current(tmp_path):
     return [f, "--columns", "time,source_voltage,current"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make,impossible", [(_ma_as_a, True), (_swapped, False),
                                              (_resistor_voltage_as_current, True)])
 def test_data_read_wrongly_is_a_poor_fit_exit_1(tmp_path, make, impossible):

@@ -35,6 +35,7 @@ def test_rk4_spike_times_and_traces_are_bit_identical(variant):
     assert now["trace_sha256"] == want["trace_sha256"]
 
 
+@pytest.mark.slow
 def test_a_second_process_loads_the_kernels_from_numba_cache(tmp_path):
     probe = (
         "from alif_spice import load_params, solve_ode, solve_iv\n"
@@ -54,6 +55,7 @@ def test_a_second_process_loads_the_kernels_from_numba_cache(tmp_path):
     assert any((tmp_path / "cache").rglob("*.nbi"))
 
 
+@pytest.mark.slow
 def test_editing_an_inlined_module_alone_recompiles_the_kernels_that_use_it(tmp_path):
     # the ODE kernel inlines the memristor's equations: change only memristor.py (the
     # Boltzmann constant) and a second process must compute with the new one, not load the
@@ -83,6 +85,7 @@ def test_editing_an_inlined_module_alone_recompiles_the_kernels_that_use_it(tmp_
     assert first_spike() != before
 
 
+@pytest.mark.slow
 def test_the_first_compile_is_announced_on_a_terminal_and_a_cached_run_is_silent(tmp_path):
     import pty
 

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from alif_spice import ParamError
 from alif_spice import compare as C
 from alif_spice import metrics as M
 from alif_spice.stimulus import SquareWave
@@ -317,3 +318,43 @@ def test_a_registered_metric_reaches_compare_checks_and_sweep_rows(extra_metric,
                             metrics=M.neuron_metrics(p, ode.time, ode["v_c"], ode["i_in"], ode.spikes))
     assert row[extra_metric] == 0.5e-3 and rowstore.row_fits(dict(row), None, None)
     assert not rowstore.row_fits(dict(row, first_spike_s="soon"), None, None)
+
+
+def test_a_tolerance_on_a_metric_of_one_circuit_is_refused_for_another():
+    from alif_spice.cases import _build_case
+
+    @M.metric("demo_hardware_only_j", "J", "a hardware-only quantity", scope="pair", check="max",
+              circuits=("hardware",))
+    def _demo(pair):
+        return 0.0
+
+    try:
+        head = {"name": "x", "circuits": ["ideal", "hardware"]}
+        with pytest.raises(ParamError, match=r"tolerances\.ideal\.demo_hardware_only_j: measured only for hardware"):
+            _build_case({"case": head, "tolerances": {"ideal": {"demo_hardware_only_j": 1.0}}}, "case x")
+        case = _build_case({"case": head, "tolerances": {"hardware": {"demo_hardware_only_j": 1.0}}}, "case x")
+        assert case.tolerances == {"hardware": {"demo_hardware_only_j": 1.0}}
+    finally:
+        del M.METRICS["demo_hardware_only_j"]
+
+
+def test_no_spike_in_the_last_period_is_infinite_adaptation_and_passes_a_lower_bound():
+    # t_stop 3.2 ms with 1 kHz periods from 0.2 ms: three periods; spikes only in the first.
+    # The ratio is infinite (as strong as adaptation gets): it must pass adaptation_ratio_min,
+    # and metrics.json, which has no infinity, writes it as null
+    import json
+
+    p = load_params_short()
+    base = linear_trace()
+    spikes = np.array([0.3e-3, 0.4e-3, 0.5e-3])
+    ode = Trace(base.time, {**base.signals, "x": np.zeros(base.time.size)}, spikes, "ode")
+    spice = Trace(base.time, dict(ode.signals), spikes + 1e-9, "spice")
+    m = M.circuit_metrics(p, ode, spice, "ideal")
+    assert m["spikes_per_period"]["spice"][-1] == 0 and m["adaptation_ratio"]["spice"] == math.inf
+    check, = M.evaluate({"ideal": m}, {"ideal": {"adaptation_ratio_min": 2.0}})
+    assert check.value == math.inf and check.passed
+    # undefined (no spike in the first period either) fails and reads n/a
+    none = Trace(base.time, dict(ode.signals), np.empty(0), "spice")
+    check, = M.evaluate({"ideal": M.circuit_metrics(p, ode, none, "ideal")}, {"ideal": {"adaptation_ratio_min": 2.0}})
+    assert check.value is None and not check.passed
+    assert json.loads(json.dumps(C.json_ready(m)))["adaptation_ratio"]["spice"] is None

@@ -7,6 +7,8 @@ from alif_spice.hardware import effective_hardware
 from alif_spice.netlist import library, schmitt_design, schmitt_thresholds, spice_number as n
 from alif_spice.spice import crossings, run_netlist
 
+pytestmark = pytest.mark.spice
+
 
 def _opamp_follower(paper, step_lo, step_hi, t_stop, max_step):
     hw = effective_hardware(paper)

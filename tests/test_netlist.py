@@ -9,14 +9,15 @@ import pytest
 
 from alif_spice import load_params
 from alif_spice.hardware import effective_hardware
-from alif_spice.netlist import CIRCUITS, library, render, schmitt_design, schmitt_thresholds
+from alif_spice.circuits import names
+from alif_spice.netlist import library, render, schmitt_design, schmitt_thresholds
 from alif_spice.spice import vector_name
 from conftest import run_cli
 
 NGSPICE = shutil.which("ngspice")
 
 
-@pytest.mark.parametrize("circuit", CIRCUITS)
+@pytest.mark.parametrize("circuit", names())
 def test_render_is_deterministic_and_hashed(paper, circuit):
     a, b = render(paper, circuit), render(load_params("paper"), circuit)
     assert a.text == b.text
@@ -30,7 +31,7 @@ def test_render_is_deterministic_and_hashed(paper, circuit):
 
 
 @pytest.mark.skipif(NGSPICE is None, reason="ngspice binary not installed")
-@pytest.mark.parametrize("circuit", CIRCUITS)
+@pytest.mark.parametrize("circuit", names())
 def test_plain_ngspice_batch_runs_the_netlist_as_written(tmp_path, paper, circuit):
     p = paper.with_values({"simulation.t_stop": 0.5e-3, "iv.periods": 1})
     f = tmp_path / f"{circuit}.cir"

@@ -109,6 +109,7 @@ def test_dev_null_is_left_a_device():
     assert Path("/dev/null").is_char_device()
 
 
+@pytest.mark.slow
 def test_dot_and_force_and_input_folder(tmp_path):
     # '-o .' in an empty folder: written there (the folder itself kept, our cwd intact)
     work = tmp_path / "w"
@@ -138,6 +139,8 @@ def test_dot_and_force_and_input_folder(tmp_path):
     assert _snapshot(tmp_path / "data") == before
 
 
+@pytest.mark.spice
+@pytest.mark.slow
 def test_compare_force_replaces_only_its_own_output(tmp_path):
     out = tmp_path / "rep"
     out.mkdir()  # empty: fine
@@ -226,6 +229,7 @@ def test_one_writer_per_sweep_folder(tmp_path):
     assert r.returncode == 0 and "took over the lock left by pid 999999" in r.stderr
 
 
+@pytest.mark.spice
 def test_two_sweeps_started_at_once_exactly_one_runs(tmp_path):
     out = tmp_path / "s"
     args = ["sweep", "--set", "simulation.t_stop=2m", "--grid", "stimulus.amplitude=0.5m:2m:6",
@@ -319,6 +323,7 @@ KILLS = {"SIGTERM": lambda pid: os.kill(pid, signal.SIGTERM), "SIGKILL": lambda 
          "SIGHUP": lambda pid: os.kill(pid, signal.SIGHUP), "double-SIGINT": _double_sigint}
 
 
+@pytest.mark.spice
 @pytest.mark.parametrize("kill", list(KILLS))
 @pytest.mark.parametrize("command", ["run", "compare", "sweep"])
 def test_no_ngspice_child_survives_its_parent(tmp_path, command, kill):
@@ -337,6 +342,7 @@ def test_no_ngspice_child_survives_its_parent(tmp_path, command, kill):
     t0 = time.monotonic()
     proc.wait(30)
     took = time.monotonic() - t0
+    proc.stderr.close()
     left = survivors(procs, within=2.0)
     assert left == [], f"{command} {kill}: {left} alive 2 s after"
     if kill == "double-SIGINT":
@@ -346,6 +352,8 @@ def test_no_ngspice_child_survives_its_parent(tmp_path, command, kill):
     assert not (tmp_path / "t.csv").exists() and not (tmp_path / "rep").exists()
 
 
+@pytest.mark.spice
+@pytest.mark.slow
 def test_signal_tests_pass_with_sigint_ignored(tmp_path):
     # `make test &` from a script starts the suite with SIGINT ignored; the commands it
     # starts must still see Ctrl-C
@@ -414,6 +422,7 @@ def test_a_write_in_progress_is_never_visible_under_its_name(tmp_path):
             sizes.add(target.stat().st_size)
         time.sleep(0.002)
     assert writer.returncode == 0
+    writer.stdout.close()
     assert sizes <= {chunk * n} and target.stat().st_size == chunk * n
     target.unlink()
     writer = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
@@ -422,6 +431,7 @@ def test_a_write_in_progress_is_never_visible_under_its_name(tmp_path):
     assert not target.exists()
     writer.kill()
     writer.wait()
+    writer.stdout.close()
     assert not target.exists()
 
 
@@ -458,6 +468,7 @@ def test_an_edited_netlist_is_not_ours_any_more(tmp_path):
     assert net.read_text() == edited
 
 
+@pytest.mark.spice
 def test_user_files_put_into_a_running_sweep_are_kept(tmp_path):
     out = tmp_path / "sw"
     args = ["sweep", "--set", "simulation.t_stop=2m", "--grid", "stimulus.amplitude=0.5m:2m:4",
@@ -528,6 +539,7 @@ def test_rows_of_another_sweep_with_the_same_grid_run_again(tmp_path):
     assert dict(zip(df.point, df.n_spikes)) == own
 
 
+@pytest.mark.slow
 def test_small_refusals_are_one_line_before_any_work(tmp_path):
     r = run_cli("ode", *FAST, "--save-every", "100000000000000000000", "-o", tmp_path / "d.csv")
     assert r.returncode == 2 and "--save-every" in r.stderr and r.stderr.count("\n") == 1

@@ -50,6 +50,7 @@ class _Cli:
         os.kill(self.proc.pid, sig)
         rc = self.proc.wait(60)
         self._reader.join(10)
+        self.proc.stderr.close()
         return rc
 
 
@@ -65,6 +66,7 @@ SIGNALS = [signal.SIGINT, signal.SIGKILL]
 EXPECTED_RC = {signal.SIGINT: 130, signal.SIGKILL: -9}
 
 
+@pytest.mark.spice
 @pytest.mark.parametrize("sig", SIGNALS, ids=["SIGINT", "SIGKILL"])
 def test_interrupted_run_leaves_no_trace_file(tmp_path, sig):
     cli = _Cli("run", "--circuit", "hardware", "-o", "h.parquet", cwd=tmp_path)
@@ -87,6 +89,7 @@ def _report_workers_started(pid, timeout=60):
         time.sleep(0.01)
 
 
+@pytest.mark.spice
 @pytest.mark.parametrize("sig", SIGNALS, ids=["SIGINT", "SIGKILL"])
 @pytest.mark.parametrize("phase", ["circuits running", "writing report"])
 def test_interrupted_compare_leaves_no_report_and_no_process(tmp_path, sig, phase):
@@ -187,6 +190,7 @@ def test_fuzzed_ode_is_finite_or_says_why(values):
         assert "ODE failed" in result.error_text(0)
 
 
+@pytest.mark.spice
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(values=_values(3), circuit=st.sampled_from(["ideal", "hardware"]))
 def test_fuzzed_spice_runs_or_raises_and_never_hangs(values, circuit):
@@ -221,6 +225,8 @@ def _rss_mb(pid):
     raise AssertionError("no VmRSS")
 
 
+@pytest.mark.spice
+@pytest.mark.slow
 def test_soak_500_consecutive_spice_runs(paper):
     p = paper.with_values({"simulation.t_stop": 0.1e-3})
     netlist = render(p, "ideal")

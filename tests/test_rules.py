@@ -29,6 +29,7 @@ def _refused(values, key):
 # ------------------------------------------------------------------ reset (divider-aware)
 
 
+@pytest.mark.spice
 def test_reset_rule_accepts_the_divider_example_and_it_matches_the_model():
     # v_mem after a reset is at most (0.25 + 0.2) * r_off / (r_off + r_s) = 0.236 V < v_th = 0.4 V
     p = load_params("paper", values={"neuron.v_rest": -0.2, "neuron.v_reset": 0.25, **SHORT})
@@ -46,6 +47,7 @@ def test_reset_rule_equality_is_refused():
     _refused({**RESET_EDGE, "neuron.v_reset": 0.5}, "neuron.v_reset")
 
 
+@pytest.mark.spice
 def test_reset_rule_just_inside_runs_and_fires():
     p = _runs_and_fires({**RESET_EDGE, "neuron.v_reset": 0.5 * (1 - 1e-6)})
     assert reset_v_mem_max(p) < p.neuron.v_th
@@ -71,6 +73,7 @@ def test_reset_rule_generalized_mms_solves_the_branch():
 # ------------------------------------------------------------------ memristor.r_on < r_off
 
 
+@pytest.mark.spice
 def test_r_on_equal_r_off_refused_just_below_runs():
     _refused({"memristor.r_on": 7510.0}, "memristor.r_on")
     _runs_and_fires({"memristor.r_on": 7510.0 * (1 - 1e-9)})
@@ -79,12 +82,14 @@ def test_r_on_equal_r_off_refused_just_below_runs():
 # ------------------------------------------------------------------ stimulus edges
 
 
+@pytest.mark.spice
 def test_t_edge_equal_on_phase_refused_just_inside_runs():
     # pulse width duty/f - t_edge must stay > 0 (ngspice reads a zero width as "until t_stop")
     _refused({"stimulus.duty": 0.25, "stimulus.t_edge": 0.25 / 1000.0}, "stimulus.t_edge")
     _runs_and_fires({"stimulus.duty": 0.25, "stimulus.t_edge": 0.25 / 1000.0 * (1 - 1e-6)})
 
 
+@pytest.mark.spice
 def test_t_edge_filling_the_off_phase_is_accepted_and_runs():
     t_edge = (1 - 0.75) / 1000.0
     _runs_and_fires({"stimulus.duty": 0.75, "stimulus.t_edge": t_edge})
@@ -94,11 +99,13 @@ def test_t_edge_filling_the_off_phase_is_accepted_and_runs():
 # ------------------------------------------------------------------ hardware
 
 
+@pytest.mark.spice
 def test_schmitt_lower_equal_v_th_refused_just_below_runs():
     _refused({"hardware.schmitt_lower": 0.4}, "hardware.schmitt_lower")
     _runs_and_fires({"hardware.schmitt_lower": 0.4 * (1 - 1e-3)}, circuits=("hardware",))
 
 
+@pytest.mark.spice
 def test_comparator_levels():
     _refused({"hardware.comp_vol": 4.6}, "hardware.comp_vol")          # vol == voh
     _refused({"hardware.comp_voh": 5.0 + 1e-9}, "hardware.comp_vol")   # voh > supply
@@ -119,6 +126,7 @@ def test_dt_equal_t_stop_refused_just_below_runs():
     assert solve_ode(p).spikes.size >= 1
 
 
+@pytest.mark.spice
 def test_max_step_equal_t_stop_accepted():
     _refused({"simulation.max_step": 0.3e-3 * (1 + 1e-9)}, "simulation.max_step")
     p = load_params("paper", values={"simulation.t_stop": 5e-6, "simulation.max_step": 5e-6,

@@ -17,6 +17,8 @@ from alif_spice.spice import crossings, ngspice_process, run_circuit, run_netlis
 from alif_spice.stimulus import SquareWave
 from conftest import ngspice_children, run_cli
 
+pytestmark = pytest.mark.spice
+
 
 @pytest.mark.parametrize("waveform", ["sine", "triangle"])
 def test_memristor_iv_spice_matches_python_mms(paper, waveform):

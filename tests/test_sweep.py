@@ -120,6 +120,7 @@ def test_local_threads_and_dask_local_cluster_give_identical_results(short, tmp_
     assert (hw.n_spikes > 0).all() and hw.energy_per_spike_j.notna().all()
 
 
+@pytest.mark.spice
 def test_failing_points_are_recorded_and_the_rest_finish(tmp_path):
     # simulation.reltol = 1e-15 (below double precision): ngspice cannot converge; a 90 % normal
     # spread draws some r_on <= 0 (or >= r_off): invalid parameters. Both are failed rows;
@@ -143,6 +144,8 @@ def test_failing_points_are_recorded_and_the_rest_finish(tmp_path):
 
 
 
+@pytest.mark.spice
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_killed_sweep_resumes_to_exactly_the_full_set_of_rows(tmp_path, sig):
     out = tmp_path / "s"

@@ -31,13 +31,13 @@ VARIANTS = {
 
 def netlist_hashes() -> dict[str, str]:
     from alif_spice import load_params, render
-    from alif_spice.netlist import CIRCUITS
+    from alif_spice.circuits import names
     from alif_spice.version import __version__
 
     out = {}
     for name, (preset, sets) in VARIANTS.items():
         p = load_params(preset, sets=sets)
-        for circuit in CIRCUITS:
+        for circuit in names():
             text = render(p, circuit).text.replace(f"alif-spice {__version__}", "alif-spice VERSION", 1)
             out[f"{name}/{circuit}"] = hashlib.sha256(text.encode()).hexdigest()
     return out

@@ -1,17 +1,18 @@
 """Parameter sweeps and Monte Carlo device variability over any parameter.
 
-Four parts, each depending only on the ones before it:
+Its parts, each depending only on the ones before it:
 
 - :mod:`~alif_spice.sweep.spec`: a :class:`SweepSpec` (grid axes, Monte Carlo spreads,
   engines), read from the command line or a TOML file, and the points it expands into;
 - :mod:`~alif_spice.sweep.store` and :mod:`~alif_spice.sweep.folder`: the sweep folder on
   disk, ``rows.jsonl`` (every finished row appended at once, so an interrupted sweep loses
   nothing done) and ``sweep.json`` (the spec, and every file the sweep wrote);
+- :mod:`~alif_spice.sweep.report`: ``results.parquet``, figures, ``summary.html`` /
+  ``summary.md`` and ``manifest.json`` of a finished sweep;
 - :mod:`~alif_spice.sweep.run`: the tasks (``ode`` points through the RK4 batch kernel in
   chunks, SPICE points one per task in ngspice) on any :class:`concurrent.futures.Executor`
-  (local threads, or Dask's ``Client.get_executor()``), and :func:`run_sweep`;
-- :mod:`~alif_spice.sweep.report`: ``results.parquet``, figures, ``summary.html`` /
-  ``summary.md`` and ``manifest.json`` of a finished sweep.
+  (local threads, or Dask's ``Client.get_executor()``), and :func:`run_sweep`, which writes
+  the report at the end.
 
 Notebook use::
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import shutil
 import tempfile
 from pathlib import Path
@@ -177,7 +176,7 @@ def _write_outputs(result: SweepResult, command: str, executor: str, workers: in
     write_text_atomic(out / "summary.md", render("summary.md.j2", **page))
     write_text_atomic(out / "summary.html", render("summary.html.j2", **page))
     spice_used = any(e != "ode" for e in result.spec.engines)
-    manifest = {**record(shlex.split(command) if command else [], ngspice=spice_used),
+    manifest = {**record(command, ngspice=spice_used),
                 "spec": result.spec.to_dict(), "base_params": result.base.to_dict(),
                 "executor": executor, "workers": workers, "rows": len(df), "failed": int((df.status != "ok").sum()),
                 "new_rows_this_run": result.new_rows, "wall_s_this_run": result.wall_s,
