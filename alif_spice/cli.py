@@ -284,7 +284,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         err = m["spike_time_max_abs_error_s"]
         ad = m[case.adaptation_metric]
         print(f"{circuit:9s} {m['n_spikes']['ode']:>8d}/{m['n_spikes']['spice']:<8d} "
-              f"{'n/a' if err is None else f'{err:.3g}':>13s} {m['x_rmse']:8.3g} "
+              f"{_fmt(err):>13s} {_fmt(m['x_rmse']):>8s} "
               f"{_fmt(ad['ode']):>8s}/{_fmt(ad['spice']):<8s}")
     for c in result.checks:
         value = "n/a" if c.value is None else f"{c.value:.4g}"
@@ -403,7 +403,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _fmt(v) -> str:
-    return "n/a" if v is None else f"{v:.3g}"
+    """A metric for the console: None or NaN (undefined) as "n/a", inf as "inf"."""
+    return "n/a" if v is None or v != v else f"{v:.3g}"
 
 
 _INTERRUPTED_LATE = False

@@ -114,6 +114,12 @@ def _mms_step_limit(p) -> float:
     return 2.5 * (p.memristor.r_on + p.neuron.r_s) * p.neuron.c
 
 
+def _gmms_step_limit(p) -> float:
+    """The MMS's limit where the generalized MMS is the MMS (phi = 1); with diode terms the
+    fastest time constant depends on the operating point and no closed-form limit is checked."""
+    return _mms_step_limit(p) if p.memristor.phi == 1.0 else float("inf")
+
+
 def _mms_fit_values(theta: dict[str, float], m) -> dict[str, float]:
     return {"model": "mms", "r_on": theta["r_on"], "r_off": theta["r_on"] * theta["ratio"],
             "v_on": theta["v_on"], "v_off": theta["v_off"], "tau": theta["tau"],
@@ -145,5 +151,5 @@ GMMS = register(DeviceModel(
     params=_MMS_KEYS + _DIODE_KEYS, kernel=1, subckt="gmms_memristor", library="mms_memristor",
     instance=(("r_on", "r_off", "v_on", "v_off"), ("tau", "temperature", "x0", "phi"),
               ("alpha_f", "beta_f", "alpha_r", "beta_r")),
-    branch=_gmms_branch,
+    branch=_gmms_branch, rk4_step_limit=_gmms_step_limit, rk4_step_rule="2.5*(r_on + r_s)*c (phi = 1)",
     example={"phi": 0.6, "alpha_f": 1e-4, "beta_f": 3.0, "alpha_r": 3e-5, "beta_r": 4.0}))

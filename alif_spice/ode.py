@@ -56,6 +56,15 @@ _gmms_v = mm.gmms_branch_voltage
 _segment = pulse_segment
 
 
+def _arm(model: str) -> float:
+    """The kernel's arm for a device model; a registered model without one is refused (the
+    kernel would run another model's physics)."""
+    arm = float(devices.get(model).kernel)
+    if arm not in (ARM_MMS, ARM_GMMS):
+        raise ParamError(f"memristor.model: {model!r} has no arm in the RK4 kernel (alif_spice/ode.py)")
+    return arm
+
+
 def parameter_row(p: Params) -> np.ndarray:
     """The kernel's parameter row for one :class:`Params`."""
     m, n = p.memristor, p.neuron
@@ -67,7 +76,7 @@ def parameter_row(p: Params) -> np.ndarray:
                   v_th=n.v_th, v_reset=n.v_reset, t_ref=n.t_ref, phi=m.phi,
                   alpha_f=m.alpha_f, beta_f=m.beta_f, alpha_r=m.alpha_r, beta_r=m.beta_r,
                   v1=s.v1, v2=s.v2, td=s.td, tr=s.tr, pw=s.pw, tf=s.tf, per=s.per, x0=m.x0,
-                  model=float(devices.get(m.model).kernel))
+                  model=_arm(m.model))
     return np.array([values[f] for f in FIELDS], dtype=np.float64)
 
 

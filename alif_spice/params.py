@@ -180,7 +180,10 @@ def reset_v_mem_max(p: Params) -> float:
     delta = n.v_reset - n.v_rest
     if devices.get(m.model).linear:  # closed form, without importing the compiled physics
         return delta * m.r_off / (m.r_off + n.r_s)
-    return float(devices.get(m.model).branch(delta, 0.0, m, n.r_s)[0])
+    try:
+        return float(devices.get(m.model).branch(delta, 0.0, m, n.r_s)[0])
+    except FloatingPointError:  # a branch that cannot be solved in floating point: refused
+        return math.inf
 
 
 def _cross_rules() -> list[tuple[str, Callable[[Params], bool], str]]:

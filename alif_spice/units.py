@@ -66,10 +66,12 @@ _PREFIXES = ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, 
 
 def format_quantity(value: float | None, unit: str = "", digits: int = 4) -> str:
     """A value for people to read: ``format_quantity(1.27e-7, "s") == "127 ns"``; without a
-    unit just ``digits`` significant digits; None as "n/a"."""
+    unit just ``digits`` significant digits; None and NaN (undefined) as "n/a"."""
     if value is None:
         return "n/a"
     value = float(value)
+    if math.isnan(value):
+        return "n/a"
     if not unit or not math.isfinite(value) or value == 0:
         return f"{value:.{digits}g}" + (f" {unit}" if unit else "")
     # the largest prefix the value reaches once rounded to ``digits`` (else the smallest)

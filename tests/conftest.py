@@ -21,6 +21,7 @@ def cli_argv(*args):
     return [sys.executable, "-c", _DEFAULT_SIGINT, str(SCRIPT), *map(str, args)]
 
 
+_GUARD = pytest.StashKey[pytest.MonkeyPatch]()
 #: what an unmarked test finds instead of the ngspice library (its subprocesses inherit it)
 NO_NGSPICE = "/unmarked-test/needs-pytest.mark.spice/libngspice.so.0"
 
@@ -33,20 +34,27 @@ def _refuse_dask(*args, **kwargs):
     pytest.fail("this test starts Dask: mark it @pytest.mark.dask", pytrace=False)
 
 
-@pytest.fixture(autouse=True)
-def _declared_resources(request, monkeypatch):
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
     """A test runs ngspice or Dask only when its markers say so, so that ``pytest -m "not
     spice"`` is right on a machine without ngspice: in an unmarked test the runner refuses
-    to start (in this process) and the library is not found (in the commands it starts)."""
-    if request.node.get_closest_marker("spice") is None:
+    to start (in this process) and the library is not found (in the commands it starts).
+    Set before any fixture of the test, module-scoped ones included."""
+    mp = item.stash[_GUARD] = pytest.MonkeyPatch()
+    if item.get_closest_marker("spice") is None:
         from alif_spice import spice
 
-        monkeypatch.setenv("NGSPICE_LIBRARY_PATH", NO_NGSPICE)
-        monkeypatch.setattr(spice.NgspiceProcess, "request", _refuse_ngspice)
-    if request.node.get_closest_marker("dask") is None:
+        mp.setenv("NGSPICE_LIBRARY_PATH", NO_NGSPICE)
+        mp.setattr(spice.NgspiceProcess, "request", _refuse_ngspice)
+    if item.get_closest_marker("dask") is None:
         import distributed
 
-        monkeypatch.setattr(distributed.Client, "__init__", _refuse_dask)
+        mp.setattr(distributed.Client, "__init__", _refuse_dask)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    item.stash[_GUARD].undo()
 
 
 @pytest.fixture(scope="session")

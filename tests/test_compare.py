@@ -59,6 +59,7 @@ def paper_report(tmp_path_factory):
     return out, res
 
 
+@pytest.mark.spice
 def test_compare_paper_passes_its_tolerances_and_writes_spec_outputs(paper_report):
     out, res = paper_report
     assert res.returncode == 0, res.stdout + res.stderr
@@ -93,6 +94,7 @@ def _png_size(path):
     return struct.unpack(">II", data[16:24])
 
 
+@pytest.mark.spice
 def test_report_figures_are_real_and_html_is_self_contained(paper_report):
     out, _ = paper_report
     import matplotlib.image as mpimg

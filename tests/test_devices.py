@@ -92,16 +92,47 @@ def test_registry_entry_is_complete(paper, name):
         assert p.with_values({f"memristor.{k}": v for k, v in values.items()}).memristor.model == name
 
 
-def test_kernel_arms_are_distinct_and_each_is_taken():
-    # each registered model runs through its own arm: the recorded model slot differs and
-    # the step limit applies only where the model has one
-    from alif_spice.ode import MODEL, parameter_row
+def test_the_kernel_chooses_the_physics_by_the_model_slot_alone(paper):
+    # the same row (phi = 0.6 and diode terms) run through each arm: the MMS arm ignores the
+    # diode terms, the gMMS arm uses them; a kernel that chose by phi would give both the same
+    from alif_spice.ode import ARM_GMMS, ARM_MMS, MODEL, parameter_row, solve_rows
 
-    arms = {devices.get(n).kernel for n in devices.names()}
-    assert len(arms) == len(devices.names())
-    for name in devices.names():
-        p = _device(load_params("paper"), name)
-        assert parameter_row(p)[MODEL] == devices.get(name).kernel
+    p = _device(paper, "gmms").with_values({"simulation.t_stop": 3e-3})
+    row = parameter_row(p)
+    assert row[MODEL] == ARM_GMMS
+    plain = paper.with_values({"simulation.t_stop": 3e-3})
+    rows = np.stack([row, row, parameter_row(plain)])
+    rows[1, MODEL] = ARM_MMS
+    res = solve_rows(rows, p.simulation.dt, p.simulation.t_stop)
+    assert res.ok.all()
+    assert list(res.spikes[1]) == list(res.spikes[2])  # the MMS arm: the plain MMS's spikes
+    assert list(res.spikes[0]) == list(solve_ode(p).spikes)  # the gMMS arm: the gMMS neuron's
+    assert res.spikes[0].size != res.spikes[1].size or np.abs(res.spikes[0] - res.spikes[1]).max() > 1e-6
+
+
+def test_a_model_without_a_kernel_arm_is_refused(paper, monkeypatch):
+    from alif_spice.ode import parameter_row
+
+    fake = dataclasses.replace(devices.get("mms"), name="mms", kernel=7)
+    monkeypatch.setitem(devices._REGISTRY, "mms", fake)
+    with pytest.raises(ParamError, match="no arm in the RK4 kernel"):
+        parameter_row(paper)
+
+
+def test_generalized_mms_at_phi_one_keeps_the_step_limit(paper):
+    from alif_spice.ode import check_step
+
+    g = paper.with_values({"memristor.model": "gmms", "memristor.phi": 1.0, "simulation.dt": 1e-3,
+                           "simulation.t_stop": 1e-2})
+    with pytest.raises(ParamError, match=r"simulation\.dt: must be <= 2\.5\*\(r_on \+ r_s\)\*c"):
+        check_step(g)
+    check_step(g.with_values({"memristor.phi": 0.9, "memristor.alpha_f": 1e-9, "memristor.beta_f": 1.0}))
+
+
+def test_an_unsolvable_branch_is_refused_not_a_traceback():
+    with pytest.raises(ParamError, match="neuron.v_reset"):
+        load_params("paper", values={"memristor.model": "gmms", "memristor.phi": 0.5, "memristor.alpha_f": 1e308,
+                                     "memristor.beta_f": 1e308})
 
 
 def test_a_model_without_a_fit_space_is_refused_by_the_fit(paper):

@@ -53,3 +53,21 @@ def test_no_module_switches_the_global_matplotlib_backend():
         if "matplotlib.use(" in text or "matplotlib.pyplot" in text:
             offenders.append(str(path.relative_to(PKG)))
     assert not offenders, offenders
+
+
+def test_the_mutation_runs_name_tests_that_exist():
+    # tools/mutation.toml maps each module to its tests; a renamed or removed test would
+    # make its module's baseline run fail
+    import re
+    import tomllib
+
+    root = PKG.parent
+    config = tomllib.loads((root / "tools" / "mutation.toml").read_text())
+    missing = []
+    for module in config["modules"].values():
+        for test in module["tests"]:
+            path, _, name = test.partition("::")
+            assert (root / path).is_file(), test
+            if name and not re.search(rf"^def {re.escape(name)}\(", (root / path).read_text(), re.M):
+                missing.append(test)
+    assert not missing, missing

@@ -168,18 +168,28 @@ def describe(executor: Executor) -> tuple[str, int | None]:
     return type(executor).__name__, None
 
 
-def cancel(executor: Executor | None, futures: Iterable[Future]) -> None:
-    """An interrupted sweep: drop the queued tasks and end the running ones at once (the
-    local threads' ngspice runs are killed and end with SimulationError; a Dask executor
-    cancels what it submitted)."""
+def _dask_tasks(executor: Executor | None) -> set:
+    """The Dask futures a Dask executor (distributed's ClientExecutor) holds; empty for others."""
+    held = getattr(executor, "_futures", None)
+    return set(held) if getattr(executor, "_client", None) is not None and held is not None else set()
+
+
+def cancel(executor: Executor | None, futures: Iterable[Future], dask_tasks: Iterable = ()) -> None:
+    """An interrupted sweep: drop this sweep's queued tasks and end its running ones at once,
+    leaving the executor usable (one you passed stays yours). Local threads: the queued
+    tasks are cancelled and this process's ngspice runs killed (they end with
+    SimulationError). Dask: this sweep's tasks (``dask_tasks``) cancelled in one call to the
+    scheduler (cancelling each future would make one call per task)."""
+    dask_tasks = list(dask_tasks)
+    if dask_tasks:
+        executor._client.cancel(dask_tasks)  # type: ignore[union-attr]
+        return
     for f in futures:
         f.cancel()
     if isinstance(executor, ThreadPoolExecutor):
         from ..spice import kill_all
 
         kill_all()
-    elif executor is not None:
-        executor.shutdown(wait=False)
 
 
 # ------------------------------------------------------------------------------ progress
@@ -291,6 +301,8 @@ def _run_locked(out: Path, spec: SweepSpec, base: Params, executor: Executor | N
         kind, workers = describe(executor)
     new: list[dict] = []
     futures: list = []
+    before = _dask_tasks(executor)  # a Dask executor's tasks from before this sweep
+    interrupted = False
     writer = RowWriter(out, ident)
     try:
         if work:
@@ -305,13 +317,13 @@ def _run_locked(out: Path, spec: SweepSpec, base: Params, executor: Executor | N
                 elif callable(progress):
                     progress(rows)
     except BaseException:
-        if futures:
-            cancel(executor, futures)  # rows of tasks cut short are not recorded
+        interrupted = True
+        cancel(executor, futures, _dask_tasks(executor) - before)  # rows cut short are not recorded
         raise
     finally:
         writer.close()
-        if own and executor is not None:
-            executor.shutdown(wait=True)
+        if own and isinstance(executor, ThreadPoolExecutor):
+            executor.shutdown(wait=True, cancel_futures=interrupted)
     rows = sorted(done_rows + new, key=lambda r: (r["point"], spec.engines.index(r["engine"])))
     result = SweepResult(out, rows, spec, base, time.perf_counter() - t0, len(new))
     if report:
