@@ -203,7 +203,7 @@ def _cmd_ode(args: argparse.Namespace) -> int:
     per = spikes_per_period(trace.spikes, SquareWave.from_params(params), params.simulation.t_stop)
     print(f"ode: {trace.spikes.size} spikes in {params.simulation.t_stop:g} s "
           f"({elapsed:.2f} s wall); spikes per input period: {per}; "
-          f"adaptation ratio {adaptation_ratio(per):.3g}")
+          f"adaptation ratio {_fmt(adaptation_ratio(per))}")
     print(f"trace:  {trace_path}")
     print(f"spikes: {spikes_path}")
     return EXIT_OK

@@ -115,9 +115,27 @@ def _mms_step_limit(p) -> float:
 
 
 def _gmms_step_limit(p) -> float:
-    """The MMS's limit where the generalized MMS is the MMS (phi = 1); with diode terms the
-    fastest time constant depends on the operating point and no closed-form limit is checked."""
-    return _mms_step_limit(p) if p.memristor.phi == 1.0 else float("inf")
+    """2.5 c (r_s + 1/g_max): RK4's stability limit on the fastest time constant of the
+    branch, with g_max the memristor's largest slope di/dv (fully ON) over the voltages it
+    sees: from the lowest the input can drive it to (the branch at x = 0 across the lowest of
+    0, v_reset - v_rest and the most negative input current through r_s + r_off) up to v_th,
+    where a spike resets it. The slope is convex in v, so its largest value is at an end.
+    With phi = 1 this is the MMS's limit."""
+    from .memristor import gmms_slope
+
+    m, n, s = p.memristor, p.neuron, p.stimulus
+    lowest = min(0.0, n.v_reset - n.v_rest, min(s.amplitude, s.low, 0.0) * (n.r_s + m.r_off))
+    v_lo = float(_gmms_branch(lowest, 0.0, m, n.r_s)[0]) if lowest < 0 else 0.0
+    g_max = max(float(gmms_slope(v, 1.0, m.r_on, m.r_off, m.phi, m.alpha_f, m.beta_f, m.alpha_r, m.beta_r))
+                for v in (v_lo, n.v_th))
+    return 2.5 * n.c * (n.r_s + 1.0 / g_max)
+
+
+def _unused_by_mms(key: str) -> tuple[str, Callable[[Any], bool], str]:
+    """The rule that a diode value the plain MMS would ignore is 0 (a value set there would
+    change nothing: it belongs to the generalized MMS)."""
+    return (f"memristor.{key}", lambda m: getattr(m, key) == 0.0,
+            'must be 0 for the plain MMS (the diode terms belong to the generalized MMS: memristor.model = "gmms")')
 
 
 def _mms_fit_values(theta: dict[str, float], m) -> dict[str, float]:
@@ -136,7 +154,8 @@ MMS = register(DeviceModel(
     instance=(("r_on", "r_off", "v_on", "v_off"), ("tau", "temperature", "x0")),
     branch=_mms_branch, linear=True,
     rules=(("memristor.phi", lambda m: m.phi == 1.0,
-            'must be 1 for the plain MMS (phi < 1 is the generalized MMS: memristor.model = "gmms")'),),
+            'must be 1 for the plain MMS (phi < 1 is the generalized MMS: memristor.model = "gmms")'),
+           *(_unused_by_mms(k) for k in ("alpha_f", "beta_f", "alpha_r", "beta_r"))),
     rk4_step_limit=_mms_step_limit,
     rk4_step_rule="2.5*(r_on + r_s)*c",
     fit=FitSpace(
@@ -151,5 +170,5 @@ GMMS = register(DeviceModel(
     params=_MMS_KEYS + _DIODE_KEYS, kernel=1, subckt="gmms_memristor", library="mms_memristor",
     instance=(("r_on", "r_off", "v_on", "v_off"), ("tau", "temperature", "x0", "phi"),
               ("alpha_f", "beta_f", "alpha_r", "beta_r")),
-    branch=_gmms_branch, rk4_step_limit=_gmms_step_limit, rk4_step_rule="2.5*(r_on + r_s)*c (phi = 1)",
+    branch=_gmms_branch, rk4_step_limit=_gmms_step_limit, rk4_step_rule="2.5*c*(r_s + 1/g_max)",
     example={"phi": 0.6, "alpha_f": 1e-4, "beta_f": 3.0, "alpha_r": 3e-5, "beta_r": 4.0}))

@@ -56,27 +56,37 @@ def test_wheel_ships_data_folders(tmp_path):
 
 
 def test_source_tree_and_editable_installs_find_the_data_folders(tmp_path):
-    # an editable install (pip install -e .) puts the source tree on sys.path, as here:
-    # the templates, libraries and cases are then found beside the package
+    # a real editable install (pip install -e .) into its own prefix; Python then starts with
+    # that prefix's site folder ahead of the environment's (which holds the regular install):
+    # the package comes from the source tree, and the templates, libraries and cases are
+    # found beside it
     import os
     import subprocess
     import sys
+    import sysconfig
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
     if not (root / "netlists").is_dir():
         pytest.skip("no source tree beside the tests")
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    code = ("import sys, alif_spice; from alif_spice.cli import main; "
-            "assert alif_spice.__file__.startswith(sys.argv[1]), alif_spice.__file__; "
-            "sys.argv = ['alif-spice', *sys.argv[2:]]; sys.exit(main())")
+    prefix = tmp_path / "prefix"
+    res = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                          "--no-index", "--prefix", str(prefix), "-e", str(root)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    site_dir, = prefix.glob("lib/python*/site-packages")
+    assert any(p.suffix == ".pth" for p in site_dir.iterdir())
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    head = ("import site, sys; site.addsitedir(sys.argv[1]); site.addsitedir(sys.argv[2]); import alif_spice; "
+            "assert alif_spice.__file__.startswith(sys.argv[3]), alif_spice.__file__; ")
+    cli = head + "from alif_spice.cli import main; sys.argv = ['alif-spice', *sys.argv[4:]]; sys.exit(main())"
+    paths = [str(site_dir), sysconfig.get_paths()["purelib"], str(root / "alif_spice")]
     for circuit in ("ideal", "hardware", "memristor-iv"):
-        res = subprocess.run([sys.executable, "-c", code, str(root), "netlist", "--circuit", circuit, "-o",
-                              f"{circuit}.cir"], cwd=tmp_path, capture_output=True, text=True, env=env)
+        res = subprocess.run([sys.executable, "-S", "-c", cli, *paths, "netlist", "--circuit", circuit,
+                              "-o", f"{circuit}.cir"], cwd=tmp_path, capture_output=True, text=True, env=env)
         assert res.returncode == 0, res.stderr
         assert ".subckt" in (tmp_path / f"{circuit}.cir").read_text().lower()
-    res = subprocess.run([sys.executable, "-c", "from alif_spice.cases import available_cases, load_case; "
-                          "print(available_cases(), load_case('step').name)"],
+    res = subprocess.run([sys.executable, "-S", "-c", head + "from alif_spice.cases import available_cases, "
+                          "load_case; print(available_cases(), load_case('step').name)", *paths],
                          cwd=tmp_path, capture_output=True, text=True, env=env)
     assert res.returncode == 0 and "'paper'" in res.stdout and "step" in res.stdout, res.stderr
 

@@ -63,6 +63,14 @@ def test_plain_mms_refuses_a_diode_fraction():
         load_params("paper", values={"memristor.phi": 0.6})
 
 
+@pytest.mark.parametrize("key", ["alpha_f", "beta_f", "alpha_r", "beta_r"])
+def test_plain_mms_refuses_diode_values_it_would_ignore(key):
+    with pytest.raises(ParamError, match=rf'memristor\.{key}: must be 0 for the plain MMS .*model = "gmms"'):
+        load_params("paper", values={f"memristor.{key}": 1e-3})
+    assert load_params("paper", values={"memristor.model": "gmms", f"memristor.{key}": 1e-3}).get(
+        f"memristor.{key}") == 1e-3
+
+
 def test_unknown_model_is_refused_with_the_known_ones():
     with pytest.raises(ParamError, match=r"memristor\.model: must be one of 'mms', 'gmms'"):
         load_params("paper", values={"memristor.model": "vteam"})
@@ -119,14 +127,27 @@ def test_a_model_without_a_kernel_arm_is_refused(paper, monkeypatch):
         parameter_row(paper)
 
 
-def test_generalized_mms_at_phi_one_keeps_the_step_limit(paper):
-    from alif_spice.ode import check_step
+def test_generalized_mms_step_limit(paper):
+    from alif_spice.ode import check_step, solve_ode
 
-    g = paper.with_values({"memristor.model": "gmms", "memristor.phi": 1.0, "simulation.dt": 1e-3,
-                           "simulation.t_stop": 1e-2})
-    with pytest.raises(ParamError, match=r"simulation\.dt: must be <= 2\.5\*\(r_on \+ r_s\)\*c"):
-        check_step(g)
-    check_step(g.with_values({"memristor.phi": 0.9, "memristor.alpha_f": 1e-9, "memristor.beta_f": 1.0}))
+    mms = devices.get("mms").rk4_step_limit(paper)
+    g = paper.with_values({"memristor.model": "gmms", "memristor.phi": 1.0})
+    assert devices.get("gmms").rk4_step_limit(g) == pytest.approx(mms, rel=1e-12)  # phi = 1: the MMS's
+    with pytest.raises(ParamError, match=r"simulation\.dt: must be <= 2\.5\*c\*\(r_s \+ 1/g_max\)"):
+        check_step(g.with_values({"simulation.dt": 1e-3, "simulation.t_stop": 1e-2}))
+    # steep diode terms and a small series resistor: RK4 at the default step ran away to
+    # v_c ~ 1e8 V with finite numbers; the limit refuses that step, and a step under the
+    # limit stays physical (|v_c| within the charge the input can deliver)
+    steep = paper.with_values({"memristor.model": "gmms", "memristor.phi": 0.1, "memristor.alpha_f": 0.1,
+                               "memristor.beta_f": 60.0, "memristor.alpha_r": 0.1, "memristor.beta_r": 60.0,
+                               "neuron.r_s": 0.3, "simulation.t_stop": 2e-5})
+    limit = devices.get("gmms").rk4_step_limit(steep)
+    assert limit < steep.simulation.dt
+    with pytest.raises(ParamError, match=r"simulation\.dt"):
+        check_step(steep)
+    ok = solve_ode(steep.with_values({"simulation.dt": 0.5 * limit}))
+    bound = steep.stimulus.amplitude * steep.simulation.t_stop / steep.neuron.c + 1.0
+    assert np.abs(ok["v_c"]).max() < bound
 
 
 def test_an_unsolvable_branch_is_refused_not_a_traceback():

@@ -236,6 +236,8 @@ def test_the_docs_index_links_every_page_and_the_readme_links_the_index():
 
 #: strings that would cite documents kept outside this repository
 FOREIGN = ("SPEC.md", "FACTS.md", "../shared", "SPEC §", "shared/SPEC")
+#: the same as words (an upper-case SPEC or FACTS, "shared/...") and issue numbers
+FOREIGN_WORDS = re.compile(r"\b(?:SPEC|FACTS)\b|\bshared/|\b[Ii]ssues? ?#?\d+\b")
 
 
 def _own_files() -> list[Path]:
@@ -251,6 +253,7 @@ def test_nothing_cites_a_document_outside_the_repository():
     for path in _own_files():
         text = path.read_text(encoding="utf-8", errors="replace")
         found += [f"{path.relative_to(ROOT)}: {s!r}" for s in FOREIGN if s in text]
+        found += [f"{path.relative_to(ROOT)}: {m.group(0)!r}" for m in FOREIGN_WORDS.finditer(text)]
     assert not found, "documents outside the repository cited: " + "; ".join(found)
     outward = [link for link in _links(ROOT / "README.md") if link.startswith("../")]
     assert not outward, f"README.md links outside the repository: {outward}"

@@ -42,6 +42,22 @@ def test_grid_syntax():
             parse_vary(bad)
 
 
+def test_a_sweep_over_device_models(short, tmp_path):
+    # a word axis is a category: labelled so in the summary, no figure drawn against it,
+    # and each point runs its own model (the gMMS rows differ from the MMS rows)
+    axis = parse_grid("memristor.model=mms,gmms")
+    assert axis.scale == "category" and axis.values == ("mms", "gmms")
+    base = short.with_values({"memristor.phi": 1.0})
+    spec = build_spec(base, grid=["memristor.model=mms,gmms"])
+    res = run_sweep(tmp_path / "s", spec, base, progress=False)
+    assert [r["memristor.model"] for r in res.rows] == ["mms", "gmms"] and res.failed == 0
+    # phi = 1: the generalized model is the plain one, to rounding
+    assert res.rows[0]["n_spikes"] == res.rows[1]["n_spikes"] > 0
+    md = (tmp_path / "s" / "summary.md").read_text()
+    assert "grid `memristor.model` (category, 2 values): mms, gmms" in md
+    assert "1 engine (ode)" in md and "No figures" in md
+
+
 def test_spec_is_checked_against_the_parameters(paper):
     with pytest.raises(ParamError, match="unknown parameter"):
         build_spec(paper, grid=["stimulus.amplitud=1m,2m"])

@@ -28,7 +28,8 @@ VALIDATE_ALL_UP_TO = 2000
 
 @dataclass(frozen=True)
 class Axis:
-    """One grid axis: a parameter and its values (``scale`` only labels plots)."""
+    """One grid axis: a parameter and its values; ``scale`` ("linear", "log", or "category"
+    for words such as device-model names) labels the summary and the figures."""
 
     key: str
     values: tuple
@@ -117,7 +118,9 @@ def parse_grid(item: str) -> Axis:
         if not np.all(np.isfinite(values)):
             raise ParamError(f"--grid {item!r}: the grid's values are not finite numbers (range too wide)")
         return Axis(key, tuple(float(v) for v in values), "log" if scale == "log" else "linear")
-    return Axis(key, tuple(_value(key, v) for v in rhs.split(",")))
+    listed = tuple(_value(key, v) for v in rhs.split(","))
+    numeric = all(isinstance(v, (int, float)) for v in listed)
+    return Axis(key, listed, "linear" if numeric else "category")
 
 
 def parse_vary(item: str) -> Vary:
