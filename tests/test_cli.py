@@ -70,9 +70,14 @@ def test_source_tree_and_editable_installs_find_the_data_folders(tmp_path):
     if not (root / "netlists").is_dir():
         pytest.skip("no source tree beside the tests")
     prefix = tmp_path / "prefix"
+    installed = Path(sysconfig.get_paths()["purelib"]) / "alif_spice" / "__init__.py"
+    before = installed.is_file()
+    # --ignore-installed: without it pip first uninstalls the environment's own copy
     res = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                          "--no-index", "--prefix", str(prefix), "-e", str(root)], capture_output=True, text=True)
+                          "--no-index", "--ignore-installed", "--prefix", str(prefix), "-e", str(root)],
+                         capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+    assert installed.is_file() == before  # the environment's install is untouched
     site_dir, = prefix.glob("lib/python*/site-packages")
     assert any(p.suffix == ".pth" for p in site_dir.iterdir())
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
