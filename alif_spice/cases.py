@@ -38,6 +38,8 @@ class Case:
     #: the adaptation index the case reports: "per_period" (spikes in the first input period /
     #: in the last) or "isi" (last ISI / first ISI: a step input has one period)
     adaptation: str = "per_period"
+    #: what the figures reproduce, e.g. a paper's figures ("" for none)
+    reference: str = ""
 
     @property
     def adaptation_metric(self) -> str:
@@ -78,7 +80,7 @@ def _build_case(raw: dict, source: str) -> Case:
     if unknown:
         raise ParamError(f"{source}: unknown table [{sorted(unknown)[0]}] (known: case, params, tolerances)")
     head = _table(raw.get("case", {}), "[case]", source)
-    allowed = {"name", "description", "preset", "circuits", "zoom_periods", "adaptation"}
+    allowed = {"name", "description", "preset", "circuits", "zoom_periods", "adaptation", "reference"}
     if set(head) - allowed:
         raise ParamError(f"{source}: unknown key case.{sorted(set(head) - allowed)[0]}")
     neurons = registry.names("neuron")
@@ -108,13 +110,14 @@ def _build_case(raw: dict, source: str) -> Case:
     adaptation = head.get("adaptation", "per_period")
     if adaptation not in ("per_period", "isi"):
         raise ParamError(f"{source}: case.adaptation must be 'per_period' or 'isi' (got {adaptation!r})")
-    for key in ("name", "description", "preset"):
+    for key in ("name", "description", "preset", "reference"):
         if key in head and not isinstance(head[key], str):
             raise ParamError(f"{source}: case.{key}: expected a string")
     params = _table(raw.get("params", {}), "[params]", source)
     return Case(name=head.get("name", Path(source).stem), description=head.get("description", ""),
                 preset=head.get("preset", "paper"), circuits=tuple(circuits), params=params,
-                tolerances=tolerances, zoom_periods=zoom, adaptation=adaptation)
+                tolerances=tolerances, zoom_periods=zoom, adaptation=adaptation,
+                reference=head.get("reference", ""))
 
 
 def case_params(case: Case, files: Iterable[str] = (), sets: Iterable[str] = (),

@@ -129,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="partial parameter file over the case (repeatable)")
     cmp_.add_argument("--set", action="append", default=[], dest="sets", metavar="TABLE.KEY=VALUE",
                       help="set one parameter, applied last (repeatable)")
+    cmp_.add_argument("--zoom", metavar="START:STOP",
+                      help="time range of the zoom figure, s, SPICE suffixes allowed (e.g. 3m:3.5m; "
+                           "default: the case's first input periods)")
     cmp_.add_argument("-o", "--output", required=True, metavar="DIR", help="report folder (new or empty)")
     _add_force(cmp_, "an earlier compare output in DIR")
     cmp_.set_defaults(func=_cmd_compare)
@@ -266,6 +269,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     case = load_case(args.case)
     params = case_params(case, args.params, args.sets, args.preset)
+    zoom = _zoom(args.zoom, params.simulation.t_stop) if args.zoom else None
     plan = check_output_dir(args.output, "compare", args.force,
                             extra_inputs=((args.case,) if args.case.endswith(".toml") else ()) + tuple(args.params))
     from .budget import check_ode, check_spice
@@ -275,7 +279,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     result = run_case(case, params, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     print("writing report ...", file=sys.stderr, flush=True)
-    report = write_report(result, plan, time.perf_counter() - start)
+    report = write_report(result, plan, time.perf_counter() - start, zoom=zoom)
     wall = time.perf_counter() - start
     print(f"\ncase {case.name}: {case.description}")
     print(f"{'circuit':9s} {'spikes ode/spice':>17s} {'max |dt| (s)':>13s} {'x rmse':>8s} "
@@ -400,6 +404,22 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         print("alif-spice: every point failed", file=sys.stderr)
         return EXIT_SIMULATION
     return EXIT_OK
+
+
+def _zoom(text: str, t_stop: float) -> tuple[float, float]:
+    """``--zoom START:STOP`` (s, SPICE suffixes) inside the run: 0 <= START < STOP <= t_stop."""
+    from .errors import ParamError
+    from .units import parse_number
+
+    start, sep, stop = text.partition(":")
+    try:
+        lo, hi = parse_number(start), parse_number(stop)
+    except ValueError:
+        lo = hi = float("nan")
+    if not sep or not (0.0 <= lo < hi <= t_stop):
+        raise ParamError(f"--zoom {text!r}: expected START:STOP with 0 <= START < STOP <= simulation.t_stop "
+                         f"({t_stop:g} s), e.g. 3m:3.5m")
+    return lo, hi
 
 
 def _fmt(v) -> str:

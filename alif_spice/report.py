@@ -27,12 +27,13 @@ def _decimate(t: np.ndarray, y: np.ndarray, n: int = MAX_POINTS) -> tuple[np.nda
     """At most ~n points per line, keeping each bucket's min and max (spikes stay visible)."""
     if t.size <= n:
         return t, y
-    k = n // 2
-    size = t.size // k
-    m = size * k
-    yb = y[:m].reshape(k, size)
+    size = -(-t.size // (n // 2))  # buckets of equal size covering every sample
+    k = -(-t.size // size)
+    # the last bucket padded with the last value (a padded index means the last sample)
+    yb = np.concatenate([y, np.full(k * size - t.size, y[-1])]).reshape(k, size)
     base = np.arange(k) * size
-    idx = np.unique(np.concatenate([base + yb.argmin(axis=1), base + yb.argmax(axis=1), [t.size - 1]]))
+    keep = [base + yb.argmin(axis=1), base + yb.argmax(axis=1), [0, t.size - 1]]
+    idx = np.unique(np.minimum(np.concatenate(keep), t.size - 1))
     return t[idx], y[idx]
 
 
@@ -45,7 +46,7 @@ def plain_text(text: str) -> str:
     return text.replace("$", r"\$")
 
 
-def _fig_signals(result: CaseResult, t_max: float | None, title: str):
+def _fig_signals(result: CaseResult, span: tuple[float, float] | None, title: str):
     from matplotlib.figure import Figure
 
     rows = [("i_in", "input current (mA)", 1e3), ("v_mem", "v_mem (V)", 1), ("x", "memristor state x", 1),
@@ -56,16 +57,19 @@ def _fig_signals(result: CaseResult, t_max: float | None, title: str):
         for name, tr in _traces(result).items():
             if col == "i_in" and name != "ode":
                 continue
-            m = tr.time <= (t_max if t_max else tr.time[-1])
+            lo, hi = span if span else (tr.time[0], tr.time[-1])
+            m = (tr.time >= lo) & (tr.time <= hi)
             t, y = _decimate(tr.time[m], tr[col][m] * scale)
             ax.plot(t * 1e3, y, color=engine_of(name).color, lw=0.8 if name == "ode" else 0.7,
-                    ls="-" if name == "ode" else "--", label=engine_of(name).label)
+                    ls=engine_of(name).linestyle, label=engine_of(name).label)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
+        ax.legend(loc="upper right", fontsize=7)
     axes[1].axhline(result.params.neuron.v_th, color="gray", lw=0.6, ls=":", label="v_th")
     ax = axes[-1]
     for k, (name, tr) in enumerate(_traces(result).items()):
-        s = tr.spikes[tr.spikes <= (t_max if t_max else np.inf)]
+        lo, hi = span if span else (-np.inf, np.inf)
+        s = tr.spikes[(tr.spikes >= lo) & (tr.spikes <= hi)]
         ax.vlines(s * 1e3, k + 0.1, k + 0.9, color=engine_of(name).color, lw=0.8)
     ax.set_yticks([k + 0.5 for k in range(len(_traces(result)))],
                   [engine_of(n).label.split(" (")[0] for n in _traces(result)])
@@ -86,8 +90,9 @@ def _fig_isi(result: CaseResult):
         if s.size > 1:
             ax.plot(s[1:] * 1e3, np.diff(s) * 1e6, "o", ms=3, color=engine_of(name).color, label=engine_of(name).label,
                     mfc="none" if name != "ode" else engine_of(name).color)
+    ax.set_yscale("log")  # the in-burst ISIs and the gaps between bursts differ tenfold
     ax.set_xlabel("time of spike (ms)")
-    ax.set_ylabel("inter-spike interval (µs)")
+    ax.set_ylabel("inter-spike interval (µs, log scale)")
     ax.set_title("ISI over time: adaptation lengthens the ISI within and across bursts")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -119,6 +124,7 @@ def _fig_per_period(result: CaseResult):
     ax2.set_xlabel("input period")
     ax2.set_ylabel("input energy per spike (nJ)")
     ax2.grid(alpha=0.3)
+    ax2.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -156,7 +162,8 @@ def _shown(value, unit: str) -> str:
     return format_quantity(value, unit)
 
 
-def _html(result: CaseResult, figures: list[tuple[str, Path]], prov: dict, wall: float) -> str:
+def _html(result: CaseResult, figures: list[tuple[str, Path, str]], prov: dict, wall: float,
+          files: list[str]) -> str:
     from .pages import render
 
     metric_rows = []
@@ -169,29 +176,64 @@ def _html(result: CaseResult, figures: list[tuple[str, Path]], prov: dict, wall:
                                 "spice": _shown(value["spice"], unit) if pair else None})
     status = "all tolerances met" if result.passed else "FAILED: " + ", ".join(
         f"{c.circuit}.{c.name}" for c in result.checks if not c.passed)
+    engines = [("ode", engine_of("ode").label)] + [(c, engine_of(c).label) for c in result.spice]
+    matches = spike_matches(result)
+    spikes = [{"circuit": c, "label": engine_of(c).label,
+               "matched": matches[(matches.circuit == c) & (matches.kind == "matched")].itertuples(),
+               "missing": matches[(matches.circuit == c) & (matches.kind == "missing")].t_model_s.tolist(),
+               "extra": matches[(matches.circuit == c) & (matches.kind == "extra")].t_circuit_s.tolist()}
+              for c in result.spice]
     return render("report.html.j2", title=f"alif-spice: {result.case.name}", case=result.case, status=status,
                   wall=wall, prov=prov, notes=result.notes, energy=energy_statement(result), checks=result.checks,
-                  figures=figures, metric_rows=metric_rows, params=result.params.flat())
+                  figures=figures, metric_rows=metric_rows, params=parameter_rows(result), engines=engines,
+                  periods=period_rows(result), spikes=spikes, files=files)
+
+
+def zoom_span(result: CaseResult, zoom: tuple[float, float] | None = None) -> tuple[float, float]:
+    """The zoom figure's time range (s): ``zoom``, else the case's first input periods."""
+    if zoom is not None:
+        return zoom
+    stim = SquareWave.from_params(result.params)
+    return 0.0, min(result.params.simulation.t_stop, stim.td + result.case.zoom_periods * stim.per)
+
+
+def figure_texts(result: CaseResult, span: tuple[float, float], zoomed: bool) -> dict[str, tuple[str, str]]:
+    """Each figure's (title, caption): what it shows and what to look for."""
+    ref = f" (cf. {result.case.reference})" if result.case.reference else ""
+    periods = result.case.zoom_periods
+    zoom_title = (f"Zoom on {format_quantity(span[0], 's')} to {format_quantity(span[1], 's')}" if zoomed
+                  else f"Zoom on the first {periods} input period{'s' if periods != 1 else ''}")
+    return {
+        "signals": ("Signals over the whole run" + ref,
+                    "Input current, memristor voltage v_mem (threshold v_th dotted), memristor state x and "
+                    "capacitor voltage v_c of the RK4 model and of each circuit, with their spike rasters. "
+                    "Look for the bursts shortening as x grows, and for where the circuits part from the model."),
+        "zoom": (zoom_title,
+                 "The same signals spike by spike: each reset, the refractory hold and the timing of the "
+                 "circuits' spikes against the model's."),
+        "isi": ("Inter-spike intervals",
+                "Each spike's interval to the previous one (log scale): the in-burst intervals lengthen as "
+                "the neuron adapts; the long intervals are the gaps between input periods."),
+        "per_period": ("Spikes and energy per input period",
+                       "Spikes in each input period (left) and the input source's energy per spike (right), "
+                       "for the model and each circuit."),
+    }
 
 
 def write_report(result: CaseResult, out_dir: str | Path | OutputDir, wall: float,
-                 command: list[str] | None = None) -> Path:
-    """Write every output of a comparison into ``out_dir`` (atomically); return report.html."""
+                 command: list[str] | None = None, zoom: tuple[float, float] | None = None) -> Path:
+    """Write every output of a comparison into ``out_dir`` (atomically); return report.html.
+    ``zoom``: the zoom figure's time range (s; default: the case's first input periods)."""
     prov = record(command)
-    stim = SquareWave.from_params(result.params)
-    zoom = min(result.params.simulation.t_stop, stim.td + result.case.zoom_periods * stim.per)
+    span = zoom_span(result, zoom)
+    texts = figure_texts(result, span, zoom is not None)
     with atomic_dir(out_dir, "compare") as tmp:
         figdir = tmp / "figures"
         figdir.mkdir()
-        titles = {
-            "signals": "Signals over the whole run (cf. paper Figs. 5 and 6)",
-            "zoom": f"Zoom on the first {result.case.zoom_periods} input period(s)",
-            "isi": "Inter-spike intervals",
-            "per_period": "Spikes and energy per input period",
-        }
+        titles = {name: title for name, (title, _) in texts.items()}
         # figures render in forked worker processes while this one writes the data files
         global _JOB
-        _JOB = (result, zoom, figdir)
+        _JOB = (result, span, figdir)
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -208,7 +250,7 @@ def write_report(result: CaseResult, out_dir: str | Path | OutputDir, wall: floa
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, held)
             _write_data(result, tmp, prov, wall)
-            figures = [(titles[name], futures[name].result()) for name in titles]
+            figures = [(titles[name], futures[name].result(), texts[name][1]) for name in titles]
         except BaseException:  # interrupted: end the figure workers now, do not wait
             for proc in list((getattr(pool, "_processes", None) or {}).values()):
                 proc.kill()
@@ -216,7 +258,8 @@ def write_report(result: CaseResult, out_dir: str | Path | OutputDir, wall: floa
             raise
         pool.shutdown()
         _JOB = None
-        (tmp / "report.html").write_text(_html(result, figures, prov, wall), encoding="utf-8")
+        files = sorted(str(f.relative_to(tmp)) for f in tmp.rglob("*") if f.is_file())
+        (tmp / "report.html").write_text(_html(result, figures, prov, wall, files), encoding="utf-8")
     return (out_dir.path if isinstance(out_dir, OutputDir) else Path(out_dir)) / "report.html"
 
 
@@ -225,16 +268,80 @@ _JOB: tuple | None = None
 
 def _figure_job(name: str) -> Path:
     assert _JOB is not None  # set by write_report before the workers fork
-    result, zoom, figdir = _JOB
+    result, span, figdir = _JOB
     if name == "signals":
         fig = _fig_signals(result, None, f"{result.case.name}: model vs circuits")
     elif name == "zoom":
-        fig = _fig_signals(result, zoom, "zoom")
+        fig = _fig_signals(result, span, f"{result.case.name}: {format_quantity(span[0], 's')} to "
+                                         f"{format_quantity(span[1], 's')}")
     elif name == "isi":
         fig = _fig_isi(result)
     else:
         fig = _fig_per_period(result)
     return _save(fig, figdir, name)
+
+
+def spike_matches(result: CaseResult) -> pd.DataFrame:
+    """Every circuit's spikes against the model's (the metrics' matching: nearest spike within
+    half the model's shortest ISI): rows of circuit, kind ("matched", "missing": a model spike
+    the circuit lacks, "extra": a circuit spike the model lacks), t_model_s, t_circuit_s, dt_s."""
+    from .compare import match_spikes, match_window
+
+    rows = []
+    for circuit, tr in result.spice.items():
+        m = match_spikes(result.ode.spikes, tr.spikes, match_window(result.ode.spikes))
+        rows += [(circuit, "matched", a, b, b - a) for a, b in m.pairs]
+        rows += [(circuit, "missing", a, np.nan, np.nan) for a in m.missing]
+        rows += [(circuit, "extra", np.nan, b, np.nan) for b in m.extra]
+    frame = pd.DataFrame(rows, columns=["circuit", "kind", "t_model_s", "t_circuit_s", "dt_s"])
+    return frame.sort_values(["circuit", "t_model_s", "t_circuit_s"], kind="stable", ignore_index=True)
+
+
+def period_rows(result: CaseResult) -> list[dict]:
+    """One row per input period: spikes of the model and of each circuit, the input energy
+    and the energy per spike of each (J); None where undefined."""
+    any_metrics = next(iter(result.metrics.values()))
+    starts = SquareWave.from_params(result.params).period_starts(result.params.simulation.t_stop)
+    rows = []
+    for k, start in enumerate(starts):
+        row: dict = {"period": k + 1, "start_s": float(start),
+                     "spikes": {"ode": any_metrics["spikes_per_period"]["ode"][k]},
+                     "energy_j": {"ode": any_metrics["energy_input_per_period_j"]["ode"][k]},
+                     "per_spike_j": {"ode": any_metrics["energy_per_spike_per_period_j"]["ode"][k]}}
+        for circuit, m in result.metrics.items():
+            row["spikes"][circuit] = m["spikes_per_period"]["spice"][k]
+            row["energy_j"][circuit] = m["energy_input_per_period_j"]["spice"][k]
+            row["per_spike_j"][circuit] = m["energy_per_spike_per_period_j"]["spice"][k]
+        rows.append(row)
+    return rows
+
+
+def parameter_rows(result: CaseResult) -> list[dict]:
+    """The parameters that take part in this comparison, with unit and meaning: the device
+    model's [memristor] keys, [neuron], [stimulus], [simulation], and [hardware] only where
+    the hardware circuit runs."""
+    from dataclasses import fields
+
+    from .devices import get as device
+    from .params import TABLES
+
+    p = result.params
+    used = {"memristor": ("model", *device(p.memristor.model).params), "neuron": None, "stimulus": None,
+            "simulation": None}
+    if "hardware" in result.case.circuits:
+        used["hardware"] = None
+    rows = []
+    for table, keys in used.items():
+        for f in fields(TABLES[table]):
+            if keys is not None and f.name not in keys:
+                continue
+            value = getattr(getattr(p, table), f.name)
+            unit = f.metadata["unit"]
+            shown = ("auto" if value is None else value if isinstance(value, str)
+                     else format_quantity(value, "" if unit == "1" else unit, digits=6))
+            rows.append({"key": f"{table}.{f.name}", "value": shown, "unit": unit or "–",
+                         "meaning": f.metadata["doc"]})
+    return rows
 
 
 def _write_data(result: CaseResult, tmp: Path, prov: dict, wall: float) -> None:
@@ -247,6 +354,7 @@ def _write_data(result: CaseResult, tmp: Path, prov: dict, wall: float) -> None:
     pd.concat(frames, ignore_index=True).to_parquet(tmp / "traces.parquet", index=False)
     spikes = pd.concat([pd.DataFrame({"source": n, "t_spike": tr.spikes}) for n, tr in _traces(result).items()])
     spikes.to_csv(tmp / "spikes.csv", index=False, float_format="%.17g")
+    spike_matches(result).to_csv(tmp / "spike_matches.csv", index=False, float_format="%.17g")
     netdir = tmp / "netlists"
     netdir.mkdir()
     for circuit, netlist in result.netlists.items():

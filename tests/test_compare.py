@@ -117,6 +117,73 @@ def test_report_figures_are_real_and_html_is_self_contained(paper_report):
     assert "PASS" in text and "FAIL" not in text.replace("FAILED", "")
 
 
+def _strict_html(text):
+    import html5lib
+
+    html5lib.HTMLParser(strict=True).parse(text)  # raises on the first parse error
+
+
+@pytest.mark.spice
+def test_report_tables_agree_with_the_metrics_and_every_link_resolves(paper_report):
+    import csv
+    import re
+
+    out, _ = paper_report
+    html = (out / "report.html").read_text()
+    _strict_html(html)
+    metrics = json.loads((out / "metrics.json").read_text())
+    # the per-period table: one row per period, the spikes of model and circuits as counted
+    # by the metrics
+    table = html[html.index("<h2>Per input period</h2>"):html.index("<h2>Spikes: model")]
+    rows = re.findall(r"<tr><td class=\"num\">(\d+)</td><td class=\"num\">[^<]*</td>"
+                      r"<td class=\"num\">(\d+)</td><td class=\"num\">(\d+)</td><td class=\"num\">(\d+)</td>",
+                      table)
+    per = metrics["ideal"]["spikes_per_period"]
+    assert [tuple(map(int, r)) for r in rows] == [
+        (k + 1, per["ode"][k], per["spice"][k], metrics["hardware"]["spikes_per_period"]["spice"][k])
+        for k in range(len(per["ode"]))]
+    assert len(rows) == 10
+    # spike_matches.csv holds exactly the metrics' missing and extra spikes
+    with open(out / "spike_matches.csv") as fh:
+        matches = list(csv.DictReader(fh))
+    for circuit in ("ideal", "hardware"):
+        kinds = [r["kind"] for r in matches if r["circuit"] == circuit]
+        assert kinds.count("missing") == metrics[circuit]["missing_spikes"]
+        assert kinds.count("extra") == metrics[circuit]["extra_spikes"]
+        assert kinds.count("matched") == metrics[circuit]["n_spikes"]["ode"] - metrics[circuit]["missing_spikes"]
+        assert (f"{metrics[circuit]['missing_spikes']} missing, {metrics[circuit]['extra_spikes']} extra"
+                in html)
+    # parameters: units and meanings, only what this comparison uses
+    assert "<code>neuron.c</code></td><td class=\"num\">22 nF</td>" in html
+    assert "iv.amplitude" not in html and "memristor.alpha_f" not in html
+    assert "hardware.opamp_gbw" in html  # the hardware circuit runs
+    # every link is a file of the folder, and every file is linked
+    links = set(re.findall(r'href="([^"#]+)"', html))
+    assert all((out / link).is_file() for link in links), links
+    files = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} - {"report.html"}
+    assert files <= links, files - links
+    assert "cf. Bednarz &amp; Garda, Figs. 5 and 6" in html
+
+
+def test_a_zoom_outside_the_run_is_refused_before_any_work(tmp_path):
+    for bad in ("2m:1m", "1m", "x:2m", "0:20m", "-1m:1m"):
+        res = run_cli("compare", "--set", "simulation.t_stop=10m", "--zoom", bad, "-o", tmp_path / "r")
+        assert res.returncode == 2 and "--zoom" in res.stderr, (bad, res.stderr)
+        assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.spice
+def test_the_zoom_option_sets_the_zoom_figure(tmp_path):
+    out = tmp_path / "z"
+    res = run_cli("compare", "--case", "step", "--set", "simulation.t_stop=2m", "--zoom", "0.5m:1m", "-o", out)
+    assert res.returncode == 0, res.stderr
+    html = (out / "report.html").read_text()
+    _strict_html(html)
+    assert "Zoom on 500 µs to 1 ms" in html
+    assert "cf. " not in html  # the step case reproduces no paper figure
+    assert "shorter than one input period" in html  # a step: no per-period table
+
+
 @pytest.mark.spice
 def test_tolerance_failure_exit_1_and_report_names_the_metric(tmp_path):
     case = tmp_path / "strict.toml"

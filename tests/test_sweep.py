@@ -56,6 +56,9 @@ def test_a_sweep_over_device_models(short, tmp_path):
     md = (tmp_path / "s" / "summary.md").read_text()
     assert "grid `memristor.model` (category, 2 values): mms, gmms" in md
     assert "1 engine (ode)" in md and "No figures" in md
+    import html5lib
+
+    html5lib.HTMLParser(strict=True).parse((tmp_path / "s" / "summary.html").read_text())
 
 
 def test_spec_is_checked_against_the_parameters(paper):
