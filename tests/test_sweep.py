@@ -61,6 +61,20 @@ def test_a_sweep_over_device_models(short, tmp_path):
     html5lib.HTMLParser(strict=True).parse((tmp_path / "s" / "summary.html").read_text())
 
 
+def test_summary_shows_every_point_and_why_a_value_is_undefined(short, tmp_path):
+    # 0.1 mA never fires, 2 mA does: the quiet point's adaptation ratio and energy per spike
+    # are undefined, and the summary says why, point by point; no statistic across the grid
+    base = short.with_values({"simulation.t_stop": 2e-3})
+    spec = build_spec(base, grid=["stimulus.amplitude=0.1m,2m"])
+    run_sweep(tmp_path / "s", spec, base, progress=False)
+    md = (tmp_path / "s" / "summary.md").read_text()
+    assert "median" not in md.lower()
+    quiet, loud = [line for line in md.splitlines() if line.startswith(("| 0 |", "| 1 |"))]
+    assert "n/a (no spike in the first period)" in quiet and "n/a (no spikes)" in quiet
+    assert "n/a" not in loud and "kHz" in loud
+    assert "stimulus.amplitude (A)" in md  # swept values with their unit
+
+
 def test_spec_is_checked_against_the_parameters(paper):
     with pytest.raises(ParamError, match="unknown parameter"):
         build_spec(paper, grid=["stimulus.amplitud=1m,2m"])
@@ -130,6 +144,17 @@ def test_local_threads_and_dask_local_cluster_give_identical_results(short, tmp_
         b = run_sweep(tmp_path / "dask", spec, short, executor=dask, progress=False)
     manifest = json.loads((tmp_path / "dask" / "manifest.json").read_text())
     assert (manifest["executor"], manifest["workers"]) == ("dask", 2)
+    # the summary shows every point and each circuit's difference from the model there
+    import html5lib
+
+    html = (tmp_path / "local" / "summary.html").read_text()
+    html5lib.HTMLParser(strict=True).parse(html)
+    assert "median" not in html.lower() and "Δ ideal" in html and "Δ hardware" in html
+    import re
+
+    rows = re.findall(r"<tr><td class=\"num\">(\d+)</td>", html)
+    assert rows == ["0", "1", "2", "3"]
+    assert (tmp_path / "local" / "figures" / "difference_vs_stimulus.amplitude.png").is_file()
     assert len(a.rows) == len(b.rows) == 12 and a.failed == b.failed == 0
     pd.testing.assert_frame_equal(_frame(tmp_path / "local"), _frame(tmp_path / "dask"))
     # the ideal circuit reproduces the model's spike counts at every point

@@ -21,6 +21,39 @@ from .spec import SweepSpec
 from .store import rows_frame
 
 MAX_LINES = 6  # combinations of the other grid axes drawn per figure (marker shapes)
+MAX_PANELS = 6  # grid points drawn as Monte Carlo histograms (the first ones)
+POINT_TABLE_ROWS = 200  # rows of the per-point table on the page (all of them: results.parquet)
+#: the figures' and tables' metrics
+SHOWN = ("n_spikes", "rate_hz", "adaptation_ratio", "energy_per_spike_j")
+
+
+def unit_label(key: str) -> str:
+    """A parameter's axis label with its unit from the schema: ``stimulus.amplitude (A)``."""
+    from dataclasses import fields
+
+    from ..params import TABLES
+
+    table, _, name = key.partition(".")
+    unit = next((f.metadata["unit"] for f in fields(TABLES[table]) if f.name == name), "") if table in TABLES else ""
+    return f"{key} ({unit})" if unit and unit != "1" else key
+
+
+def undefined_reason(row, metric: str) -> str:
+    """Why a row's metric has no value: the failure, or what the metric needs."""
+    if row["status"] == "failed":
+        return f"failed: {row['error']}"
+    per = row.get("spikes_per_period")
+    n = row.get("n_spikes")
+    if metric == "adaptation_ratio":
+        if per is None or len(per) < 2:
+            return "fewer than two whole input periods"
+        if per[0] == 0:
+            return "no spike in the first period"
+        if per[-1] == 0:
+            return "infinite: no spike in the last period"
+    if metric in ("energy_per_spike_j", "isi_adaptation_ratio", "isi_cv") and not n:
+        return "no spikes"
+    return "undefined"
 
 
 def _axis_figures(df: pd.DataFrame, spec: SweepSpec, folder: Path) -> list[tuple[str, Path]]:
@@ -53,7 +86,7 @@ def _axis_figures(df: pd.DataFrame, spec: SweepSpec, folder: Path) -> list[tuple
                                 label=f"{engine_of(engine).label}{' · ' + tag if tag else ''}")
             if axis.scale == "log":
                 ax.set_xscale("log")
-            ax.set_xlabel(axis.key)
+            ax.set_xlabel(unit_label(axis.key))
             ax.set_ylabel(REGISTRY[metric].axis_label)
             title = {("rate_hz", "stimulus.amplitude"): "f–I curve: rate vs input amplitude",
                      ("adaptation_ratio", "stimulus.frequency"): "adaptation ratio vs input frequency"}.get(
@@ -73,28 +106,40 @@ def _axis_figures(df: pd.DataFrame, spec: SweepSpec, folder: Path) -> list[tuple
 
 
 def _mc_figure(df: pd.DataFrame, spec: SweepSpec, folder: Path) -> list[tuple[str, Path]]:
+    """Monte Carlo histograms, one row of panels per grid point (never pooled across points):
+    rate, adaptation ratio and energy per spike of each engine."""
     from matplotlib.figure import Figure
 
     if spec.mc < 2:
         return []
     ok = df[df.status == "ok"]
     metrics = ["rate_hz", "adaptation_ratio", "energy_per_spike_j"]
-    fig = Figure(figsize=(12, 3.8))
-    axes = fig.subplots(1, 3)
-    for ax, metric in zip(axes, metrics):
-        for engine in spec.engines:
-            v = ok[ok.engine == engine][metric].dropna()
-            v = v[np.isfinite(v)]
-            if v.size:
-                ax.hist(v, bins=min(40, max(5, v.size // 5)), alpha=0.5, color=engine_of(engine).color,
-                        label=f"{engine_of(engine).label} (n={v.size})")
-        ax.set_xlabel(REGISTRY[metric].axis_label)
-        ax.set_ylabel("points")
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    grid_points = sorted(df.grid_index.unique())[:MAX_PANELS]
+    fig = Figure(figsize=(12, 3.2 * len(grid_points) + 0.6))
+    axes = np.atleast_2d(fig.subplots(len(grid_points), 3, squeeze=False))
+    keys = [a.key for a in spec.grid]
+    for r, g in enumerate(grid_points):
+        here = ok[ok.grid_index == g]
+        first = df[df.grid_index == g].iloc[0]
+        tag = ", ".join(f"{k}={first[k]:.3g}" if isinstance(first[k], float) else f"{k}={first[k]}" for k in keys)
+        for ax, metric in zip(axes[r], metrics):
+            for engine in spec.engines:
+                v = here[here.engine == engine][metric].dropna()
+                v = v[np.isfinite(v)]
+                if v.size:
+                    ax.hist(v, bins=min(40, max(5, v.size // 5)), alpha=0.5, color=engine_of(engine).color,
+                            label=f"{engine_of(engine).label} (n={v.size})")
+            ax.set_xlabel(REGISTRY[metric].axis_label)
+            ax.set_ylabel("samples")
+            ax.grid(alpha=0.3)
+            if tag:
+                ax.set_title(tag, fontsize=8)
+            if ax.patches:
+                ax.legend(fontsize=7)
     varied = ", ".join(f"{v.key} {v.dist} {v.spread:g}" for v in spec.vary)
-    pooled = " (all grid points pooled)" if spec.grid else ""
-    title = f"Monte Carlo: {spec.mc} samples, seed {spec.seed}; {varied}{pooled}"
+    shown = f"; the first {len(grid_points)} of {df.grid_index.nunique()} grid points" if (
+        df.grid_index.nunique() > len(grid_points)) else ""
+    title = f"Monte Carlo: {spec.mc} samples per grid point, seed {spec.seed}; {varied}{shown}"
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     path = folder / "mc_histograms.png"
@@ -102,30 +147,120 @@ def _mc_figure(df: pd.DataFrame, spec: SweepSpec, folder: Path) -> list[tuple[st
     return [(title, path)]
 
 
-def summary_table(df: pd.DataFrame, spec: SweepSpec) -> list[dict]:
+def _difference_figures(df: pd.DataFrame, spec: SweepSpec, folder: Path) -> list[tuple[str, Path]]:
+    """Each circuit minus the model, per point, against every numeric grid axis: the
+    difference in spikes and the relative difference in rate."""
+    from matplotlib.figure import Figure
+
+    diffs = differences(df, spec)
+    if diffs.empty:
+        return []
     out = []
-    for engine in spec.engines:
-        e = df[df.engine == engine]
-        ok = e[e.status == "ok"]
-        out.append({"engine": engine, "rows": int(len(e)), "ok": int(len(ok)), "failed": int(len(e) - len(ok)),
-                    "median_rate_hz": _median(ok.rate_hz), "median_adaptation_ratio": _median(ok.adaptation_ratio),
-                    "median_energy_per_spike_j": _median(ok.energy_per_spike_j),
-                    "median_wall_s": _median(e.wall_s)})
+    for axis in spec.grid:
+        if not all(isinstance(v, (int, float)) for v in axis.values) or len(axis.values) < 2:
+            continue
+        fig = Figure(figsize=(11, 4))
+        ax1, ax2 = fig.subplots(1, 2)
+        for circuit, d in diffs.groupby("engine"):
+            style = dict(color=engine_of(circuit).color, marker="o", ms=3, ls="none", label=engine_of(circuit).label)
+            ax1.plot(d[axis.key], d["d_n_spikes"], **style)
+            ax2.plot(d[axis.key], 100 * d["rel_rate"], **style)
+        for ax, label in ((ax1, "spikes, circuit − model"), (ax2, "rate, (circuit − model) / model (%)")):
+            ax.axhline(0, color="black", lw=0.6)
+            ax.set_xlabel(unit_label(axis.key))
+            ax.set_ylabel(label)
+            if axis.scale == "log":
+                ax.set_xscale("log")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+        title = f"circuit against model vs {axis.key}"
+        fig.suptitle(title, fontsize=10)
+        fig.tight_layout()
+        path = folder / f"difference_vs_{axis.key}.png"
+        fig.savefig(path, dpi=110)
+        out.append((title, path))
     return out
 
 
-def _median(s: pd.Series) -> float | None:
-    s = s.dropna()
-    s = s[np.isfinite(s)]
-    return float(s.median()) if len(s) else None
+def differences(df: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:
+    """Per point and SPICE engine where both it and the model ran: the circuit's spikes,
+    rate and adaptation ratio minus the model's, absolute and relative (to the model)."""
+    keys = spec.keys
+    ode = df[(df.engine == "ode") & (df.status == "ok")].set_index("point")
+    rows = []
+    for _, r in df[(df.engine != "ode") & (df.status == "ok")].iterrows():
+        if r.point not in ode.index:
+            continue
+        m = ode.loc[r.point]
+        row = {"point": r.point, "engine": r.engine, **{k: r[k] for k in keys}}
+        for name, metric in (("n_spikes", "n_spikes"), ("rate", "rate_hz"), ("adaptation", "adaptation_ratio")):
+            a, b = r[metric], m[metric]
+            defined = not (pd.isna(a) or pd.isna(b))
+            row[f"d_{name}"] = float(a - b) if defined else None
+            row[f"rel_{name}"] = float((a - b) / b) if defined and b else None
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def summary_table(df: pd.DataFrame, spec: SweepSpec) -> list[dict]:
+    """Rows per engine and how they ended (no statistics across the grid: a median of an
+    f-I curve means nothing)."""
+    out = []
+    for engine in spec.engines:
+        e = df[df.engine == engine]
+        out.append({"engine": engine, "rows": int(len(e)), "ok": int((e.status == "ok").sum()),
+                    "failed": int((e.status == "failed").sum()), "stuck": int((e.status == "stuck").sum()),
+                    "wall_s": float(e.wall_s.sum())})
+    return out
+
+
+def point_rows(df: pd.DataFrame, spec: SweepSpec, limit: int = POINT_TABLE_ROWS) -> list[dict]:
+    """The per-point table: each point's swept values and, per engine, its status and
+    metrics (an undefined metric with its reason), then each circuit's difference from the
+    model."""
+    from ..units import format_quantity
+
+    diffs = differences(df, spec)
+    by_point = {p: g for p, g in df.groupby("point")}
+    out = []
+    for point in sorted(by_point)[:limit]:
+        g = by_point[point]
+        first = g.iloc[0]
+        cells: dict = {}
+        for _, r in g.iterrows():
+            shown = {}
+            for metric in SHOWN:
+                value = r[metric]
+                if pd.isna(value) and r.status == "failed":
+                    shown[metric] = "–"  # the failure is listed with its reason below the table
+                elif pd.isna(value):
+                    shown[metric] = f"n/a ({undefined_reason(r, metric)})"
+                elif REGISTRY[metric].kind == "int":
+                    shown[metric] = str(int(value))
+                else:
+                    shown[metric] = format_quantity(float(value), REGISTRY[metric].unit)
+            cells[r.engine] = {"status": r.status, **shown}
+        d = diffs[diffs.point == point] if not diffs.empty else diffs
+        delta = {r.engine: {"spikes": "n/a" if r.d_n_spikes is None or pd.isna(r.d_n_spikes) else f"{r.d_n_spikes:+.0f}",
+                            "rate": "n/a" if pd.isna(r.rel_rate) else f"{100 * r.rel_rate:+.2f} %",
+                            "adaptation": "n/a" if pd.isna(r.d_adaptation) else f"{r.d_adaptation:+.3g}"}
+                 for _, r in d.iterrows()}
+        out.append({"point": int(point), "values": {k: first[k] for k in spec.keys}, "engines": cells,
+                    "delta": delta})
+    return out
 
 
 def _page_context(result: SweepResult, table: list[dict], df: pd.DataFrame,
-                  figures: list[tuple[str, Path]]) -> dict:
+                  figures: list[tuple[str, Path]], prov: dict) -> dict:
     """What summary.md and summary.html show (the same content in both)."""
     from ..pages import number
 
     spec = result.spec
+    swept = set(spec.keys)
+    base = [{"key": k, "value": number(v) if not isinstance(v, str) else v}
+            for k, v in result.base.flat().items()
+            if k not in swept and k.split(".")[0] in ("memristor", "neuron", "stimulus", "simulation")
+            or (k.startswith("hardware.") and "hardware" in spec.engines and k not in swept)]
     grid = []
     for a in spec.grid:
         vals = a.values if len(a.values) <= 6 else (*a.values[:3], "...", *a.values[-2:])
@@ -135,6 +270,10 @@ def _page_context(result: SweepResult, table: list[dict], df: pd.DataFrame,
             "n_points": df.point.nunique(), "engines": list(spec.engines), "n_failed": int(len(failed)),
             "grid": grid, "vary": spec.vary, "mc": spec.mc, "seed": spec.seed, "table": table,
             "failed": [r for _, r in failed.head(20).iterrows()], "figures": figures, "results_file": RESULTS_FILE,
+            "points": point_rows(df, spec), "circuits": [e for e in spec.engines if e != "ode"],
+            "has_ode": "ode" in spec.engines, "keys": spec.keys, "labels": {k: unit_label(k) for k in spec.keys},
+            "point_limit": POINT_TABLE_ROWS, "shown": SHOWN,
+            "metric_labels": {m: REGISTRY[m].label for m in SHOWN}, "base": base, "prov": prov,
             "energy_note": "Energy per spike: energy delivered by the input current source (∫ v_c i_in dt) / spikes."}
 
 
@@ -157,7 +296,8 @@ def _write_outputs(result: SweepResult, command: str, executor: str, workers: in
     check_outputs_ours(out)  # nothing of someone else's is in the way (exit 3 otherwise)
     stage = Path(tempfile.mkdtemp(prefix=".figures.", suffix=".part", dir=out))
     try:
-        figures = _axis_figures(df, result.spec, stage) + _mc_figure(df, result.spec, stage)
+        figures = (_axis_figures(df, result.spec, stage) + _difference_figures(df, result.spec, stage)
+                   + _mc_figure(df, result.spec, stage))
         names = [f"figures/{p.name}" for _, p in figures]
         check_outputs_ours(out)
         record_files(out, pending=[*SWEEP_OUTPUTS, *names])
@@ -172,11 +312,12 @@ def _write_outputs(result: SweepResult, command: str, executor: str, workers: in
     table = summary_table(df, result.spec)
     from ..pages import render
 
-    page = _page_context(result, table, df, figures)
+    spice_used = any(e != "ode" for e in result.spec.engines)
+    prov = record(command, ngspice=spice_used)
+    page = _page_context(result, table, df, figures, prov)
     write_text_atomic(out / "summary.md", render("summary.md.j2", **page))
     write_text_atomic(out / "summary.html", render("summary.html.j2", **page))
-    spice_used = any(e != "ode" for e in result.spec.engines)
-    manifest = {**record(command, ngspice=spice_used),
+    manifest = {**prov,
                 "spec": result.spec.to_dict(), "base_params": result.base.to_dict(),
                 "executor": executor, "workers": workers, "rows": len(df), "failed": int((df.status != "ok").sum()),
                 "new_rows_this_run": result.new_rows, "wall_s_this_run": result.wall_s,
