@@ -241,7 +241,7 @@ def point_rows(df: pd.DataFrame, spec: SweepSpec, limit: int = POINT_TABLE_ROWS)
                     shown[metric] = format_quantity(float(value), REGISTRY[metric].unit)
             cells[r.engine] = {"status": r.status, **shown}
         d = diffs[diffs.point == point] if not diffs.empty else diffs
-        delta = {r.engine: {"spikes": "n/a" if r.d_n_spikes is None or pd.isna(r.d_n_spikes) else f"{r.d_n_spikes:+.0f}",
+        delta = {r.engine: {"spikes": "n/a" if pd.isna(r.d_n_spikes) else f"{r.d_n_spikes:+.0f}",
                             "rate": "n/a" if pd.isna(r.rel_rate) else f"{100 * r.rel_rate:+.2f} %",
                             "adaptation": "n/a" if pd.isna(r.d_adaptation) else f"{r.d_adaptation:+.3g}"}
                  for _, r in d.iterrows()}
