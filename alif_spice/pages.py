@@ -17,6 +17,19 @@ def number(value) -> str:
     return "n/a" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+def precise(value) -> str:
+    """A parameter or swept value: 10 significant digits (a fine grid's points stay apart),
+    "auto" for None (a designed hardware value), a word as is."""
+    if value is None:
+        return "auto"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        try:
+            value = float(value)  # numpy scalars
+        except (TypeError, ValueError):
+            return str(value)
+    return f"{value:.10g}"
+
+
 def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode()
 
@@ -27,6 +40,7 @@ def _environment() -> jinja2.Environment:
         autoescape=jinja2.select_autoescape(["html.j2"], default_for_string=False, default=False),
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["num"] = number
+    env.filters["precise"] = precise
     env.filters["quantity"] = format_quantity
     env.filters["data_uri"] = _data_uri
     return env

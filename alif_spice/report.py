@@ -21,6 +21,7 @@ from .provenance import record
 from .units import format_quantity
 
 MAX_POINTS = 4000
+SPIKE_ROWS = 200  # matched spikes (and missing, extra) listed on the page; all in spike_matches.csv
 
 
 def _decimate(t: np.ndarray, y: np.ndarray, n: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray]:
@@ -178,11 +179,15 @@ def _html(result: CaseResult, figures: list[tuple[str, Path, str]], prov: dict, 
         f"{c.circuit}.{c.name}" for c in result.checks if not c.passed)
     engines = [("ode", engine_of("ode").label)] + [(c, engine_of(c).label) for c in result.spice]
     matches = spike_matches(result)
-    spikes = [{"circuit": c, "label": engine_of(c).label,
-               "matched": matches[(matches.circuit == c) & (matches.kind == "matched")].itertuples(),
-               "missing": matches[(matches.circuit == c) & (matches.kind == "missing")].t_model_s.tolist(),
-               "extra": matches[(matches.circuit == c) & (matches.kind == "extra")].t_circuit_s.tolist()}
-              for c in result.spice]
+    spikes = []
+    for c in result.spice:
+        mine = matches[matches.circuit == c]
+        matched, missing, extra = (mine[mine.kind == k] for k in ("matched", "missing", "extra"))
+        spikes.append({"circuit": c, "label": engine_of(c).label, "n_matched": len(matched),
+                       "n_missing": len(missing), "n_extra": len(extra), "limit": SPIKE_ROWS,
+                       "matched": list(matched.head(SPIKE_ROWS).itertuples()),
+                       "missing": missing.t_model_s.head(SPIKE_ROWS).tolist(),
+                       "extra": extra.t_circuit_s.head(SPIKE_ROWS).tolist()})
     return render("report.html.j2", title=f"alif-spice: {result.case.name}", case=result.case, status=status,
                   wall=wall, prov=prov, notes=result.notes, energy=energy_statement(result), checks=result.checks,
                   figures=figures, metric_rows=metric_rows, params=parameter_rows(result), engines=engines,
@@ -201,9 +206,13 @@ def figure_texts(result: CaseResult, span: tuple[float, float], zoomed: bool) ->
     """Each figure's (title, caption): what it shows and what to look for."""
     ref = f" (cf. {result.case.reference})" if result.case.reference else ""
     periods = result.case.zoom_periods
-    zoom_title = (f"Zoom on {format_quantity(span[0], 's')} to {format_quantity(span[1], 's')}" if zoomed
+    whole = SquareWave.from_params(result.params).period_starts(result.params.simulation.t_stop).size
+    zoom_title = (f"Zoom on {format_quantity(span[0], 's')} to {format_quantity(span[1], 's')}"
+                  if zoomed or whole < periods
                   else f"Zoom on the first {periods} input period{'s' if periods != 1 else ''}")
-    return {
+    isi = ("Each spike's interval to the previous one (log scale): the in-burst intervals lengthen as "
+           "the neuron adapts" + ("; the long intervals are the gaps between input periods." if whole > 1 else "."))
+    texts = {
         "signals": ("Signals over the whole run" + ref,
                     "Input current, memristor voltage v_mem (threshold v_th dotted), memristor state x and "
                     "capacitor voltage v_c of the RK4 model and of each circuit, with their spike rasters. "
@@ -211,13 +220,14 @@ def figure_texts(result: CaseResult, span: tuple[float, float], zoomed: bool) ->
         "zoom": (zoom_title,
                  "The same signals spike by spike: each reset, the refractory hold and the timing of the "
                  "circuits' spikes against the model's."),
-        "isi": ("Inter-spike intervals",
-                "Each spike's interval to the previous one (log scale): the in-burst intervals lengthen as "
-                "the neuron adapts; the long intervals are the gaps between input periods."),
+        "isi": ("Inter-spike intervals", isi),
         "per_period": ("Spikes and energy per input period",
                        "Spikes in each input period (left) and the input source's energy per spike (right), "
                        "for the model and each circuit."),
     }
+    if not whole:  # no whole input period: nothing to draw per period
+        del texts["per_period"]
+    return texts
 
 
 def write_report(result: CaseResult, out_dir: str | Path | OutputDir, wall: float,
@@ -325,7 +335,10 @@ def parameter_rows(result: CaseResult) -> list[dict]:
     from .devices import get as device
     from .params import TABLES
 
+    from .hardware import effective_hardware
+
     p = result.params
+    designed = effective_hardware(p) if "hardware" in result.case.circuits else None
     used = {"memristor": ("model", *device(p.memristor.model).params), "neuron": None, "stimulus": None,
             "simulation": None}
     if "hardware" in result.case.circuits:
@@ -337,8 +350,12 @@ def parameter_rows(result: CaseResult) -> list[dict]:
                 continue
             value = getattr(getattr(p, table), f.name)
             unit = f.metadata["unit"]
-            shown = ("auto" if value is None else value if isinstance(value, str)
-                     else format_quantity(value, "" if unit == "1" else unit, digits=6))
+            shown_unit = "" if unit == "1" else unit
+            if value is None and designed is not None:  # "auto": the value designed and used
+                shown = format_quantity(getattr(designed, f.name), shown_unit, digits=10) + " (designed)"
+            else:
+                shown = ("auto" if value is None else value if isinstance(value, str)
+                         else format_quantity(value, shown_unit, digits=10))
             rows.append({"key": f"{table}.{f.name}", "value": shown, "unit": unit or "–",
                          "meaning": f.metadata["doc"]})
     return rows

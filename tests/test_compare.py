@@ -157,6 +157,7 @@ def test_report_tables_agree_with_the_metrics_and_every_link_resolves(paper_repo
     assert "<code>neuron.c</code></td><td class=\"num\">22 nF</td>" in html
     assert "iv.amplitude" not in html and "memristor.alpha_f" not in html
     assert "hardware.opamp_gbw" in html  # the hardware circuit runs
+    assert re.search(r"<code>hardware\.v_pos</code></td><td class=\"num\">[0-9.]+ V \(designed\)", html)
     # every link is a file of the folder, and every file is linked
     links = set(re.findall(r'href="([^"#]+)"', html))
     assert all((out / link).is_file() for link in links), links

@@ -59,6 +59,10 @@ def test_a_sweep_over_device_models(short, tmp_path):
     import html5lib
 
     html5lib.HTMLParser(strict=True).parse((tmp_path / "s" / "summary.html").read_text())
+    # with a numeric axis beside it: figures against the numeric axis, one line per model
+    spec = build_spec(base, grid=["memristor.model=mms,gmms", "stimulus.amplitude=1m,2m"])
+    res = run_sweep(tmp_path / "s2", spec, base, progress=False)
+    assert res.failed == 0 and (tmp_path / "s2" / "figures" / "rate_vs_stimulus.amplitude.png").is_file()
 
 
 def test_summary_shows_every_point_and_why_a_value_is_undefined(short, tmp_path):
@@ -73,6 +77,16 @@ def test_summary_shows_every_point_and_why_a_value_is_undefined(short, tmp_path)
     assert "n/a (no spike in the first period)" in quiet and "n/a (no spikes)" in quiet
     assert "n/a" not in loud and "kHz" in loud
     assert "stimulus.amplitude (A)" in md  # swept values with their unit
+    # values at full precision: the preset's temperature, and a fine grid's distinct points
+    assert "| `memristor.temperature` | 301.7175 |" in md
+    spec = build_spec(base, grid=["stimulus.amplitude=1m:1.001m:3", "neuron.c=1e-15,22n"])
+    run_sweep(tmp_path / "fine", spec, base, progress=False)
+    md = (tmp_path / "fine" / "summary.md").read_text()
+    for value in ("0.001 |", "0.0010005 |", "0.001001 |"):
+        assert value in md
+    # the failed rows (c = 1 fF breaks the RK4 step rule) are counted and listed on one line each
+    assert "3 failed, 0 stuck" in md and "## Rows that failed or got stuck (3)" in md
+    assert md.count("(ode, failed): simulation.dt: must be <=") == 3
 
 
 def test_spec_is_checked_against_the_parameters(paper):

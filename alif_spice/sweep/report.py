@@ -27,6 +27,18 @@ POINT_TABLE_ROWS = 200  # rows of the per-point table on the page (all of them: 
 SHOWN = ("n_spikes", "rate_hz", "adaptation_ratio", "energy_per_spike_j")
 
 
+def _short(value) -> str:
+    """A grid value in a legend or panel title: 3 significant digits for a number, a word as is."""
+    return f"{value:.3g}" if isinstance(value, (int, float, np.number)) else str(value)
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """An error text for the page: one line, at most ``limit`` characters (the whole text is in
+    results.parquet)."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def unit_label(key: str) -> str:
     """A parameter's axis label with its unit from the schema: ``stimulus.amplitude (A)``."""
     from dataclasses import fields
@@ -61,8 +73,10 @@ def _axis_figures(df: pd.DataFrame, spec: SweepSpec, folder: Path) -> list[tuple
     Monte Carlo samples as mean ± std)."""
     from matplotlib.figure import Figure
 
-    out = []
+    out: list[tuple[str, Path]] = []
     ok = df[df.status == "ok"]
+    if ok.empty:  # nothing to draw
+        return out
     for axis in spec.grid:
         if not all(isinstance(v, (int, float)) for v in axis.values) or len(axis.values) < 2:
             continue
@@ -73,7 +87,7 @@ def _axis_figures(df: pd.DataFrame, spec: SweepSpec, folder: Path) -> list[tuple
             groups = list(ok.groupby(others)) if others else [((), ok)]
             for li, (gkey, g) in enumerate(groups[:MAX_LINES]):
                 gkey = gkey if isinstance(gkey, tuple) else (gkey,)
-                tag = ", ".join(f"{k}={v:.3g}" for k, v in zip(others, gkey))
+                tag = ", ".join(f"{k}={_short(v)}" for k, v in zip(others, gkey))
                 for engine in spec.engines:
                     e = g[g.engine == engine].groupby(axis.key)[metric]
                     mean, std = e.mean(), e.std()
@@ -110,9 +124,9 @@ def _mc_figure(df: pd.DataFrame, spec: SweepSpec, folder: Path) -> list[tuple[st
     rate, adaptation ratio and energy per spike of each engine."""
     from matplotlib.figure import Figure
 
-    if spec.mc < 2:
-        return []
     ok = df[df.status == "ok"]
+    if spec.mc < 2 or ok.empty:
+        return []
     metrics = ["rate_hz", "adaptation_ratio", "energy_per_spike_j"]
     grid_points = sorted(df.grid_index.unique())[:MAX_PANELS]
     fig = Figure(figsize=(12, 3.2 * len(grid_points) + 0.6))
@@ -121,7 +135,7 @@ def _mc_figure(df: pd.DataFrame, spec: SweepSpec, folder: Path) -> list[tuple[st
     for r, g in enumerate(grid_points):
         here = ok[ok.grid_index == g]
         first = df[df.grid_index == g].iloc[0]
-        tag = ", ".join(f"{k}={first[k]:.3g}" if isinstance(first[k], float) else f"{k}={first[k]}" for k in keys)
+        tag = ", ".join(f"{k}={_short(first[k])}" for k in keys)
         for ax, metric in zip(axes[r], metrics):
             for engine in spec.engines:
                 v = here[here.engine == engine][metric].dropna()
@@ -253,23 +267,27 @@ def point_rows(df: pd.DataFrame, spec: SweepSpec, limit: int = POINT_TABLE_ROWS)
 def _page_context(result: SweepResult, table: list[dict], df: pd.DataFrame,
                   figures: list[tuple[str, Path]], prov: dict) -> dict:
     """What summary.md and summary.html show (the same content in both)."""
-    from ..pages import number
+    from ..pages import precise
 
     spec = result.spec
     swept = set(spec.keys)
-    base = [{"key": k, "value": number(v) if not isinstance(v, str) else v}
+    base = [{"key": k, "value": precise(v)}
             for k, v in result.base.flat().items()
             if k not in swept and k.split(".")[0] in ("memristor", "neuron", "stimulus", "simulation")
             or (k.startswith("hardware.") and "hardware" in spec.engines and k not in swept)]
     grid = []
     for a in spec.grid:
         vals = a.values if len(a.values) <= 6 else (*a.values[:3], "...", *a.values[-2:])
-        grid.append({"key": a.key, "scale": a.scale, "count": len(a.values), "shown": [number(v) for v in vals]})
-    failed = df[df.status != "ok"]
+        grid.append({"key": a.key, "scale": a.scale, "count": len(a.values), "shown": [precise(v) for v in vals]})
+    failed = df[df.status != "ok"]  # failed or stuck, each with its reason
     return {"title": f"alif-spice sweep {result.out_dir.name}", "name": result.out_dir.name, "rows": len(df),
-            "n_points": df.point.nunique(), "engines": list(spec.engines), "n_failed": int(len(failed)),
+            "n_points": df.point.nunique(), "engines": list(spec.engines),
+            "n_failed": int((df.status == "failed").sum()), "n_stuck": int((df.status == "stuck").sum()),
+            "n_not_ok": int(len(failed)), "listed": 20,
             "grid": grid, "vary": spec.vary, "mc": spec.mc, "seed": spec.seed, "table": table,
-            "failed": [r for _, r in failed.head(20).iterrows()], "figures": figures, "results_file": RESULTS_FILE,
+            "failed": [{"point": r.point, "engine": r.engine, "status": r.status, "error": _one_line(r.error)}
+                       for _, r in failed.head(20).iterrows()],
+            "figures": figures, "results_file": RESULTS_FILE,
             "points": point_rows(df, spec), "circuits": [e for e in spec.engines if e != "ode"],
             "has_ode": "ode" in spec.engines, "keys": spec.keys, "labels": {k: unit_label(k) for k in spec.keys},
             "point_limit": POINT_TABLE_ROWS, "shown": SHOWN,
