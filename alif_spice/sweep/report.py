@@ -161,12 +161,11 @@ def _mc_figure(df: pd.DataFrame, spec: SweepSpec, folder: Path) -> list[tuple[st
     return [(title, path)]
 
 
-def _difference_figures(df: pd.DataFrame, spec: SweepSpec, folder: Path) -> list[tuple[str, Path]]:
+def _difference_figures(diffs: pd.DataFrame, spec: SweepSpec, folder: Path) -> list[tuple[str, Path]]:
     """Each circuit minus the model, per point, against every numeric grid axis: the
     difference in spikes and the relative difference in rate."""
     from matplotlib.figure import Figure
 
-    diffs = differences(df, spec)
     if diffs.empty:
         return []
     out = []
@@ -228,13 +227,12 @@ def summary_table(df: pd.DataFrame, spec: SweepSpec) -> list[dict]:
     return out
 
 
-def point_rows(df: pd.DataFrame, spec: SweepSpec, limit: int = POINT_TABLE_ROWS) -> list[dict]:
+def point_rows(df: pd.DataFrame, spec: SweepSpec, diffs: pd.DataFrame, limit: int = POINT_TABLE_ROWS) -> list[dict]:
     """The per-point table: each point's swept values and, per engine, its status and
     metrics (an undefined metric with its reason), then each circuit's difference from the
     model."""
     from ..units import format_quantity
 
-    diffs = differences(df, spec)
     by_point = {p: g for p, g in df.groupby("point")}
     out = []
     for point in sorted(by_point)[:limit]:
@@ -265,7 +263,7 @@ def point_rows(df: pd.DataFrame, spec: SweepSpec, limit: int = POINT_TABLE_ROWS)
 
 
 def _page_context(result: SweepResult, table: list[dict], df: pd.DataFrame,
-                  figures: list[tuple[str, Path]], prov: dict) -> dict:
+                  figures: list[tuple[str, Path]], prov: dict, diffs: pd.DataFrame) -> dict:
     """What summary.md and summary.html show (the same content in both)."""
     from ..pages import precise
 
@@ -288,7 +286,7 @@ def _page_context(result: SweepResult, table: list[dict], df: pd.DataFrame,
             "failed": [{"point": r.point, "engine": r.engine, "status": r.status, "error": _one_line(r.error)}
                        for _, r in failed.head(20).iterrows()],
             "figures": figures, "results_file": RESULTS_FILE,
-            "points": point_rows(df, spec), "circuits": [e for e in spec.engines if e != "ode"],
+            "points": point_rows(df, spec, diffs), "circuits": [e for e in spec.engines if e != "ode"],
             "has_ode": "ode" in spec.engines, "keys": spec.keys, "labels": {k: unit_label(k) for k in spec.keys},
             "point_limit": POINT_TABLE_ROWS, "shown": SHOWN,
             "metric_labels": {m: REGISTRY[m].label for m in SHOWN}, "base": base, "prov": prov,
@@ -312,9 +310,10 @@ def _write_outputs(result: SweepResult, command: str, executor: str, workers: in
     out = result.out_dir
     df = rows_frame(result.rows, result.spec)
     check_outputs_ours(out)  # nothing of someone else's is in the way (exit 3 otherwise)
+    diffs = differences(df, result.spec)  # once: the figures and the per-point table
     stage = Path(tempfile.mkdtemp(prefix=".figures.", suffix=".part", dir=out))
     try:
-        figures = (_axis_figures(df, result.spec, stage) + _difference_figures(df, result.spec, stage)
+        figures = (_axis_figures(df, result.spec, stage) + _difference_figures(diffs, result.spec, stage)
                    + _mc_figure(df, result.spec, stage))
         names = [f"figures/{p.name}" for _, p in figures]
         check_outputs_ours(out)
@@ -332,7 +331,7 @@ def _write_outputs(result: SweepResult, command: str, executor: str, workers: in
 
     spice_used = any(e != "ode" for e in result.spec.engines)
     prov = record(command, ngspice=spice_used)
-    page = _page_context(result, table, df, figures, prov)
+    page = _page_context(result, table, df, figures, prov, diffs)
     write_text_atomic(out / "summary.md", render("summary.md.j2", **page))
     write_text_atomic(out / "summary.html", render("summary.html.j2", **page))
     manifest = {**prov,
