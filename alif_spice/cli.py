@@ -435,12 +435,23 @@ def _late_interrupt(signum, frame) -> None:  # Ctrl-C after the command's work i
     _INTERRUPTED_LATE = True
 
 
+def _in_compiler_callback(frame) -> bool:
+    """Whether ``frame`` runs inside numba's compiler (llvmlite) or in anything it calls:
+    the signal can land in a ctypes helper called from llvmlite's object-cache callback."""
+    while frame is not None:
+        if "llvmlite" in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _first_interrupt(signum, frame) -> None:
     """Ctrl-C: stop the work (KeyboardInterrupt); a second one while cleaning up is
     only noted, so the clean-up (ending ngspice, removing partial files) completes."""
-    if frame is not None and "llvmlite" in frame.f_code.co_filename:
-        # inside the compiler's ctypes callback, where Python would print the exception
-        # and drop it: ask again in a moment, outside the callback
+    if _in_compiler_callback(frame):
+        # inside the compiler's ctypes callback, where Python would print the exception,
+        # drop it and leave LLVM in a state that can crash the process: ask again in a
+        # moment, outside the callback
         import threading
 
         retry = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT))

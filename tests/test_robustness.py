@@ -248,3 +248,41 @@ def test_soak_500_consecutive_spice_runs(paper):
     assert len(counts) == 1  # every run the same transient
     print(f"soak: 500 runs in {time.perf_counter() - t0:.1f} s, RSS growth {growth:.1f} MB")
     assert growth < 50
+
+
+def _call_from(filenames, handler):
+    """Call ``handler(SIGINT, frame)`` from nested frames whose code claims ``filenames``
+    (outermost first), as when a signal lands in a ctypes helper run from llvmlite's
+    object-cache callback while numba compiles."""
+    import sys
+
+    namespace = {"handler": handler, "signal": signal, "sys": sys}
+    inner = "handler(signal.SIGINT, sys._getframe())"
+    for depth, name in enumerate(reversed(filenames)):
+        exec(compile(f"def f{depth}():\n    {inner}\n", name, "exec"), namespace)
+        inner = f"f{depth}()"
+    exec(compile(inner, "<test>", "exec"), namespace)
+
+
+def test_ctrl_c_inside_the_compilers_callback_is_asked_again_outside_it(monkeypatch):
+    from alif_spice import cli
+
+    kills = []
+    monkeypatch.setattr(os, "kill", lambda pid, sig: kills.append((pid, sig)))
+    saved = signal.getsignal(signal.SIGINT)
+    try:
+        # landing in a ctypes helper two frames below llvmlite: no exception there (it
+        # would be printed and dropped, and LLVM left half-done), a retry shortly after
+        _call_from(["/x/llvmlite/binding/executionengine.py", "/usr/lib/ctypes/__init__.py"],
+                   cli._first_interrupt)
+        deadline = time.monotonic() + 5
+        while not kills:
+            assert time.monotonic() < deadline, "no retry"
+            time.sleep(0.01)
+        assert kills == [(os.getpid(), signal.SIGINT)]
+        # outside the compiler the same Ctrl-C stops the work at once
+        with pytest.raises(KeyboardInterrupt):
+            _call_from(["/x/numba/core/dispatcher.py", "/usr/lib/ctypes/__init__.py"],
+                       cli._first_interrupt)
+    finally:
+        signal.signal(signal.SIGINT, saved)
