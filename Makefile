@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 OUT    ?= results/paper
 
-.PHONY: run test lint test-ngspice-next install system bench mutation clean
+.PHONY: run test lint test-ngspice-next install system browser bench mutation clean
 
 ## Debian packages: ngspice + its shared library (PySpice's backend), venv support
 system:
@@ -22,6 +22,15 @@ system:
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y $$missing; \
+	fi
+
+## the browser the report tests drive: Debian's Chromium and its WebDriver (tests only;
+## where neither can be installed, the browser tests are skipped and say why)
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+	  echo "installing Debian packages: chromium chromium-driver"; \
+	  { $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium chromium-driver; } \
+	  || echo "no browser could be installed: the browser tests will be skipped"; \
 	fi
 
 $(BIN)/python:
@@ -41,7 +50,7 @@ run: install
 	$(BIN)/alif-spice compare --case paper -o $(OUT); status=$$?; \
 	echo "paper case report: $(OUT)/report.html"; exit $$status
 
-test: install
+test: install browser
 	cd tests && ../$(BIN)/pytest -q
 
 ## style and correctness checks of the code (ruff and mypy, configured in pyproject.toml)
@@ -61,7 +70,7 @@ NGSPICE_NEXT ?= .ngspice-next
 $(NGSPICE_NEXT)/lib/libngspice.so.0:
 	bash tools/ngspice-next.sh $(NGSPICE_NEXT)
 
-test-ngspice-next: install $(NGSPICE_NEXT)/lib/libngspice.so.0
+test-ngspice-next: install browser $(NGSPICE_NEXT)/lib/libngspice.so.0
 	NGSPICE_LIBRARY_PATH=$(abspath $(NGSPICE_NEXT))/lib/libngspice.so.0 $(BIN)/alif-spice --version
 	cd tests && NGSPICE_LIBRARY_PATH=$(abspath $(NGSPICE_NEXT))/lib/libngspice.so.0 \
 	  PATH=$(abspath $(NGSPICE_NEXT))/bin:$$PATH ../$(BIN)/pytest -q

@@ -15,27 +15,15 @@ from .cases import CaseResult
 from .circuits import engine as engine_of
 from .compare import json_ready
 from .files import OutputDir, atomic_dir
+from .interactive import SHOWN, interactive_traces
 from .metrics import METRICS as REGISTRY
 from .stimulus import SquareWave
+from .trace import decimate
 from .provenance import record
 from .units import format_quantity
 
 MAX_POINTS = 4000
 SPIKE_ROWS = 200  # matched spikes (and missing, extra) listed on the page; all in spike_matches.csv
-
-
-def _decimate(t: np.ndarray, y: np.ndarray, n: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray]:
-    """At most ~n points per line, keeping each bucket's min and max (spikes stay visible)."""
-    if t.size <= n:
-        return t, y
-    size = -(-t.size // (n // 2))  # buckets of equal size covering every sample
-    k = -(-t.size // size)
-    # the last bucket padded with the last value (a padded index means the last sample)
-    yb = np.concatenate([y, np.full(k * size - t.size, y[-1])]).reshape(k, size)
-    base = np.arange(k) * size
-    keep = [base + yb.argmin(axis=1), base + yb.argmax(axis=1), [0, t.size - 1]]
-    idx = np.unique(np.minimum(np.concatenate(keep), t.size - 1))
-    return t[idx], y[idx]
 
 
 def _traces(result: CaseResult) -> dict:
@@ -60,7 +48,7 @@ def _fig_signals(result: CaseResult, span: tuple[float, float] | None, title: st
                 continue
             lo, hi = span if span else (tr.time[0], tr.time[-1])
             m = (tr.time >= lo) & (tr.time <= hi)
-            t, y = _decimate(tr.time[m], tr[col][m] * scale)
+            t, y = decimate(tr.time[m], tr[col][m] * scale, MAX_POINTS)
             ax.plot(t * 1e3, y, color=engine_of(name).color, lw=0.8 if name == "ode" else 0.7,
                     ls=engine_of(name).linestyle, label=engine_of(name).label)
         ax.set_ylabel(label)
@@ -164,7 +152,7 @@ def _shown(value, unit: str) -> str:
 
 
 def _html(result: CaseResult, figures: list[tuple[str, Path, str]], prov: dict, wall: float,
-          files: list[str]) -> str:
+          files: list[str], interactive: dict | None = None) -> str:
     from .pages import render
 
     metric_rows = []
@@ -191,7 +179,7 @@ def _html(result: CaseResult, figures: list[tuple[str, Path, str]], prov: dict, 
     return render("report.html.j2", title=f"alif-spice: {result.case.name}", case=result.case, status=status,
                   wall=wall, prov=prov, notes=result.notes, energy=energy_statement(result), checks=result.checks,
                   figures=figures, metric_rows=metric_rows, params=parameter_rows(result), engines=engines,
-                  periods=period_rows(result), spikes=spikes, files=files)
+                  periods=period_rows(result), spikes=spikes, files=files, interactive=interactive)
 
 
 def zoom_span(result: CaseResult, zoom: tuple[float, float] | None = None) -> tuple[float, float]:
@@ -260,6 +248,8 @@ def write_report(result: CaseResult, out_dir: str | Path | OutputDir, wall: floa
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, held)
             _write_data(result, tmp, prov, wall)
+            js, figure, what = interactive_traces(result)
+            interactive = {"js": js, "figure": figure, "what": what, "shown": SHOWN}
             figures = [(titles[name], futures[name].result(), texts[name][1]) for name in titles]
         except BaseException:  # interrupted: end the figure workers now, do not wait
             for proc in list((getattr(pool, "_processes", None) or {}).values()):
@@ -269,7 +259,7 @@ def write_report(result: CaseResult, out_dir: str | Path | OutputDir, wall: floa
         pool.shutdown()
         _JOB = None
         files = sorted(str(f.relative_to(tmp)) for f in tmp.rglob("*") if f.is_file())
-        (tmp / "report.html").write_text(_html(result, figures, prov, wall, files), encoding="utf-8")
+        (tmp / "report.html").write_text(_html(result, figures, prov, wall, files, interactive), encoding="utf-8")
     return (out_dir.path if isinstance(out_dir, OutputDir) else Path(out_dir)) / "report.html"
 
 

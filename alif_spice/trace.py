@@ -135,3 +135,24 @@ def read_trace(path: str | os.PathLike[str], source: str = "file") -> Trace:
     signals = {c: frame[c].to_numpy(dtype=float) for c in frame.columns if c != "time"}
     return Trace(time=frame["time"].to_numpy(dtype=float), signals=signals, spikes=spikes,
                  source=source)
+
+
+def decimate_index(y: np.ndarray, n: int) -> np.ndarray:
+    """The samples of ``y`` that a line thinned to at most ~n points keeps: in each of n/2
+    equal buckets its smallest and largest sample (so narrow spikes stay visible), and the
+    first and last sample; sorted indices (all of them when ``y`` has at most n)."""
+    if y.size <= n:
+        return np.arange(y.size)
+    size = -(-y.size // (n // 2))  # buckets of equal size covering every sample
+    k = -(-y.size // size)
+    # the last bucket padded with the last value (a padded index means the last sample)
+    yb = np.concatenate([y, np.full(k * size - y.size, y[-1])]).reshape(k, size)
+    base = np.arange(k) * size
+    keep = [base + yb.argmin(axis=1), base + yb.argmax(axis=1), [0, y.size - 1]]
+    return np.unique(np.minimum(np.concatenate(keep), y.size - 1))
+
+
+def decimate(t: np.ndarray, y: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A line (t, y) thinned to at most ~n points by :func:`decimate_index`."""
+    idx = decimate_index(y, n)
+    return t[idx], y[idx]
