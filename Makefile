@@ -63,6 +63,8 @@ bench: install
 	$(BIN)/python benchmarks/bench_spice.py
 	$(BIN)/python benchmarks/bench_compare.py
 	$(BIN)/python benchmarks/bench_sweep.py
+	$(BIN)/python -m pip install -q plotly  # the library the interactive traces are measured against
+	$(BIN)/python benchmarks/bench_interactive.py
 
 ## the suite again on the current ngspice release (Debian backports), unpacked into
 ## $(NGSPICE_NEXT) beside the project; the system's ngspice is not touched

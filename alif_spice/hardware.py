@@ -218,9 +218,14 @@ def design(p: Params) -> dict[str, float]:
     v_c_max = n.v_rest + n.v_th * (m.r_on + n.r_s) / m.r_on
     supply = max(V_SUPPLY_MIN, gain / (1 + gain) * v_c_max + hw.opamp_headroom + 1.0,
                  gain * n.v_th + hw.opamp_headroom + 1.0)
-    return {"r_discharge": r_dis, "v_discharge": v_dis, "schmitt_lower": lower, "diffamp_gain": gain,
-            "v_pos": supply if hw.v_pos is None else hw.v_pos,
-            "v_neg": -supply if hw.v_neg is None else hw.v_neg}
+    values = {"r_discharge": r_dis, "v_discharge": v_dis, "schmitt_lower": lower, "diffamp_gain": gain,
+              "v_pos": supply if hw.v_pos is None else hw.v_pos,
+              "v_neg": -supply if hw.v_neg is None else hw.v_neg}
+    for key, value in values.items():  # parameters far outside a circuit's range overflow the design
+        if not math.isfinite(value):
+            raise ParamError(f"hardware.{key}: no design for these parameters (it comes out as {value}); "
+                             "check the [neuron], [memristor] and [stimulus] values")
+    return values
 
 
 def effective_hardware(p: Params) -> HardwareParams:

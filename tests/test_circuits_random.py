@@ -164,6 +164,19 @@ def test_impossible_hardware_design_is_refused(tmp_path, sets, words):
     assert run_cli("netlist", "--circuit", "ideal", *args, "-o", tmp_path / "i.cir").returncode == 0
 
 
+def test_a_hardware_design_that_overflows_is_refused_naming_the_value():
+    # values far outside any circuit (found by the fuzz test): the design came out as a
+    # Schmitt level of -inf, and the netlist writer refused it without saying which value
+    from alif_spice import load_params
+    from alif_spice.errors import ParamError
+    from alif_spice.hardware import design
+
+    p = load_params("paper").with_values({"memristor.r_off": 1e300, "stimulus.amplitude": 1e300,
+                                          "neuron.v_rest": 1e300})
+    with pytest.raises(ParamError, match=r"^hardware\.schmitt_lower: no design for these parameters"):
+        design(p)
+
+
 # ------------------------------------------------------------------ shipped cases
 
 
