@@ -39,6 +39,8 @@ class FitSpace:
     values: Callable[[dict[str, float], Any], dict[str, float]]
     #: fitted quantity -> the name it is reported under (a ratio shown as the value it sets)
     shown: dict[str, str] = field(default_factory=dict)
+    #: [memristor] keys the fit holds at the base's values, reported beside the fitted ones
+    held: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,9 @@ class DeviceModel:
     rk4_step_limit: Callable[[Any], float] | None = None
     rk4_step_rule: str = ""  # the limit as a formula, for the error message
     fit: FitSpace | None = None
+    #: (x, [memristor]) -> the device's resistance at state x (Ω; the hardware design's
+    #: estimate of the branch; None: G(x) = x/r_on + (1-x)/r_off)
+    resistance: Callable[[float, Any], float] | None = None
     #: [memristor] values (over the paper preset) where the model differs from the others:
     #: the example of the docs and of the SPICE-against-Python parity test
     example: dict[str, float] = field(default_factory=dict)
@@ -162,7 +167,7 @@ MMS = register(DeviceModel(
         names=("r_on", "ratio", "v_on", "v_off", "tau"),
         bounds={"r_on": (10.0, 1e6), "ratio": (1.05, 1e3), "v_on": (0.005, 3.0), "v_off": (0.001, 3.0),
                 "tau": (1e-8, 10.0), "temperature": (50.0, 2000.0)},
-        values=_mms_fit_values, shown={"ratio": "r_off"})))
+        values=_mms_fit_values, shown={"ratio": "r_off"}, held=("temperature",))))
 
 GMMS = register(DeviceModel(
     name="gmms", label="generalized MMS",
@@ -172,3 +177,56 @@ GMMS = register(DeviceModel(
               ("alpha_f", "beta_f", "alpha_r", "beta_r")),
     branch=_gmms_branch, rk4_step_limit=_gmms_step_limit, rk4_step_rule="2.5*c*(r_s + 1/g_max)",
     example={"phi": 0.6, "alpha_f": 1e-4, "beta_f": 3.0, "alpha_r": 3e-5, "beta_r": 4.0}))
+
+
+# --------------------------------------------------------------------------- VTEAM
+
+
+def _vteam_branch(delta, x, m, r_s):
+    from .memristor import vteam_branch
+
+    return vteam_branch(delta, x, m, r_s)
+
+
+def _vteam_resistance(x: float, m) -> float:
+    return m.r_off + (m.r_on - m.r_off) * x
+
+
+def _vteam_step_limit(p) -> float:
+    """The smaller of RK4's stability limits on the branch's fastest RC time constant,
+    2.5 (r_on + r_s) c, and on the state equation, 2.5 / lambda with lambda = 2p times the
+    largest switching rate over the voltages the memristor sees (up to v_th, where a spike
+    resets it; down to the lowest the input can drive it to): the window's slope at its
+    bound is 2p."""
+    m, n, s = p.memristor, p.neuron, p.stimulus
+    lowest = min(0.0, n.v_reset - n.v_rest, min(s.amplitude, s.low, 0.0) * (n.r_s + m.r_off))
+    v_lo = lowest * m.r_off / (m.r_off + n.r_s)
+    rate = max(m.k_on * max(n.v_th / m.v_on - 1.0, 0.0) ** m.alpha_on,
+               m.k_off * max(-v_lo / m.v_off - 1.0, 0.0) ** m.alpha_off)
+    rc = 2.5 * (m.r_on + n.r_s) * n.c
+    return rc if rate == 0.0 else min(rc, 2.5 / (2.0 * m.p_window * rate))
+
+
+def _vteam_fit_values(theta: dict[str, float], m) -> dict[str, float]:
+    return {"model": "vteam", "r_on": theta["r_on"], "r_off": theta["r_on"] * theta["ratio"],
+            "v_on": theta["v_on"], "v_off": theta["v_off"], "k_on": theta["k_on"], "k_off": theta["k_off"],
+            "alpha_on": m.alpha_on, "alpha_off": m.alpha_off, "p_window": m.p_window, "x0": 0.0}
+
+
+VTEAM = register(DeviceModel(
+    name="vteam", label="VTEAM",
+    description="threshold model (Kvatinsky et al. 2015): power-law rates beyond v_on and -v_off, "
+                "Biolek window, linear R(x)",
+    params=("r_on", "r_off", "v_on", "v_off", "x0", "k_on", "k_off", "alpha_on", "alpha_off", "p_window"),
+    kernel=2, subckt="vteam_memristor", library="vteam_memristor",
+    instance=(("r_on", "r_off", "v_on", "v_off", "x0"), ("k_on", "k_off", "alpha_on", "alpha_off", "p_window")),
+    branch=_vteam_branch, resistance=_vteam_resistance,
+    rk4_step_limit=_vteam_step_limit,
+    rk4_step_rule="min(2.5*(r_on + r_s)*c, 2.5/(2*p_window*rate)), rate the largest switching rate",
+    fit=FitSpace(
+        names=("r_on", "ratio", "v_on", "v_off", "k_on", "k_off"),
+        bounds={"r_on": (10.0, 1e6), "ratio": (1.05, 1e3), "v_on": (0.005, 3.0), "v_off": (0.005, 3.0),
+                "k_on": (1.0, 1e9), "k_off": (1.0, 1e9)},
+        values=_vteam_fit_values, shown={"ratio": "r_off"}, held=("alpha_on", "alpha_off", "p_window")),
+    example={"k_on": 5e3, "k_off": 2e3, "alpha_on": 2.0, "alpha_off": 1.5, "p_window": 1.0,
+             "v_on": 0.3, "v_off": 0.2}))

@@ -430,7 +430,7 @@ def cost(theta: dict[str, float], base: Params, meas: Measurement) -> float:
 
 @dataclass
 class FitResult:
-    params: dict[str, float]  # r_on, r_off, v_on, v_off, tau, temperature
+    params: dict[str, float]  # the fitted [memristor] values (r_off for the ratio) and the held ones
     cost: float
     per_file: dict[str, dict[str, float]]  # label -> cost, cost_current, cost_voltage, r2_current, r2_voltage
     poorly_determined: list[str]
@@ -474,6 +474,9 @@ def fit(measurements: list[Measurement], base: Params | None = None, free_temper
                          "(file_labels makes them from the paths)")
     fitted = space(base)
     box = dict(fitted.bounds, **(bounds or {}))
+    if free_temperature and "temperature" not in box:
+        raise ParamError(f"--free-temperature: the {devices.get(base.memristor.model).label} model has no "
+                         "temperature to fit")
     t_fixed = base.memristor.temperature
     if free_temperature:  # the fixed temperature must lie inside the search
         box["temperature"] = (min(box["temperature"][0], t_fixed), max(box["temperature"][1], t_fixed))
@@ -569,7 +572,9 @@ def _summarise(th, names, measurements, base, box, evals, start) -> FitResult:
     rel, corr, poorly, unknown = _identifiability(residuals, np.log([th[n] for n in names]), names)
     fitted = space(base)
     values = fitted.values(th, base.memristor)
-    params = {k: values[k] for k in [fitted.shown.get(n, n) for n in fitted.names] + ["temperature"]}
+    reported = [fitted.shown.get(n, n) for n in fitted.names]
+    params = {k: values[k] for k in reported + [n for n in names if n not in fitted.names] + list(fitted.held)
+              if k in values}
     return FitResult(params={k: float(v) for k, v in params.items()}, cost=float(np.mean(
                          [v["cost"] for v in per_file.values()])), per_file=per_file,
                      poorly_determined=poorly, relative_std=rel, correlations=corr, evaluations=evals,

@@ -57,6 +57,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from . import devices
 from .errors import ParamError
 from .memristor import resistance
 from .params import HardwareParams, Params
@@ -82,7 +83,8 @@ V_SUPPLY_MIN = 12.0
 
 
 def _r_branch(p: Params, x: float) -> float:
-    return float(resistance(x, p.memristor.r_on, p.memristor.r_off))
+    own = devices.get(p.memristor.model).resistance
+    return float(own(x, p.memristor) if own else resistance(x, p.memristor.r_on, p.memristor.r_off))
 
 
 def _bisect(ok, lo: float, hi: float, steps: int = 80) -> float:

@@ -1,5 +1,6 @@
-"""The mean metastable switch (MMS) memristor and its generalized form — the one place
-their equations live (the registry entries of :mod:`alif_spice.devices` point here).
+"""The device models' equations — the mean metastable switch (MMS) memristor, its
+generalized form and VTEAM — the one place they live (the registry entries of
+:mod:`alif_spice.devices` point here).
 
 Every function is plain arithmetic compiled by numba: it takes floats *or*
 numpy arrays (vectorised) from Python, and the ODE kernel (:mod:`alif_spice.ode`)
@@ -221,6 +222,42 @@ def gmms_branch(delta, x, m, r_s):
     if not np.all(np.isfinite(v_mem)):
         raise FloatingPointError("generalized MMS branch solve gave a non-finite voltage")
     return v_mem, gmms_current(v_mem, x, m.r_on, m.r_off, m.phi, m.alpha_f, m.beta_f, m.alpha_r, m.beta_r)
+
+
+# --------------------------------------------------------------------------- VTEAM
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def vteam_resistance(x, r_on, r_off):
+    """VTEAM's linear R(x) = r_off + (r_on - r_off) x, Ω (x = 1: ON)."""
+    return r_off + (r_on - r_off) * x
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def vteam_dxdt(v, x, v_on, v_off, k_on, k_off, alpha_on, alpha_off, p_window):
+    """VTEAM state equation (scalars), 1/s, Knowm sign convention (Kvatinsky et al. 2015
+    with the state x = 1 - w/D, so that a positive voltage switches ON):
+
+    dx/dt = k_on (v/v_on - 1)^alpha_on f_on(x)         for v > v_on
+          = -k_off (-v/v_off - 1)^alpha_off f_off(x)   for v < -v_off
+          = 0                                          between the thresholds,
+
+    with the Biolek window split by direction, f_on(x) = 1 - |x|^(2p) and
+    f_off(x) = 1 - |1 - x|^(2p): zero at the bound x moves towards and negative beyond it,
+    so x stays in [0, 1] by itself."""
+    if v > v_on:
+        return k_on * (v / v_on - 1.0) ** alpha_on * (1.0 - abs(x) ** (2.0 * p_window))
+    if v < -v_off:
+        return -k_off * (-v / v_off - 1.0) ** alpha_off * (1.0 - abs(1.0 - x) ** (2.0 * p_window))
+    return 0.0
+
+
+def vteam_branch(delta, x, m, r_s):
+    """VTEAM: (v_mem, i_m) of memristor + r_s across ``delta`` (V), vectorised; ``m`` is a
+    :class:`~alif_spice.params.MemristorParams`."""
+    r = vteam_resistance(np.asarray(x, dtype=float), m.r_on, m.r_off)
+    i_m = np.asarray(delta, dtype=float) / (r + float(r_s))
+    return i_m * r, i_m
 
 
 def branch(delta, x, m, r_s):

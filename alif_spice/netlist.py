@@ -130,8 +130,13 @@ def _environment() -> jinja2.Environment:
 
 def _header(p: Params, circuit: str) -> list[str]:
     lines = [f"* alif-spice {__version__}: '{circuit}' circuit (ngspice 39 to 46; run with ngspice -b)",
-             "* parameters (SI units; \"auto\": designed, see the design equations below):"]
+             "* parameters (SI units; \"auto\": designed, see the design equations below;"
+             " of [memristor], the keys its device model reads):"]
+    reads = {"model", *devices.get(p.memristor.model).params}
     for key, value in p.flat().items():
+        table, name = key.split(".", 1)
+        if table == "memristor" and name not in reads:
+            continue
         text = "auto" if value is None else value if isinstance(value, str) else spice_number(value)
         lines.append(f"*   {key} = {text}")
     return lines

@@ -34,12 +34,15 @@ from .trace import Trace
 # ---------------------------------------------------------------- parameter row layout
 FIELDS = ("g_on", "g_off", "r_on", "r_off", "k_on", "k_off", "beta", "inv_tau", "r_s", "v_rest", "inv_c",
           "v_th", "v_reset", "t_ref", "phi", "alpha_f", "beta_f", "alpha_r", "beta_r",
-          "v1", "v2", "td", "tr", "pw", "tf", "per", "x0", "model")
+          "v1", "v2", "td", "tr", "pw", "tf", "per", "x0", "model",
+          "v_on", "v_off", "vt_k_on", "vt_k_off", "alpha_on", "alpha_off", "p_window")
 (G_ON, G_OFF, R_ON, R_OFF, K_ON, K_OFF, BETA, INV_TAU, R_S, V_REST, INV_C, V_TH, V_RESET, T_REF, PHI,
- ALPHA_F, BETA_F, ALPHA_R, BETA_R, V1, V2, TD, TR, PW, TF, PER, X0, MODEL) = range(len(FIELDS))
+ ALPHA_F, BETA_F, ALPHA_R, BETA_R, V1, V2, TD, TR, PW, TF, PER, X0, MODEL,
+ V_ON, V_OFF, VT_K_ON, VT_K_OFF, ALPHA_ON, ALPHA_OFF, P_WINDOW) = range(len(FIELDS))
 #: the arms of the kernel's device-model switch (the ``kernel`` of each registry entry)
 ARM_MMS = float(devices.MMS.kernel)
 ARM_GMMS = float(devices.GMMS.kernel)
+ARM_VTEAM = float(devices.VTEAM.kernel)
 
 STATUS_OK, STATUS_NONFINITE, STATUS_RUNAWAY = 0, 1, 2
 STATUS_TEXT = {STATUS_OK: "ok", STATUS_NONFINITE: "non-finite state (step too large?)",
@@ -60,7 +63,7 @@ def _arm(model: str) -> float:
     """The kernel's arm for a device model; a registered model without one is refused (the
     kernel would run another model's physics)."""
     arm = float(devices.get(model).kernel)
-    if arm not in (ARM_MMS, ARM_GMMS):
+    if arm not in (ARM_MMS, ARM_GMMS, ARM_VTEAM):
         raise ParamError(f"memristor.model: {model!r} has no arm in the RK4 kernel (alif_spice/ode.py)")
     return arm
 
@@ -76,7 +79,8 @@ def parameter_row(p: Params) -> np.ndarray:
                   v_th=n.v_th, v_reset=n.v_reset, t_ref=n.t_ref, phi=m.phi,
                   alpha_f=m.alpha_f, beta_f=m.beta_f, alpha_r=m.alpha_r, beta_r=m.beta_r,
                   v1=s.v1, v2=s.v2, td=s.td, tr=s.tr, pw=s.pw, tf=s.tf, per=s.per, x0=m.x0,
-                  model=_arm(m.model))
+                  model=_arm(m.model), v_on=m.v_on, v_off=m.v_off, vt_k_on=m.k_on, vt_k_off=m.k_off,
+                  alpha_on=m.alpha_on, alpha_off=m.alpha_off, p_window=m.p_window)
     return np.array([values[f] for f in FIELDS], dtype=np.float64)
 
 
@@ -91,6 +95,10 @@ def _branch(v, x, p):
         g = _conductance_g(x, p[G_ON], p[G_OFF])
         v_mem = mm.divider_voltage(delta, g, p[R_S])
         return v_mem, g * v_mem
+    if p[MODEL] == ARM_VTEAM:
+        r = mm.vteam_resistance(x, p[R_ON], p[R_OFF])
+        i_m = delta / (r + p[R_S])
+        return i_m * r, i_m
     # ARM_GMMS
     v_mem = _gmms_v(delta, x, p[R_S], p[R_ON], p[R_OFF], p[PHI], p[ALPHA_F], p[BETA_F],
                     p[ALPHA_R], p[BETA_R])
@@ -119,6 +127,15 @@ def _deriv(v, x, i_in, g_on, g_off, k_on, k_off, beta, inv_tau, r_s, v_rest, inv
 
 
 @njit(cache=True, inline="always", error_model="numpy")
+def _dxdt(v_mem, x, p):
+    """dx/dt of the row's device model at memristor voltage v_mem: the state-equation switch."""
+    if p[MODEL] == ARM_VTEAM:
+        return mm.vteam_dxdt(v_mem, x, p[V_ON], p[V_OFF], p[VT_K_ON], p[VT_K_OFF], p[ALPHA_ON], p[ALPHA_OFF],
+                             p[P_WINDOW])
+    return _dxdt_k(v_mem, x, p[K_ON], p[K_OFF], p[BETA], p[INV_TAU])
+
+
+@njit(cache=True, inline="always", error_model="numpy")
 def _rhs(v, x, i_in, hold, p):
     """(dv_c/dt, dx/dt) for a parameter row; ``hold`` freezes v_c (refractory period)."""
     if p[MODEL] == ARM_MMS:
@@ -127,7 +144,7 @@ def _rhs(v, x, i_in, hold, p):
     else:
         xc = min(max(x, 0.0), 1.0)
         v_mem, i_m = _branch(v, xc, p)
-        dx = _dxdt_k(v_mem, xc, p[K_ON], p[K_OFF], p[BETA], p[INV_TAU])
+        dx = _dxdt(v_mem, xc, p)
         dv = (i_in - i_m) * p[INV_C]
     return (0.0 if hold else dv), dx
 
@@ -466,13 +483,13 @@ def _iv_kernel(p, t, v_src, substeps, x_out):
         for s in range(substeps):
             va = v_src[k] + s * dv
             xc = min(max(x, 0.0), 1.0)
-            k1 = _dxdt_k(_branch(va, xc, p)[0], xc, p[K_ON], p[K_OFF], p[BETA], p[INV_TAU])
+            k1 = _dxdt(_branch(va, xc, p)[0], xc, p)
             x2 = min(max(x + 0.5 * h * k1, 0.0), 1.0)
-            k2 = _dxdt_k(_branch(va + 0.5 * dv, x2, p)[0], x2, p[K_ON], p[K_OFF], p[BETA], p[INV_TAU])
+            k2 = _dxdt(_branch(va + 0.5 * dv, x2, p)[0], x2, p)
             x3 = min(max(x + 0.5 * h * k2, 0.0), 1.0)
-            k3 = _dxdt_k(_branch(va + 0.5 * dv, x3, p)[0], x3, p[K_ON], p[K_OFF], p[BETA], p[INV_TAU])
+            k3 = _dxdt(_branch(va + 0.5 * dv, x3, p)[0], x3, p)
             x4 = min(max(x + h * k3, 0.0), 1.0)
-            k4 = _dxdt_k(_branch(va + dv, x4, p)[0], x4, p[K_ON], p[K_OFF], p[BETA], p[INV_TAU])
+            k4 = _dxdt(_branch(va + dv, x4, p)[0], x4, p)
             x = min(max(x + h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4), 0.0), 1.0)
         x_out[k + 1] = x
 

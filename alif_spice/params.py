@@ -66,7 +66,9 @@ def _str(rule: Rule, doc: str) -> Any:
 
 @dataclass(frozen=True)
 class MemristorParams:
-    """MMS memristor (Molter & Nugent), Knowm sign convention."""
+    """The memristor: ``model`` selects a device model (:mod:`alif_spice.devices`), which reads
+    its own keys of this table (a key another model reads is ignored). Knowm sign
+    convention: a positive voltage above v_on switches the device ON (x towards 1)."""
 
     model: str = _str(choice(*devices.names()), "device model (alif_spice.devices)")
     r_on: float = _num(POSITIVE, "Ω", "ON-state resistance")
@@ -82,6 +84,12 @@ class MemristorParams:
     beta_f: float = _num(NONNEG, "1/V", "forward Schottky exponent (phi < 1)")
     alpha_r: float = _num(NONNEG, "A", "reverse Schottky prefactor (phi < 1)")
     beta_r: float = _num(NONNEG, "1/V", "reverse Schottky exponent (phi < 1)")
+    k_on: float = _num(POSITIVE, "1/s", "VTEAM: switching-on rate of the state x above v_on")
+    k_off: float = _num(POSITIVE, "1/s", "VTEAM: switching-off rate of the state x below -v_off")
+    alpha_on: float = _num(POSITIVE, "1", "VTEAM: exponent of the switching-on rate")
+    alpha_off: float = _num(POSITIVE, "1", "VTEAM: exponent of the switching-off rate")
+    p_window: float = _num(Rule(lambda v: 1 <= v <= 100, "must be between 1 and 100"), "1",
+                           "VTEAM: exponent p of the Biolek window 1 - x^(2p) / 1 - (1-x)^(2p)")
 
 
 @dataclass(frozen=True)
