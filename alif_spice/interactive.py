@@ -20,6 +20,7 @@ from .trace import decimate_index
 
 SHOWN = 4000  # points per line drawn at most (min/max pairs of buckets, or the samples)
 MAX_SAMPLES = 1_500_000  # samples embedded in all; longer runs are thinned to fit (said so)
+MIN_INTERVAL_MS = 1e-6  # the narrowest time range the figure zooms to (ms): 1 ns
 FACTOR = 4  # samples per bucket of the pyramid's first level, and level to level
 
 #: (trace column, axis label, scale, only the model's) in panel order
@@ -67,17 +68,21 @@ for (const [shown, full, col] of lines) {
   if (i1 - i0 <= SHOWN) {
     xs = t.slice(i0, i1); ys = y.slice(i0, i1);
   } else {
+    // the coarsest level needed: its buckets over the window, two points each, plus the
+    // window's first and last sample, at most SHOWN points
     let k = 0, size = F;
-    while (2 * (i1 - i0) / size > SHOWN) { k += 1; size *= F; }
+    while (2 * (Math.ceil(i1 / size) - Math.floor(i0 / size)) + 2 > SHOWN) { k += 1; size *= F; }
     const [imin, imax] = full._alif_levels[col][k];
     const b0 = Math.floor(i0 / size), b1 = Math.min(Math.ceil(i1 / size), imin.length);
-    xs = new Float64Array(2 * (b1 - b0)); ys = new Float32Array(2 * (b1 - b0));
-    let j = 0;
+    const keep = [i0];
     for (let b = b0; b < b1; b++) {
       const p = Math.min(imin[b], imax[b]), q = Math.max(imin[b], imax[b]);
-      xs[j] = t[p]; ys[j] = y[p]; j++;
-      xs[j] = t[q]; ys[j] = y[q]; j++;
+      if (p > keep[keep.length - 1]) keep.push(p);
+      if (q > keep[keep.length - 1]) keep.push(q);
     }
+    if (i1 - 1 > keep[keep.length - 1]) keep.push(i1 - 1);
+    xs = new Float64Array(keep.length); ys = new Float32Array(keep.length);
+    for (let j = 0; j < keep.length; j++) { xs[j] = t[keep[j]]; ys[j] = y[keep[j]]; }
   }
   shown.data = {x: xs, y: ys};
 }
@@ -97,6 +102,25 @@ def _legend_above(p, hide: bool) -> None:
     p.add_layout(legend, "above")
 
 
+def _thinned(tr, columns: list[str], rows: int) -> np.ndarray:
+    """At most ``rows`` sample indices of ``tr``: the samples each line keeps by per-bucket
+    min/max, with the largest number of buckets per line whose union fits (the lines of one
+    trace mostly keep the same samples: their spikes coincide)."""
+    def union(n: int) -> np.ndarray:
+        return np.unique(np.concatenate([decimate_index(tr[col], n) for col in columns]))
+
+    lo, hi = max(rows // len(columns), 4), rows * len(columns)  # union(lo) fits: each line keeps <= lo
+    best = union(lo)
+    while hi - lo > max(rows // 100, 2):  # to within 1 % of the budget
+        mid = (lo + hi) // 2
+        idx = union(mid)
+        if idx.size <= rows:
+            lo, best = mid, idx
+        else:
+            hi = mid
+    return best
+
+
 def embedded_samples(result: CaseResult, max_samples: int = MAX_SAMPLES) -> dict[str, dict[str, np.ndarray]]:
     """What the page embeds, per trace: ``t`` (ms, float64) and each panel's column (scaled
     as drawn, float32). Every sample while the lines hold at most ``max_samples`` in all;
@@ -111,9 +135,7 @@ def embedded_samples(result: CaseResult, max_samples: int = MAX_SAMPLES) -> dict
     for name, tr in traces.items():
         idx = np.arange(tr.time.size)
         if total > max_samples:
-            # its rows: at most its share, each of its lines choosing an equal part of them
-            share = max(int(tr.time.size * max_samples / total / len(columns[name])), SHOWN)
-            idx = np.unique(np.concatenate([decimate_index(tr[col], share) for col in columns[name]]))
+            idx = _thinned(tr, columns[name], max(int(tr.time.size * max_samples / total), SHOWN))
         data = {"t": tr.time[idx] * 1e3}  # double: SPICE steps can be far below float32's resolution
         data.update({col: (tr[col][idx] * scale).astype(np.float32)
                      for col, _, scale, _ in PANELS if col in columns[name]})
@@ -131,7 +153,7 @@ def interactive_traces(result: CaseResult, max_samples: int = MAX_SAMPLES) -> tu
     from bokeh.models import ColumnDataSource, CustomJS, Range1d
     from bokeh.models.annotations import Span
     from bokeh.plotting import figure
-    from bokeh.resources import INLINE
+    from bokeh.resources import Resources
     from matplotlib.colors import to_hex
 
     traces = {"ode": result.ode, **result.spice}
@@ -140,7 +162,8 @@ def interactive_traces(result: CaseResult, max_samples: int = MAX_SAMPLES) -> tu
     columns = {name: [c for c in data if c != "t"] for name, data in samples.items()}
     total = sum(tr.time.size * len(columns[name]) for name, tr in traces.items())
     t_end = max(tr.time[-1] for tr in traces.values()) * 1e3
-    xr = Range1d(start=0.0, end=t_end, bounds=(0.0, t_end), name="time")
+    # zooming stops at 1 ns: a narrower range would collapse to zero width
+    xr = Range1d(start=0.0, end=t_end, bounds=(0.0, t_end), min_interval=MIN_INTERVAL_MS, name="time")
     tools = "xpan,xwheel_zoom,xbox_zoom,reset,save"
     plots, lines = [], []
     for col, label, _, _ in PANELS:
@@ -172,7 +195,7 @@ def interactive_traces(result: CaseResult, max_samples: int = MAX_SAMPLES) -> tu
         raster.segment(x0=s, x1=s, y0=k + 0.1, y1=k + 0.9, color=to_hex(engine_of(name).color),
                        legend_label=engine_of(name).label.split(" (")[0])
     raster.yaxis.visible = False
-    _legend_above(raster, hide=False)
+    _legend_above(raster, hide=True)
     plots.append(raster)
     redraw = CustomJS(args={"xr": xr, "lines": lines}, code=_REDRAW % {"factor": FACTOR, "shown": SHOWN})
     xr.js_on_change("start", redraw)
@@ -184,6 +207,9 @@ def interactive_traces(result: CaseResult, max_samples: int = MAX_SAMPLES) -> tu
     doc.js_on_event(DocumentReady, redraw)
     script, div = components(layout)
     embedded = sum(data["t"].size * len(columns[name]) for name, data in samples.items())
-    what = (f"Every sample is embedded ({embedded:,} in all)" if embedded == total else
-            f"{total:,} samples thinned to {embedded:,} by per-bucket min/max (every sample is in traces.parquet)")
-    return INLINE.render_js(), div + script, what
+    what = (f"Zoomed in far enough it shows every sample; all of them are embedded ({embedded:,})"
+            if embedded == total else
+            f"This run's {total:,} samples are embedded thinned to {embedded:,} by per-bucket min/max, and zoomed "
+            "in far enough it shows every embedded sample (every sample is in traces.parquet)")
+    # Bokeh's core library only: the figure uses no widgets, tables, WebGL or math text
+    return Resources(mode="inline", components=["bokeh"]).render_js(), div + script, what

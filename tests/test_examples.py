@@ -1,6 +1,7 @@
 """The example notebook runs from top to bottom against the installed package, and its
 figures show inline."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -21,4 +22,7 @@ def test_the_tour_notebook_runs_and_shows_its_figures(tmp_path):
     assert len(images) == 3  # the model's traces, a figure of the report, the f-I curve
     text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
     assert "ideal circuit:" in text and "verdict: good" in text
+    # the fit gives every parameter back within 5 %
+    errors = [float(e) for e in re.findall(r"\(([+-]\d+\.\d)%\)", text)]
+    assert len(errors) == 5 and all(abs(e) <= 5.0 for e in errors), text
     assert "FAIL" not in text

@@ -77,7 +77,7 @@ def test_a_run_too_long_to_embed_is_thinned_keeping_every_lines_extremes():
             assert data[name][col].max() == np.float32(tr[col].max())
             assert data[name][col].min() == np.float32(tr[col].min())
     _, _, what = interactive_traces(result, max_samples=200_000)
-    assert what.startswith("1,800,000 samples thinned to") and "traces.parquet" in what
+    assert what.startswith("This run's 1,800,000 samples are embedded thinned to") and "traces.parquet" in what
 
 
 def test_the_interactive_figure_is_offline_and_names_its_parts():
@@ -86,9 +86,23 @@ def test_the_interactive_figure_is_offline_and_names_its_parts():
     from alif_spice.interactive import interactive_traces
 
     js, figure, what = interactive_traces(_fake_result(2000, 2000))
-    assert what == "Every sample is embedded (14,000 in all)"
+    assert what == "Zoomed in far enough it shows every sample; all of them are embedded (14,000)"
     # Bokeh's code inline: nothing fetched from a network or a server
     assert "<script" in js and not re.search(r"<script[^>]*src=", js + figure)
     for name in ("time", "panel_v_mem", "panel_spikes", "shown_ode_v_mem", "shown_ideal_x", "samples_ideal"):
         assert f'"{name}"' in figure, name
 
+
+
+def test_thinning_uses_the_budget_when_the_lines_keep_the_same_samples():
+    # a neuron's v_mem, v_c and x spike together, so their min/max picks coincide; the
+    # thinning must still fill its budget (it once kept a quarter of it on real traces)
+    from alif_spice.interactive import embedded_samples
+
+    result = _fake_result(400_000, 300_000, seed=5)
+    for tr in (result.ode, result.spice["ideal"]):
+        saw = (tr.time * 37e3) % 1.0  # a sawtooth: every line rises and resets together
+        tr.signals.update(v_mem=saw, v_c=2.0 * saw + 0.1, x=np.cumsum(saw) / saw.sum(), i_in=np.sign(saw - 0.5))
+    data = embedded_samples(result, max_samples=1_000_000)
+    embedded = sum(d["t"].size * (len(d) - 1) for d in data.values())
+    assert 0.8e6 <= embedded <= 1.0e6, embedded  # buckets hold whole samples: coarse steps
