@@ -333,7 +333,14 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         print(f"{m.name}: {m.periods} periods at {m.frequency:.4g} Hz, {m.t.size} points", file=sys.stderr)
     start = time.perf_counter()
     result = run_fit(measurements, base, free_temperature=args.free_temperature)
-    out = write_outputs(result, measurements, base, plan)
+    cross = None
+    if len(measurements) > 1:  # each file alone, predicting the others
+        from .fit import cross_predict
+
+        print(f"joint fit done ({time.perf_counter() - start:.1f} s); fitting each file alone", file=sys.stderr)
+        cross = cross_predict(measurements, base, result, progress=lambda s: print(s, file=sys.stderr),
+                              free_temperature=args.free_temperature)
+    out = write_outputs(result, measurements, base, plan, cross=cross)
     p = result.params
     print(f"fit ({time.perf_counter() - start:.1f} s, {result.evaluations} simulations): cost {result.cost:.4g}, "
           f"R² current {result.r2_current:.5f}" + ("   POOR FIT" if result.poor else ""))
@@ -353,6 +360,16 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         print("  poorly determined: " + ", ".join(result.poorly_determined))
     if args.free_temperature:
         print(f"  free temperature: the result is {result.start}")
+    if cross is not None:
+        names = list(cross.cost)
+        width = max(len(n) for n in names + ["joint fit"])
+        print("cross-prediction: cost of each file (column) under the parameters fitted on (row); "
+              "x: over the file's own fit")
+        print("  " + " " * width + "".join(f"  {n:>20}" for n in names))
+        for a in names + ["joint fit"]:
+            cells = [(cross.cost[a][b], cross.ratio(a, b)) if a != "joint fit" else
+                     (cross.joint[b], cross.joint_ratio(b)) for b in names]
+            print(f"  {a:>{width}}" + "".join(f"  {c:>10.4g} (x{r:>6.3g})" for c, r in cells))
     print(f"[memristor] table: {out / 'memristor.toml'}   summary: {out / 'fit.json'}"
           + ("   (marked POOR)" if result.poor else ""))
     if result.poor:

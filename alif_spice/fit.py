@@ -15,6 +15,7 @@ import csv
 import io
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -445,6 +446,7 @@ class FitResult:
     at_bounds: list[dict] = field(default_factory=list)  # parameters at or near a search bound
     not_identifiable: list[str] = field(default_factory=list)
     start: str = "the global search"  # where the reported optimum came from
+    model: str = "mms"  # the device model fitted
 
     @property
     def poor(self) -> bool:
@@ -516,6 +518,66 @@ def fit(measurements: list[Measurement], base: Params | None = None, free_temper
     return _summarise(th, names, measurements, base, box, evals, start)
 
 
+@dataclass
+class CrossPrediction:
+    """Each file fitted alone, and how its parameters predict every file: ``cost[a][b]`` is
+    file b's cost under the parameters fitted on file a alone (the diagonal: each file's own
+    fit, the baseline), ``joint[b]`` its cost under the joint fit of all files."""
+
+    own: dict[str, FitResult]
+    cost: dict[str, dict[str, float]]
+    joint: dict[str, float]
+
+    def ratio(self, fitted_on: str, predicted: str) -> float:
+        """``cost[fitted_on][predicted]`` over ``predicted``'s own-fit cost (1 = as good)."""
+        return self.cost[fitted_on][predicted] / self.cost[predicted][predicted]
+
+    def joint_ratio(self, predicted: str) -> float:
+        return self.joint[predicted] / self.cost[predicted][predicted]
+
+
+def cross_predict(measurements: list[Measurement], base: Params, joint: FitResult,
+                  progress: Callable[[str], None] | None = None, **fit_options) -> CrossPrediction:
+    """Fit each of ``measurements`` alone (with ``fit_options``, as the joint fit), then
+    predict every file with each file's parameters; ``joint`` is the fit of all of them."""
+    own = {}
+    for m in measurements:
+        if progress:
+            progress(f"cross-prediction: fitting {m.name} alone")
+        own[m.name] = fit([m], base, **fit_options)
+    costs = {a: {m.name: (r.per_file[m.name]["cost"] if m.name == a else cost(r.theta, base, m))
+                 for m in measurements} for a, r in own.items()}
+    return CrossPrediction(own=own, cost=costs, joint={m.name: joint.per_file[m.name]["cost"] for m in measurements})
+
+
+def cross_prediction_figure(cross: CrossPrediction):
+    """Heat map of the cross-prediction: log10 of each cost over the predicted file's own-fit
+    cost (0 on the diagonal), rows the file fitted on and the joint fit, columns the file
+    predicted, each cell labelled with its cost. Returns the matplotlib Figure."""
+    from matplotlib.figure import Figure
+
+    names = list(cross.cost)
+    rows = names + ["joint fit"]
+    ratio = np.array([[cross.ratio(a, b) for b in names] for a in names] + [[cross.joint_ratio(b) for b in names]])
+    fig = Figure(figsize=(2.2 + 1.3 * len(names), 1.6 + 0.6 * len(rows)))
+    ax = fig.subplots()
+    shown = np.log10(np.maximum(ratio, 1e-3))
+    image = ax.imshow(shown, cmap="viridis", vmin=0.0, vmax=max(1.0, float(shown.max())), aspect="auto")
+    for i, a in enumerate(rows):
+        for j, b in enumerate(names):
+            c = cross.cost[a][b] if a != "joint fit" else cross.joint[b]
+            ax.text(j, i, f"{c:.3g}\n×{ratio[i, j]:.3g}", ha="center", va="center", fontsize=8,
+                    color="white" if shown[i, j] < 0.6 * max(1.0, float(shown.max())) else "black")
+    ax.set_xticks(range(len(names)), [n.replace("$", r"\$") for n in names], rotation=30, ha="right")
+    ax.set_yticks(range(len(rows)), [n.replace("$", r"\$") for n in rows])
+    ax.set_xlabel("file predicted")
+    ax.set_ylabel("parameters fitted on")
+    ax.set_title("cost, and × its own fit's cost")
+    fig.colorbar(image, ax=ax, label="log10(cost / own-fit cost)")
+    fig.tight_layout()
+    return fig
+
+
 def passive_violation(m: Measurement) -> str | None:
     """Why ``m`` cannot be a passive device in series with a resistor (its voltage more than
     20 % above the drive's peak), or None. A sign the data were read wrongly."""
@@ -581,7 +643,7 @@ def _summarise(th, names, measurements, base, box, evals, start) -> FitResult:
                      theta={k: float(v) for k, v in th.items()}, r2_current=float(r2_all[0]),
                      r2_voltage=float(r2_all[1]),
                      verdict="poor" if reasons else "good", reasons=reasons, at_bounds=at_bounds,
-                     not_identifiable=unknown, start=start)
+                     not_identifiable=unknown, start=start, model=base.memristor.model)
 
 
 def _identifiability(residuals, z, names, h=1e-3):
@@ -669,7 +731,24 @@ def plot_names(measurements: list[Measurement]) -> dict[str, str]:
     return out
 
 
-def summary(result: FitResult, measurements: list[Measurement], command: str) -> dict:
+def cross_summary(cross: CrossPrediction | None) -> dict | None:
+    """``fit.json``'s cross-prediction: the cost matrix (rows: the file fitted on; columns:
+    the file predicted; the diagonal is each file's own fit), the joint fit's row, each cost
+    over the predicted file's own-fit cost, and each file's own-fit parameters."""
+    if cross is None:
+        return None
+    names = list(cross.cost)
+    return {"fitted_on": names, "predicted": names,
+            "cost": [[cross.cost[a][b] for b in names] for a in names],
+            "cost_over_own_fit": [[cross.ratio(a, b) for b in names] for a in names],
+            "joint_fit_cost": [cross.joint[b] for b in names],
+            "joint_fit_cost_over_own_fit": [cross.joint_ratio(b) for b in names],
+            "own_fit_parameters": {a: r.params for a, r in cross.own.items()},
+            "own_fit_verdict": {a: r.verdict for a, r in cross.own.items()}}
+
+
+def summary(result: FitResult, measurements: list[Measurement], command: str,
+            cross: CrossPrediction | None = None) -> dict:
     """What ``fit.json`` holds (plain JSON types; spreads not identifiable are said so)."""
     from .compare import json_ready
 
@@ -680,7 +759,7 @@ def summary(result: FitResult, measurements: list[Measurement], command: str) ->
         "cost": result.cost, "r2_current": min(f["r2_current"] for f in result.per_file.values()),
         "r2_current_overall": result.r2_current, "r2_voltage_overall": result.r2_voltage,
         "parameters": result.params, "at_bounds": result.at_bounds, "per_file": result.per_file,
-        "cross_prediction": {name: v["cost"] for name, v in result.per_file.items()},
+        "cross_prediction": cross_summary(cross),
         "poorly_determined": result.poorly_determined, "not_identifiable": result.not_identifiable,
         "relative_std": {k: "not identifiable" if v is None else v for k, v in result.relative_std.items()},
         "correlations": result.correlations, "evaluations": result.evaluations, "start": result.start,
@@ -702,14 +781,15 @@ def fit_figure(result: FitResult, m: Measurement, i: np.ndarray, v: np.ndarray):
     fig = Figure(figsize=(11, 4))
     a1, a2 = fig.subplots(1, 2)
     a1.plot(m.v_mem, m.i * 1e3, ".", ms=2, color="0.5", label="measured")
-    a1.plot(v, i * 1e3, "-", lw=1, color="tab:red", label="fitted MMS")
+    label = f"fitted {devices.get(result.model).label}"
+    a1.plot(v, i * 1e3, "-", lw=1, color="tab:red", label=label)
     a1.set_xlabel("memristor voltage (V)")
     a1.set_ylabel("current (mA)")
     a1.set_title(text(f"{m.name}: I-V loop ({m.frequency:.4g} Hz)"))
     a1.legend()
     a1.grid(alpha=0.3)
     a2.plot(m.t * 1e3, m.i * 1e3, ".", ms=2, color="0.5", label="measured")
-    a2.plot(m.t * 1e3, i * 1e3, "-", lw=1, color="tab:red", label="fitted MMS")
+    a2.plot(m.t * 1e3, i * 1e3, "-", lw=1, color="tab:red", label=label)
     a2.set_xlabel("time (ms)")
     a2.set_ylabel("current (mA)")
     a2.set_title(("POOR FIT: " if result.poor else "")
@@ -722,9 +802,9 @@ def fit_figure(result: FitResult, m: Measurement, i: np.ndarray, v: np.ndarray):
 
 
 def write_outputs(result: FitResult, measurements: list[Measurement], base: Params, out_dir,
-                  command: list[str] | None = None) -> Path:
-    """``memristor.toml`` (loadable with --params), ``fit.json``, ``fit_<file>.png``; atomic.
-    A poor fit is written too, marked as such in all three."""
+                  command: list[str] | None = None, cross: CrossPrediction | None = None) -> Path:
+    """``memristor.toml`` (loadable with --params), ``fit.json``, ``fit_<file>.png`` and, with
+    ``cross``, ``cross_prediction.png``; atomic. A poor fit is written too, marked as such."""
     import json
 
     from .files import atomic_dir
@@ -740,8 +820,10 @@ def write_outputs(result: FitResult, measurements: list[Measurement], base: Para
     with atomic_dir(out_dir, "fit") as tmp:
         (tmp / "memristor.toml").write_text(header + fitted.to_toml(["memristor"]))
         prov = record(command, ngspice=False)
-        info = {**prov, **summary(result, measurements, prov["command"])}
+        info = {**prov, **summary(result, measurements, prov["command"], cross)}
         (tmp / "fit.json").write_text(json.dumps(info, indent=2, allow_nan=False) + "\n")
+        if cross is not None:
+            cross_prediction_figure(cross).savefig(tmp / "cross_prediction.png", dpi=110)
         for m in measurements:
             fit_figure(result, m, *simulate(result.theta, base, m)).savefig(tmp / plots[m.name], dpi=110)
     return out_dir.path if hasattr(out_dir, "path") else Path(out_dir)

@@ -129,13 +129,15 @@ def survivors(pids, within=2.0):
 # --------------------------------------------------------------------------- measured-like data
 
 
-def synthetic(frequency, periods=6, points=200, noise=0.01, seed=0):
-    """Model data, series resistor in the loop, 1 % noise on both measured voltages."""
+def synthetic(frequency, periods=6, points=200, noise=0.01, seed=0, values=None):
+    """Model data, series resistor in the loop, 1 % noise on both measured voltages;
+    ``values``: parameters other than the preset's (``{"memristor.tau": ...}``)."""
     import numpy as np
 
     from alif_spice.ode import solve_iv
 
-    p = load_params(values={"iv.frequency": frequency, "iv.periods": periods, "iv.points_per_period": points})
+    p = load_params(values={"iv.frequency": frequency, "iv.periods": periods, "iv.points_per_period": points,
+                            **(values or {})})
     tr = solve_iv(p)
     rng = np.random.default_rng(seed)
     v_src, v_r = tr["v_src"], tr["v_src"] - tr["v_mem"]
