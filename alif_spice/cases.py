@@ -144,6 +144,11 @@ class CaseResult:
     def passed(self) -> bool:
         return all(c.passed for c in self.checks)
 
+    @property
+    def traces(self) -> dict[str, Trace]:
+        """The RK4 model's trace (``"ode"``) and each circuit's, in that order."""
+        return {"ode": self.ode, **self.spice}
+
 
 def _spice_job(p: Params, circuit: str) -> tuple[Netlist, Trace, float]:
     """Render and run one circuit (each calling thread drives its own ngspice process)."""

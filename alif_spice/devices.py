@@ -119,6 +119,13 @@ def _mms_step_limit(p) -> float:
     return 2.5 * (p.memristor.r_on + p.neuron.r_s) * p.neuron.c
 
 
+def _lowest_delta(p) -> float:
+    """The lowest voltage (V) the input can drive across the memristor branch: the lowest of
+    0, v_reset - v_rest and the most negative input current through r_s + r_off."""
+    m, n, s = p.memristor, p.neuron, p.stimulus
+    return min(0.0, n.v_reset - n.v_rest, min(s.amplitude, s.low, 0.0) * (n.r_s + m.r_off))
+
+
 def _gmms_step_limit(p) -> float:
     """2.5 c (r_s + 1/g_max): RK4's stability limit on the fastest time constant of the
     branch, with g_max the memristor's largest slope di/dv (fully ON) over the voltages it
@@ -128,8 +135,8 @@ def _gmms_step_limit(p) -> float:
     With phi = 1 this is the MMS's limit."""
     from .memristor import gmms_slope
 
-    m, n, s = p.memristor, p.neuron, p.stimulus
-    lowest = min(0.0, n.v_reset - n.v_rest, min(s.amplitude, s.low, 0.0) * (n.r_s + m.r_off))
+    m, n = p.memristor, p.neuron
+    lowest = _lowest_delta(p)
     v_lo = float(_gmms_branch(lowest, 0.0, m, n.r_s)[0]) if lowest < 0 else 0.0
     g_max = max(float(gmms_slope(v, 1.0, m.r_on, m.r_off, m.phi, m.alpha_f, m.beta_f, m.alpha_r, m.beta_r))
                 for v in (v_lo, n.v_th))
@@ -189,7 +196,9 @@ def _vteam_branch(delta, x, m, r_s):
 
 
 def _vteam_resistance(x: float, m) -> float:
-    return m.r_off + (m.r_on - m.r_off) * x
+    from .memristor import vteam_resistance
+
+    return float(vteam_resistance(x, m.r_on, m.r_off))
 
 
 def _vteam_step_limit(p) -> float:
@@ -198,11 +207,13 @@ def _vteam_step_limit(p) -> float:
     largest switching rate over the voltages the memristor sees (up to v_th, where a spike
     resets it; down to the lowest the input can drive it to): the window's slope at its
     bound is 2p."""
-    m, n, s = p.memristor, p.neuron, p.stimulus
-    lowest = min(0.0, n.v_reset - n.v_rest, min(s.amplitude, s.low, 0.0) * (n.r_s + m.r_off))
-    v_lo = lowest * m.r_off / (m.r_off + n.r_s)
-    rate = max(m.k_on * max(n.v_th / m.v_on - 1.0, 0.0) ** m.alpha_on,
-               m.k_off * max(-v_lo / m.v_off - 1.0, 0.0) ** m.alpha_off)
+    from .memristor import vteam_dxdt
+
+    m, n = p.memristor, p.neuron
+    v_lo = float(_vteam_branch(_lowest_delta(p), 0.0, m, n.r_s)[0])
+    args = (m.v_on, m.v_off, m.k_on, m.k_off, m.alpha_on, m.alpha_off, m.p_window)
+    # the rates where the window is 1: switching on from x = 0, off from x = 1
+    rate = max(vteam_dxdt(n.v_th, 0.0, *args), -vteam_dxdt(v_lo, 1.0, *args))
     rc = 2.5 * (m.r_on + n.r_s) * n.c
     return rc if rate == 0.0 else min(rc, 2.5 / (2.0 * m.p_window * rate))
 

@@ -126,7 +126,7 @@ def embedded_samples(result: CaseResult, max_samples: int = MAX_SAMPLES) -> dict
     as drawn, float32). Every sample while the lines hold at most ``max_samples`` in all;
     beyond, each trace keeps its share: the samples any of its lines keeps by per-bucket
     min/max."""
-    traces = {"ode": result.ode, **result.spice}
+    traces = result.traces
     columns = {name: [col for col, _, _, model_only in PANELS
                       if (name == "ode" or not model_only) and col in tr.signals]
                for name, tr in traces.items()}
@@ -156,7 +156,7 @@ def interactive_traces(result: CaseResult, max_samples: int = MAX_SAMPLES) -> tu
     from bokeh.resources import Resources
     from matplotlib.colors import to_hex
 
-    traces = {"ode": result.ode, **result.spice}
+    traces = result.traces
     samples = embedded_samples(result, max_samples)
     sources = {name: ColumnDataSource(data, name=f"samples_{name}") for name, data in samples.items()}
     columns = {name: [c for c in data if c != "t"] for name, data in samples.items()}

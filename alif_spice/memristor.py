@@ -252,12 +252,18 @@ def vteam_dxdt(v, x, v_on, v_off, k_on, k_off, alpha_on, alpha_off, p_window):
     return 0.0
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def vteam_divider(delta, x, r_on, r_off, r_s):
+    """VTEAM: (v_mem, i_m) of memristor + r_s across ``delta`` (V): i_m = delta / (R(x) + r_s)."""
+    r = vteam_resistance(x, r_on, r_off)
+    i_m = delta / (r + r_s)
+    return i_m * r, i_m
+
+
 def vteam_branch(delta, x, m, r_s):
     """VTEAM: (v_mem, i_m) of memristor + r_s across ``delta`` (V), vectorised; ``m`` is a
     :class:`~alif_spice.params.MemristorParams`."""
-    r = vteam_resistance(np.asarray(x, dtype=float), m.r_on, m.r_off)
-    i_m = np.asarray(delta, dtype=float) / (r + float(r_s))
-    return i_m * r, i_m
+    return vteam_divider(np.asarray(delta, dtype=float), np.asarray(x, dtype=float), m.r_on, m.r_off, float(r_s))
 
 
 def branch(delta, x, m, r_s):

@@ -96,9 +96,7 @@ def _branch(v, x, p):
         v_mem = mm.divider_voltage(delta, g, p[R_S])
         return v_mem, g * v_mem
     if p[MODEL] == ARM_VTEAM:
-        r = mm.vteam_resistance(x, p[R_ON], p[R_OFF])
-        i_m = delta / (r + p[R_S])
-        return i_m * r, i_m
+        return mm.vteam_divider(delta, x, p[R_ON], p[R_OFF], p[R_S])
     # ARM_GMMS
     v_mem = _gmms_v(delta, x, p[R_S], p[R_ON], p[R_OFF], p[PHI], p[ALPHA_F], p[BETA_F],
                     p[ALPHA_R], p[BETA_R])

@@ -27,7 +27,7 @@ SPIKE_ROWS = 200  # matched spikes (and missing, extra) listed on the page; all 
 
 
 def _traces(result: CaseResult) -> dict:
-    return {"ode": result.ode, **result.spice}
+    return result.traces
 
 
 def plain_text(text: str) -> str:

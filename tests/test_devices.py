@@ -247,3 +247,27 @@ def test_vteam_step_limit_follows_its_fastest_rate(paper):
     assert a.spikes.size == b.spikes.size >= 3
     assert np.abs(a.spikes - b.spikes).max() < 1e-4 * np.diff(b.spikes).min()
     assert 0.0 <= a["x"].min() and a["x"].max() <= 1.0
+
+
+@pytest.mark.spice
+@pytest.mark.parametrize("seed", range(6))
+def test_vteam_subcircuit_matches_python_on_seeded_random_devices(paper, seed):
+    # devices a user may bring (r_on 0.5-5 kΩ, r_off 2-20 x r_on, thresholds 0.1-0.6 V and
+    # 0.05-0.5 V, rates 1e2-1e5 /s, exponents 1-3, window p 1-4) through 1 kΩ at 100 Hz.
+    # Measured: current RMSE / peak 6e-7 to 2.4e-5, but 4.5e-4 on seed 1; x RMSE 5e-7 to
+    # 6.7e-5, but 3.2e-4 (seed 0) and 2.1e-3 (seed 1). The 1e-4 target of the preset's
+    # parity test is not met on every such device: held to 1e-3 and 5e-3 here, a gap to close
+    rng = np.random.default_rng([11, seed])
+    r_on = float(np.exp(rng.uniform(np.log(500), np.log(5e3))))
+    values = {"memristor.model": "vteam", "memristor.r_on": r_on,
+              "memristor.r_off": r_on * float(np.exp(rng.uniform(np.log(2), np.log(20)))),
+              "memristor.v_on": rng.uniform(0.1, 0.6), "memristor.v_off": rng.uniform(0.05, 0.5),
+              "memristor.k_on": float(np.exp(rng.uniform(np.log(1e2), np.log(1e5)))),
+              "memristor.k_off": float(np.exp(rng.uniform(np.log(1e2), np.log(1e5)))),
+              "memristor.alpha_on": rng.uniform(1, 3), "memristor.alpha_off": rng.uniform(1, 3),
+              "memristor.p_window": rng.uniform(1, 4), "iv.frequency": 100.0, "iv.r_series": 1000.0}
+    p = paper.with_values(values)
+    s, o = run_circuit(p, "memristor-iv"), solve_iv(p)
+    i_o = np.interp(s.time, o.time, o["i_m"])
+    assert np.sqrt(np.mean((s["i_m"] - i_o) ** 2)) <= 1e-3 * np.abs(i_o).max()
+    assert np.sqrt(np.mean((s["x"] - np.interp(s.time, o.time, o["x"])) ** 2)) <= 5e-3

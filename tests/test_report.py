@@ -46,7 +46,8 @@ def _fake_result(n_model, n_circuit, seed=0):
         signals = {c: rng.standard_normal(n) for c in ("v_mem", "x", "v_c", "i_in")}
         return Trace(time=t, signals=signals, spikes=np.sort(rng.uniform(0, 5e-3, 7)), source=source)
 
-    return SimpleNamespace(ode=trace(n_model, "ode"), spice={"ideal": trace(n_circuit, "spice:ideal")},
+    ode, ideal = trace(n_model, "ode"), trace(n_circuit, "spice:ideal")
+    return SimpleNamespace(ode=ode, spice={"ideal": ideal}, traces={"ode": ode, "ideal": ideal},
                            params=load_params("paper"))
 
 
