@@ -66,9 +66,9 @@ class DeviceModel:
     rk4_step_limit: Callable[[Any], float] | None = None
     rk4_step_rule: str = ""  # the limit as a formula, for the error message
     fit: FitSpace | None = None
-    #: (x, [memristor]) -> the device's resistance at state x (Ω; the hardware design's
-    #: estimate of the branch; None: G(x) = x/r_on + (1-x)/r_off)
-    resistance: Callable[[float, Any], float] | None = None
+    #: (v, x, [memristor]) -> the device's current (A) at voltage v and state x: the hardware
+    #: design's chord conductance i(v_th, x) / v_th (None: G(x) v, G = x/r_on + (1-x)/r_off)
+    current: Callable[[float, float, Any], float] | None = None
     #: [memristor] values (over the paper preset) where the model differs from the others:
     #: the example of the docs and of the SPICE-against-Python parity test
     example: dict[str, float] = field(default_factory=dict)
@@ -112,6 +112,12 @@ def _gmms_branch(delta, x, m, r_s):
     from .memristor import gmms_branch
 
     return gmms_branch(delta, x, m, r_s)
+
+
+def _gmms_current(v: float, x: float, m) -> float:
+    from .memristor import gmms_current
+
+    return float(gmms_current(v, x, m.r_on, m.r_off, m.phi, m.alpha_f, m.beta_f, m.alpha_r, m.beta_r))
 
 
 def _mms_step_limit(p) -> float:
@@ -182,7 +188,7 @@ GMMS = register(DeviceModel(
     params=_MMS_KEYS + _DIODE_KEYS, kernel=1, subckt="gmms_memristor", library="mms_memristor",
     instance=(("r_on", "r_off", "v_on", "v_off"), ("tau", "temperature", "x0", "phi"),
               ("alpha_f", "beta_f", "alpha_r", "beta_r")),
-    branch=_gmms_branch, rk4_step_limit=_gmms_step_limit, rk4_step_rule="2.5*c*(r_s + 1/g_max)",
+    branch=_gmms_branch, current=_gmms_current, rk4_step_limit=_gmms_step_limit, rk4_step_rule="2.5*c*(r_s + 1/g_max)",
     example={"phi": 0.6, "alpha_f": 1e-4, "beta_f": 3.0, "alpha_r": 3e-5, "beta_r": 4.0}))
 
 
@@ -195,10 +201,10 @@ def _vteam_branch(delta, x, m, r_s):
     return vteam_branch(delta, x, m, r_s)
 
 
-def _vteam_resistance(x: float, m) -> float:
+def _vteam_current(v: float, x: float, m) -> float:
     from .memristor import vteam_resistance
 
-    return float(vteam_resistance(x, m.r_on, m.r_off))
+    return v / float(vteam_resistance(x, m.r_on, m.r_off))
 
 
 def _vteam_step_limit(p) -> float:
@@ -231,7 +237,7 @@ VTEAM = register(DeviceModel(
     params=("r_on", "r_off", "v_on", "v_off", "x0", "k_on", "k_off", "alpha_on", "alpha_off", "p_window"),
     kernel=2, subckt="vteam_memristor", library="vteam_memristor",
     instance=(("r_on", "r_off", "v_on", "v_off", "x0"), ("k_on", "k_off", "alpha_on", "alpha_off", "p_window")),
-    branch=_vteam_branch, resistance=_vteam_resistance,
+    branch=_vteam_branch, current=_vteam_current,
     rk4_step_limit=_vteam_step_limit,
     rk4_step_rule="min(2.5*(r_on + r_s)*c, 2.5/(2*p_window*rate)), rate the largest switching rate",
     fit=FitSpace(
@@ -241,3 +247,63 @@ VTEAM = register(DeviceModel(
         values=_vteam_fit_values, shown={"ratio": "r_off"}, held=("alpha_on", "alpha_off", "p_window")),
     example={"k_on": 5e3, "k_off": 2e3, "alpha_on": 2.0, "alpha_off": 1.5, "p_window": 1.0,
              "v_on": 0.3, "v_off": 0.2}))
+
+
+# --------------------------------------------------------------------------- Yakopcic
+
+
+def _yakopcic_branch(delta, x, m, r_s):
+    from .memristor import yakopcic_branch
+
+    return yakopcic_branch(delta, x, m, r_s)
+
+
+def _yakopcic_current(v: float, x: float, m) -> float:
+    from .memristor import yakopcic_current
+
+    return float(yakopcic_current(v, x, m.a1, m.a2, m.b))
+
+
+def _yakopcic_step_limit(p) -> float:
+    """The smaller of RK4's stability limits on the branch, 2.5 c (r_s + 1/g_max) with g_max
+    the device's largest slope a x b cosh(b v) (fully ON, x = 1) over the voltages it sees (up
+    to v_th; down to the lowest the input can drive it to, where x = 0 leaves it open), and on
+    the state equation, 2.5 / lambda with lambda = the largest switching rate times the
+    window's steepest slope, alpha + 1/(1 - x_w)."""
+    import math
+
+    from .memristor import exp_linear_slope, yakopcic_dxdt
+
+    m, n = p.memristor, p.neuron
+    v_lo = _lowest_delta(p)
+    g_max = max(0.5 * a * m.b * float(exp_linear_slope(m.b * v) + exp_linear_slope(-m.b * v))
+                for a, v in ((m.a1, n.v_th), (m.a2, v_lo)))
+    args = (m.v_on, m.v_off, m.a_p, m.a_n, m.x_p, m.x_n, m.alpha_p, m.alpha_n)
+    # the rates where the window is 1: switching on from x = 0, off from x = 1
+    lam = max(yakopcic_dxdt(n.v_th, 0.0, *args) * (m.alpha_p + 1.0 / (1.0 - m.x_p)),
+              -yakopcic_dxdt(v_lo, 1.0, *args) * (m.alpha_n + 1.0 / (1.0 - m.x_n)))
+    branch = 2.5 * n.c * (n.r_s + 1.0 / g_max)
+    return branch if lam == 0.0 or not math.isfinite(lam) else min(branch, 2.5 / lam)
+
+
+def _yakopcic_fit_values(theta: dict[str, float], m) -> dict[str, float]:
+    return {"model": "yakopcic", **{k: theta[k] for k in ("a1", "a2", "b", "a_p", "a_n", "v_on", "v_off")},
+            **{k: getattr(m, k) for k in ("x_p", "x_n", "alpha_p", "alpha_n")}, "x0": 0.0}
+
+
+YAKOPCIC = register(DeviceModel(
+    name="yakopcic", label="Yakopcic",
+    description="generalized model (Yakopcic et al. 2011, 2013): sinh current, exponential rates beyond "
+                "v_on and -v_off, windows above x_p and below 1 - x_n",
+    params=("v_on", "v_off", "x0", "a1", "a2", "b", "a_p", "a_n", "x_p", "x_n", "alpha_p", "alpha_n"),
+    kernel=3, subckt="yakopcic_memristor", library="yakopcic_memristor",
+    instance=(("a1", "a2", "b", "v_on", "v_off", "x0"), ("a_p", "a_n", "x_p", "x_n", "alpha_p", "alpha_n")),
+    branch=_yakopcic_branch, current=_yakopcic_current,
+    rk4_step_limit=_yakopcic_step_limit,
+    rk4_step_rule="min(2.5*c*(r_s + 1/g_max), 2.5/lambda), lambda the largest switching rate times "
+                  "the window's slope",
+    fit=FitSpace(
+        names=("a1", "a2", "b", "v_on", "v_off", "a_p", "a_n"),
+        bounds={"a1": (1e-8, 1.0), "a2": (1e-8, 1.0), "b": (0.01, 20.0), "v_on": (0.005, 3.0),
+                "v_off": (0.005, 3.0), "a_p": (1.0, 1e9), "a_n": (1.0, 1e9)},
+        values=_yakopcic_fit_values, held=("x_p", "x_n", "alpha_p", "alpha_n"))))

@@ -6,7 +6,8 @@ overrides its design equation. All voltages in V, resistances in Ω, currents in
 Discharge path. While the comparator is high, the MOSFET (R_DS,on) and ``r_discharge``
 (R_dis) pull node c towards the discharge level V_dis (the MOSFET's source) while the
 input current I still flows. With R_d = R_dis + R_DS,on and the memristor branch
-R(x) + r_s to v_rest, c settles at the floor
+R(x) + r_s to v_rest, c settles at the floor (R(x) = v_th / i(v_th, x): the device's chord
+resistance at the threshold, exact for the models linear in v; infinite where it is open)
 
     v_c,floor(x) = (I R_d (R(x) + r_s) + v_rest R_d + V_dis (R(x) + r_s)) / (R(x) + r_s + R_d)
     v_mem,floor  = max over x in {0, 1} of (v_c,floor - v_rest) R(x) / (R(x) + r_s)
@@ -59,7 +60,7 @@ import math
 
 from . import devices
 from .errors import ParamError
-from .memristor import resistance
+from .memristor import conductance
 from .params import HardwareParams, Params
 
 #: shortest discharge time constant (R_dis + R_DS,on) c, s: ~10x the amplifier + comparator delay
@@ -82,9 +83,12 @@ GATE_OVERDRIVE = 1.5
 V_SUPPLY_MIN = 12.0
 
 
-def _r_branch(p: Params, x: float) -> float:
-    own = devices.get(p.memristor.model).resistance
-    return float(own(x, p.memristor) if own else resistance(x, p.memristor.r_on, p.memristor.r_off))
+def _g_branch(p: Params, x: float) -> float:
+    """The device's chord conductance i(v_th, x) / v_th at state x (S; exact for the models
+    linear in v, the design's estimate for the others; 0 where the device is open)."""
+    m, v = p.memristor, p.neuron.v_th
+    own = devices.get(m.model).current
+    return float(own(v, x, m)) / v if own else float(conductance(x, m.r_on, m.r_off))
 
 
 def _bisect(ok, lo: float, hi: float, steps: int = 80) -> float:
@@ -101,8 +105,7 @@ def floor_v_mem(p: Params, r_dis: float, v_dis: float) -> float:
     n = p.neuron
     out = []
     for x in (0.0, 1.0):
-        r = _r_branch(p, x)
-        out.append((_c_floor(p, r_dis, v_dis, x) - n.v_rest) * r / (r + n.r_s))
+        out.append((_c_floor(p, r_dis, v_dis, x) - n.v_rest) / (1.0 + n.r_s * _g_branch(p, x)))
     return max(out)
 
 
@@ -113,16 +116,16 @@ def _lower(p: Params, r_dis: float, v_dis: float, v_reset_mem: float) -> float:
 
 def _c_at(p: Params, v_mem: float, x: float) -> float:
     """Capacitor voltage (V) at which the memristor sees v_mem (V)."""
-    r = _r_branch(p, x)
-    return p.neuron.v_rest + v_mem * (r + p.neuron.r_s) / r
+    return p.neuron.v_rest + v_mem * (1.0 + p.neuron.r_s * _g_branch(p, x))
 
 
 def _c_floor(p: Params, r_dis: float, v_dis: float, x: float) -> float:
     """v_c,floor(x) of the module docstring, V."""
     n, r_d = p.neuron, r_dis + R_DS_ON
-    r = _r_branch(p, x)
+    g = _g_branch(p, x)
+    g_b = g / (1.0 + n.r_s * g)  # of the branch R(x) + r_s
     i_max = max(p.stimulus.amplitude, p.stimulus.low)
-    return (i_max * r_d * (r + n.r_s) + n.v_rest * r_d + v_dis * (r + n.r_s)) / (r + n.r_s + r_d)
+    return (i_max * r_d + n.v_rest * r_d * g_b + v_dis) / (1.0 + r_d * g_b)
 
 
 def _discharge_level(p: Params, r_dis: float, aim: float) -> float:
@@ -179,8 +182,8 @@ def design(p: Params) -> dict[str, float]:
     """Designed value of every "auto" [hardware] key (module docstring), user values kept.
     Raises ParamError (exit 2) where no design works."""
     hw, n, m = p.hardware, p.neuron, p.memristor
-    r0 = _r_branch(p, m.x0)
-    v_reset_mem = (n.v_reset - n.v_rest) * r0 / (r0 + n.r_s)
+    share = 1.0 / (1.0 + n.r_s * _g_branch(p, m.x0))  # R(x0) / (R(x0) + r_s): v_mem of v_c - v_rest
+    v_reset_mem = (n.v_reset - n.v_rest) * share
     v_dis = hw.v_discharge if hw.v_discharge is not None else 0.0
     gain = hw.diffamp_gain
     if gain is None:
@@ -196,7 +199,7 @@ def design(p: Params) -> dict[str, float]:
             r_dis = _discharge_resistor(p, v_dis, aim, hw.schmitt_lower, 2.0 * t_loop)
         low_c, floor_c = _c_at(p, aim, m.x0), _c_floor(p, r_dis, v_dis, m.x0)
         over_c = max(low_c - floor_c, 0.0) * (1.0 - math.exp(-t_loop / ((r_dis + R_DS_ON) * n.c)))
-        aim = v_reset_mem + over_c * r0 / (r0 + n.r_s)
+        aim = v_reset_mem + over_c * share
         if aim > n.v_th - 2.0 * MIN_HYSTERESIS:  # no room to compensate: aim at the reset level
             aim = v_reset_mem
     if hw.comp_voh < v_dis + hw.mos_vto + GATE_OVERDRIVE:
@@ -217,7 +220,7 @@ def design(p: Params) -> dict[str, float]:
     if gain * n.v_th > hw.comp_supply - COMP_INPUT_TOP:
         raise ParamError(f"hardware.diffamp_gain: gain * v_th = {gain * n.v_th:.4g} V is beyond the comparator's "
                          f"input range (comp_supply - {COMP_INPUT_TOP:g} V = {hw.comp_supply - COMP_INPUT_TOP:.4g} V)")
-    v_c_max = n.v_rest + n.v_th * (m.r_on + n.r_s) / m.r_on
+    v_c_max = _c_at(p, n.v_th, 1.0)
     supply = max(V_SUPPLY_MIN, gain / (1 + gain) * v_c_max + hw.opamp_headroom + 1.0,
                  gain * n.v_th + hw.opamp_headroom + 1.0)
     values = {"r_discharge": r_dis, "v_discharge": v_dis, "schmitt_lower": lower, "diffamp_gain": gain,

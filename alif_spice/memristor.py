@@ -1,5 +1,5 @@
 """The device models' equations — the mean metastable switch (MMS) memristor, its
-generalized form and VTEAM — the one place they live (the registry entries of
+generalized form, VTEAM and Yakopcic — the one place they live (the registry entries of
 :mod:`alif_spice.devices` point here).
 
 Every function is plain arithmetic compiled by numba: it takes floats *or*
@@ -264,6 +264,82 @@ def vteam_branch(delta, x, m, r_s):
     """VTEAM: (v_mem, i_m) of memristor + r_s across ``delta`` (V), vectorised; ``m`` is a
     :class:`~alif_spice.params.MemristorParams`."""
     return vteam_divider(np.asarray(delta, dtype=float), np.asarray(x, dtype=float), m.r_on, m.r_off, float(r_s))
+
+
+
+# --------------------------------------------------------------------------- Yakopcic
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def yakopcic_current(v, x, a1, a2, b):
+    """Yakopcic current (scalars), A: a1 x sinh(b v) for v >= 0, a2 x sinh(b v) below
+    (Yakopcic et al. 2011/2013); sinh's exponentials continue linearly above an argument of
+    80 (:func:`exp_linear`), as the generalized MMS's diode terms do."""
+    a = a1 if v >= 0.0 else a2
+    return 0.5 * a * x * (exp_linear(b * v) - exp_linear(-b * v))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def yakopcic_dxdt(v, x, v_p, v_n, a_p, a_n, x_p, x_n, alpha_p, alpha_n):
+    """Yakopcic state equation (scalars), 1/s, with eta = +1 (a positive voltage switches ON):
+
+    dx/dt = g(v) f(x),  g(v) = a_p (e^v - e^v_p)       for v > v_p
+                             = -a_n (e^-v - e^v_n)     for v < -v_n
+                             = 0                       between the thresholds
+
+    (v in volts inside the exponentials, as published), and the window f(x) by direction:
+    growing, f = e^(-alpha_p (x - x_p)) ((x_p - x)/(1 - x_p) + 1) for x >= x_p, else 1;
+    shrinking, f = e^(alpha_n (x + x_n - 1)) x/(1 - x_n) for x <= 1 - x_n, else 1. Each
+    window is zero at the bound x moves towards and negative beyond it: x stays in [0, 1]."""
+    if v > v_p:
+        f = 1.0
+        if x >= x_p:
+            f = np.exp(-alpha_p * (x - x_p)) * ((x_p - x) / (1.0 - x_p) + 1.0)
+        return a_p * (exp_clipped(v) - np.exp(v_p)) * f
+    if v < -v_n:
+        f = 1.0
+        if x <= 1.0 - x_n:
+            f = np.exp(alpha_n * (x + x_n - 1.0)) * x / (1.0 - x_n)
+        return -a_n * (exp_clipped(-v) - np.exp(v_n)) * f
+    return 0.0
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def yakopcic_branch_voltage(delta, x, r_s, a1, a2, b):
+    """Memristor voltage v solving v + r_s i(v) = delta for the Yakopcic device (scalar): the
+    generalized MMS's branch solve with only its diode terms (phi = 0), both a x / 2 with
+    exponent b. The root has the sign of delta, which picks a1 or a2."""
+    a = 0.5 * (a1 if delta >= 0.0 else a2) * x
+    return gmms_branch_voltage(delta, x, r_s, 1.0, 1.0, 0.0, a, b, a, b)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def yakopcic_divider(delta, x, r_s, a1, a2, b):
+    """Yakopcic: (v_mem, i_m) of memristor + r_s across ``delta`` (V), scalars."""
+    v = yakopcic_branch_voltage(delta, x, r_s, a1, a2, b)
+    return v, yakopcic_current(v, x, a1, a2, b)
+
+
+@vectorize(["float64(float64, float64, float64, float64, float64, float64)"], cache=True)
+def _yakopcic_branch_voltage_ufunc(delta, x, r_s, a1, a2, b):
+    return yakopcic_branch_voltage(delta, x, r_s, a1, a2, b)
+
+
+@vectorize(["float64(float64, float64, float64, float64, float64)"], cache=True)
+def _yakopcic_current_ufunc(v, x, a1, a2, b):
+    return yakopcic_current(v, x, a1, a2, b)
+
+
+def yakopcic_branch(delta, x, m, r_s):
+    """Yakopcic: (v_mem, i_m) of memristor + r_s across ``delta`` (V), vectorised; ``m`` is a
+    :class:`~alif_spice.params.MemristorParams`."""
+    delta = np.asarray(delta, dtype=float)
+    x = np.asarray(x, dtype=float)
+    with np.errstate(all="ignore"):  # numba's ufunc loop reports spurious FP flags; result checked
+        v_mem = _yakopcic_branch_voltage_ufunc(delta, x, float(r_s), m.a1, m.a2, m.b)
+    if not np.all(np.isfinite(v_mem)):
+        raise FloatingPointError("Yakopcic branch solve gave a non-finite voltage")
+    return v_mem, _yakopcic_current_ufunc(v_mem, x, m.a1, m.a2, m.b)
 
 
 def branch(delta, x, m, r_s):

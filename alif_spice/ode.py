@@ -35,14 +35,17 @@ from .trace import Trace
 FIELDS = ("g_on", "g_off", "r_on", "r_off", "k_on", "k_off", "beta", "inv_tau", "r_s", "v_rest", "inv_c",
           "v_th", "v_reset", "t_ref", "phi", "alpha_f", "beta_f", "alpha_r", "beta_r",
           "v1", "v2", "td", "tr", "pw", "tf", "per", "x0", "model",
-          "v_on", "v_off", "vt_k_on", "vt_k_off", "alpha_on", "alpha_off", "p_window")
+          "v_on", "v_off", "vt_k_on", "vt_k_off", "alpha_on", "alpha_off", "p_window",
+          "a1", "a2", "b", "a_p", "a_n", "x_p", "x_n", "alpha_p", "alpha_n")
 (G_ON, G_OFF, R_ON, R_OFF, K_ON, K_OFF, BETA, INV_TAU, R_S, V_REST, INV_C, V_TH, V_RESET, T_REF, PHI,
  ALPHA_F, BETA_F, ALPHA_R, BETA_R, V1, V2, TD, TR, PW, TF, PER, X0, MODEL,
- V_ON, V_OFF, VT_K_ON, VT_K_OFF, ALPHA_ON, ALPHA_OFF, P_WINDOW) = range(len(FIELDS))
+ V_ON, V_OFF, VT_K_ON, VT_K_OFF, ALPHA_ON, ALPHA_OFF, P_WINDOW,
+ YK_A1, YK_A2, YK_B, YK_A_P, YK_A_N, YK_X_P, YK_X_N, YK_ALPHA_P, YK_ALPHA_N) = range(len(FIELDS))
 #: the arms of the kernel's device-model switch (the ``kernel`` of each registry entry)
 ARM_MMS = float(devices.MMS.kernel)
 ARM_GMMS = float(devices.GMMS.kernel)
 ARM_VTEAM = float(devices.VTEAM.kernel)
+ARM_YAKOPCIC = float(devices.YAKOPCIC.kernel)
 
 STATUS_OK, STATUS_NONFINITE, STATUS_RUNAWAY = 0, 1, 2
 STATUS_TEXT = {STATUS_OK: "ok", STATUS_NONFINITE: "non-finite state (step too large?)",
@@ -63,7 +66,7 @@ def _arm(model: str) -> float:
     """The kernel's arm for a device model; a registered model without one is refused (the
     kernel would run another model's physics)."""
     arm = float(devices.get(model).kernel)
-    if arm not in (ARM_MMS, ARM_GMMS, ARM_VTEAM):
+    if arm not in (ARM_MMS, ARM_GMMS, ARM_VTEAM, ARM_YAKOPCIC):
         raise ParamError(f"memristor.model: {model!r} has no arm in the RK4 kernel (alif_spice/ode.py)")
     return arm
 
@@ -80,7 +83,9 @@ def parameter_row(p: Params) -> np.ndarray:
                   alpha_f=m.alpha_f, beta_f=m.beta_f, alpha_r=m.alpha_r, beta_r=m.beta_r,
                   v1=s.v1, v2=s.v2, td=s.td, tr=s.tr, pw=s.pw, tf=s.tf, per=s.per, x0=m.x0,
                   model=_arm(m.model), v_on=m.v_on, v_off=m.v_off, vt_k_on=m.k_on, vt_k_off=m.k_off,
-                  alpha_on=m.alpha_on, alpha_off=m.alpha_off, p_window=m.p_window)
+                  alpha_on=m.alpha_on, alpha_off=m.alpha_off, p_window=m.p_window,
+                  a1=m.a1, a2=m.a2, b=m.b, a_p=m.a_p, a_n=m.a_n, x_p=m.x_p, x_n=m.x_n,
+                  alpha_p=m.alpha_p, alpha_n=m.alpha_n)
     return np.array([values[f] for f in FIELDS], dtype=np.float64)
 
 
@@ -97,6 +102,8 @@ def _branch(v, x, p):
         return v_mem, g * v_mem
     if p[MODEL] == ARM_VTEAM:
         return mm.vteam_divider(delta, x, p[R_ON], p[R_OFF], p[R_S])
+    if p[MODEL] == ARM_YAKOPCIC:
+        return mm.yakopcic_divider(delta, x, p[R_S], p[YK_A1], p[YK_A2], p[YK_B])
     # ARM_GMMS
     v_mem = _gmms_v(delta, x, p[R_S], p[R_ON], p[R_OFF], p[PHI], p[ALPHA_F], p[BETA_F],
                     p[ALPHA_R], p[BETA_R])
@@ -130,6 +137,9 @@ def _dxdt(v_mem, x, p):
     if p[MODEL] == ARM_VTEAM:
         return mm.vteam_dxdt(v_mem, x, p[V_ON], p[V_OFF], p[VT_K_ON], p[VT_K_OFF], p[ALPHA_ON], p[ALPHA_OFF],
                              p[P_WINDOW])
+    if p[MODEL] == ARM_YAKOPCIC:
+        return mm.yakopcic_dxdt(v_mem, x, p[V_ON], p[V_OFF], p[YK_A_P], p[YK_A_N], p[YK_X_P], p[YK_X_N],
+                                p[YK_ALPHA_P], p[YK_ALPHA_N])
     return _dxdt_k(v_mem, x, p[K_ON], p[K_OFF], p[BETA], p[INV_TAU])
 
 

@@ -41,6 +41,7 @@ POSITIVE = Rule(lambda v: v > 0, "must be > 0")
 NONNEG = Rule(lambda v: v >= 0, "must be >= 0")
 UNIT = Rule(lambda v: 0 <= v <= 1, "must be in [0, 1]")
 OPEN_UNIT = Rule(lambda v: 0 < v < 1, "must be in (0, 1)")
+HALF_OPEN_UNIT = Rule(lambda v: 0 <= v < 1, "must be in [0, 1)")
 
 
 def choice(*options: str) -> Rule:
@@ -90,6 +91,15 @@ class MemristorParams:
     alpha_off: float = _num(POSITIVE, "1", "VTEAM: exponent of the switching-off rate")
     p_window: float = _num(Rule(lambda v: 1 <= v <= 100, "must be between 1 and 100"), "1",
                            "VTEAM: exponent p of the Biolek window 1 - x^(2p) / 1 - (1-x)^(2p)")
+    a1: float = _num(POSITIVE, "A", "Yakopcic: current prefactor for v >= 0, i = a1 x sinh(b v)")
+    a2: float = _num(POSITIVE, "A", "Yakopcic: current prefactor for v < 0, i = a2 x sinh(b v)")
+    b: float = _num(POSITIVE, "1/V", "Yakopcic: exponent of the current's sinh(b v)")
+    a_p: float = _num(POSITIVE, "1/s", "Yakopcic: switching-on rate a_p (e^v - e^v_on) above v_on")
+    a_n: float = _num(POSITIVE, "1/s", "Yakopcic: switching-off rate a_n (e^-v - e^v_off) below -v_off")
+    x_p: float = _num(HALF_OPEN_UNIT, "1", "Yakopcic: state above which switching on slows down")
+    x_n: float = _num(HALF_OPEN_UNIT, "1", "Yakopcic: switching off slows down below the state 1 - x_n")
+    alpha_p: float = _num(NONNEG, "1", "Yakopcic: decay constant of the switching-on window above x_p")
+    alpha_n: float = _num(NONNEG, "1", "Yakopcic: decay constant of the switching-off window below 1 - x_n")
 
 
 @dataclass(frozen=True)

@@ -271,3 +271,94 @@ def test_vteam_subcircuit_matches_python_on_seeded_random_devices(paper, seed):
     i_o = np.interp(s.time, o.time, o["i_m"])
     assert np.sqrt(np.mean((s["i_m"] - i_o) ** 2)) <= 1e-3 * np.abs(i_o).max()
     assert np.sqrt(np.mean((s["x"] - np.interp(s.time, o.time, o["x"])) ** 2)) <= 5e-3
+
+
+def test_yakopcic_equations_are_the_published_ones(paper):
+    # Yakopcic et al. (2011, 2013) written out with numpy at points on both sides of every
+    # threshold and window corner: a slip in a branch, a sign or a window shows
+    from alif_spice.memristor import yakopcic_current, yakopcic_dxdt
+
+    m = paper.with_values({"memristor.model": "yakopcic", "memristor.a2": 2e-4}).memristor
+    args = (m.v_on, m.v_off, m.a_p, m.a_n, m.x_p, m.x_n, m.alpha_p, m.alpha_n)
+    for v in (-1.3, -0.2, -m.v_off - 1e-3, -0.05, 0.0, 0.2, m.v_on + 1e-3, 0.6, 2.0):
+        for x in (0.0, 0.1, m.x_p - 1e-3, m.x_p + 1e-3, 0.45, 1 - m.x_n + 1e-3, 0.8, 1.0):
+            a = m.a1 if v >= 0 else m.a2
+            assert yakopcic_current(v, x, m.a1, m.a2, m.b) == pytest.approx(a * x * np.sinh(m.b * v), rel=1e-12,
+                                                                            abs=1e-300)
+            if v > m.v_on:
+                f = np.exp(-m.alpha_p * (x - m.x_p)) * ((m.x_p - x) / (1 - m.x_p) + 1) if x >= m.x_p else 1.0
+                want = m.a_p * (np.exp(v) - np.exp(m.v_on)) * f
+            elif v < -m.v_off:
+                f = np.exp(m.alpha_n * (x + m.x_n - 1)) * x / (1 - m.x_n) if x <= 1 - m.x_n else 1.0
+                want = -m.a_n * (np.exp(-v) - np.exp(m.v_off)) * f
+            else:
+                want = 0.0
+            assert yakopcic_dxdt(v, x, *args) == pytest.approx(want, rel=1e-12, abs=1e-300)
+    # the windows stop x at its bounds and push it back from beyond them
+    assert yakopcic_dxdt(1.0, 1.0, *args) == 0.0 and yakopcic_dxdt(1.0, 1.01, *args) < 0.0
+    assert yakopcic_dxdt(-1.0, 0.0, *args) == 0.0 and yakopcic_dxdt(-1.0, -0.01, *args) > 0.0
+
+
+def test_yakopcic_state_moves_only_beyond_its_thresholds(paper):
+    p = _device(paper, "yakopcic", frequency=100.0, r_series=1000.0, periods=2.0).with_values(
+        {"memristor.x0": 0.5})
+    m = p.memristor
+    # the memristor's voltage is below the drive's: a drive between -v_off and v_on moves nothing
+    quiet = p.with_values({"iv.amplitude": 0.95 * min(m.v_on, m.v_off)})
+    tr = solve_iv(quiet)
+    assert np.abs(tr["i_m"]).max() > 1e-5 and np.all(tr["x"] == m.x0)
+    # above the ON threshold at the peak: x rises during the positive half only, and only
+    # while v_mem is above v_on
+    tr = solve_iv(p.with_values({"iv.amplitude": 0.6, "iv.periods": 0.5}))
+    assert tr["v_mem"].max() > m.v_on
+    assert tr["x"][-1] > m.x0 and np.all(np.diff(tr["x"]) >= 0)
+    below = (tr["v_mem"][1:] < m.v_on) & (tr["v_mem"][:-1] < m.v_on)
+    assert below.sum() > 100 and np.all(np.diff(tr["x"])[below] == 0)
+
+
+def test_yakopcic_step_limit_follows_its_fastest_rate(paper):
+    from alif_spice.ode import check_step, solve_ode
+
+    p = paper.with_values({"memristor.model": "yakopcic", "simulation.t_stop": 2e-4})
+    m, n = p.memristor, p.neuron
+    # a slow device: the branch's limit (its slope at x = 1 and v_th) is the smaller one
+    slow = p.with_values({"memristor.a_p": 1.0, "memristor.a_n": 1.0})
+    g_max = m.a1 * m.b * np.cosh(m.b * n.v_th)
+    assert devices.get("yakopcic").rk4_step_limit(slow) == pytest.approx(2.5 * n.c * (n.r_s + 1 / g_max),
+                                                                         rel=1e-12)
+    # fast switching: the state equation's limit, the rate at v_th times the window's steepest slope
+    fast = p.with_values({"memristor.a_p": 1e10})
+    lam = 1e10 * (np.exp(n.v_th) - np.exp(m.v_on)) * (m.alpha_p + 1 / (1 - m.x_p))
+    limit = devices.get("yakopcic").rk4_step_limit(fast)
+    assert limit == pytest.approx(2.5 / lam, rel=1e-12)
+    with pytest.raises(ParamError, match=r"simulation\.dt: must be <= min\(2\.5\*c\*\(r_s \+ 1/g_max\)"):
+        check_step(fast)
+    a = solve_ode(fast.with_values({"simulation.dt": 0.5 * limit}))
+    b = solve_ode(fast.with_values({"simulation.dt": 0.25 * limit}))
+    assert a.spikes.size == b.spikes.size >= 2
+    assert np.abs(a.spikes - b.spikes).max() < 1e-4 * np.diff(b.spikes).min()
+    assert 0.0 <= a["x"].min() and a["x"].max() <= 1.0 and a["x"].max() > 0.99  # it switched
+
+
+@pytest.mark.spice
+@pytest.mark.parametrize("seed", range(4))
+def test_yakopcic_subcircuit_matches_python_on_seeded_random_devices(paper, seed):
+    # devices a user may bring (small-signal ON resistance 0.3-5 kΩ, b 0.2-5 1/V, a2/a1
+    # 0.3-3, thresholds 0.1-0.6 V and 0.05-0.5 V, rates 1e2-1e5 /s, x_p and x_n 0.1-0.7,
+    # alpha 0-5, x0 0-0.5) through 1 kΩ at 100 Hz, held to the preset's 1e-4
+    rng = np.random.default_rng([12, seed])
+    b = float(np.exp(rng.uniform(np.log(0.2), np.log(5.0))))
+    a1 = 1.0 / (b * float(np.exp(rng.uniform(np.log(300.0), np.log(5e3)))))
+    values = {"memristor.model": "yakopcic", "memristor.b": b, "memristor.a1": a1,
+              "memristor.a2": a1 * float(np.exp(rng.uniform(np.log(0.3), np.log(3.0)))),
+              "memristor.v_on": rng.uniform(0.1, 0.6), "memristor.v_off": rng.uniform(0.05, 0.5),
+              "memristor.a_p": float(np.exp(rng.uniform(np.log(1e2), np.log(1e5)))),
+              "memristor.a_n": float(np.exp(rng.uniform(np.log(1e2), np.log(1e5)))),
+              "memristor.x_p": rng.uniform(0.1, 0.7), "memristor.x_n": rng.uniform(0.1, 0.7),
+              "memristor.alpha_p": rng.uniform(0, 5), "memristor.alpha_n": rng.uniform(0, 5),
+              "memristor.x0": rng.uniform(0, 0.5), "iv.frequency": 100.0, "iv.r_series": 1000.0}
+    p = paper.with_values(values)
+    s, o = run_circuit(p, "memristor-iv"), solve_iv(p)
+    i_o = np.interp(s.time, o.time, o["i_m"])
+    assert np.sqrt(np.mean((s["i_m"] - i_o) ** 2)) <= 1e-4 * np.abs(i_o).max()
+    assert np.sqrt(np.mean((s["x"] - np.interp(s.time, o.time, o["x"])) ** 2)) <= 1e-4
