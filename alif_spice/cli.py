@@ -136,8 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_force(cmp_, "an earlier compare output in DIR")
     cmp_.set_defaults(func=_cmd_compare)
 
-    fit = sub.add_parser("fit", help="fit MMS memristor parameters to measured I-V data",
-                         description="Fit one shared MMS parameter set to one or more measured I-V files. "
+    fit = sub.add_parser("fit", help="fit memristor device models to measured I-V data",
+                         description="Fit one shared parameter set of a device model (or of each of several, "
+                                     "ranked) to one or more measured I-V files. "
                                      "Exit status 1 when the fit explains too little of the data (R² of the "
                                      "current or memristor voltage below 0.9): the outputs are still written, "
                                      "marked POOR.")
@@ -154,7 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the measurement's series resistor (SPICE suffixes allowed: 5.11k)")
     fit.add_argument("--sample-rate", type=_positive_number, default=None, metavar="HZ",
                      help="sampling rate when the file has no time column (e.g. 10k)")
-    fit.add_argument("--free-temperature", action="store_true", help="fit beta (temperature) too")
+    fit.add_argument("--model", default=None, metavar="MODELS",
+                     help="device models to fit and rank, comma-separated (mms, gmms, vteam, yakopcic) or all; "
+                          "several are fitted in parallel and ranked by BIC, the best one's table is "
+                          "memristor.toml (default: [memristor] model)")
+    fit.add_argument("--free-temperature", action="store_true",
+                     help="fit beta (temperature) too, for the models that have one")
     fit.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder (new or empty)")
     _add_force(fit, "an earlier fit output in DIR")
     fit.set_defaults(func=_cmd_fit)
@@ -319,7 +325,8 @@ def _positive_number(text: str) -> float:
 
 def _cmd_fit(args: argparse.Namespace) -> int:
     from .files import check_output_dir
-    from .fit import file_labels, read_measurement, write_outputs
+    from . import devices
+    from .fit import SELECTION_RULE, file_labels, model_names, read_measurement, select_model, write_outputs
     from .fit import fit as run_fit
 
     base = _load(args)
@@ -331,18 +338,42 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                     for f, label in zip(args.data, labels)]
     for m in measurements:
         print(f"{m.name}: {m.periods} periods at {m.frequency:.4g} Hz, {m.t.size} points", file=sys.stderr)
+    models = model_names(args.model) if args.model is not None else [base.memristor.model]
     start = time.perf_counter()
-    result = run_fit(measurements, base, free_temperature=args.free_temperature)
+    selection = None
+    if len(models) > 1:
+        print(f"fitting {len(models)} device models ({', '.join(models)}) in parallel ...", file=sys.stderr)
+        selection = select_model(measurements, base, models, free_temperature=args.free_temperature,
+                                 progress=lambda s: print("  " + s, file=sys.stderr))
+        result = selection.results[selection.best]
+    else:
+        base = base.with_values({"memristor.model": models[0]})
+        result = run_fit(measurements, base, free_temperature=args.free_temperature)
+    base = base.with_values({"memristor.model": result.model})
     cross = None
     if len(measurements) > 1:  # each file alone, predicting the others
         from .fit import cross_predict
 
-        print(f"joint fit done ({time.perf_counter() - start:.1f} s); fitting each file alone", file=sys.stderr)
+        print(f"joint fit done ({time.perf_counter() - start:.1f} s); fitting each file alone"
+              + (f" with the best model ({result.model})" if selection else ""), file=sys.stderr)
         cross = cross_predict(measurements, base, result, progress=lambda s: print(s, file=sys.stderr),
-                              free_temperature=args.free_temperature)
-    out = write_outputs(result, measurements, base, plan, cross=cross)
+                              free_temperature=args.free_temperature and "temperature" in result.params)
+    out = write_outputs(result, measurements, base, plan, cross=cross, selection=selection)
+    if selection is not None:
+        rows = selection.table()
+        n = int(selection.criteria[selection.best]["samples"])
+        print(f"model selection ({SELECTION_RULE} is best; {n} residuals):")
+        print(f"  {'model':<16} {'k':>2} {'cost':>10} {'R² current':>11} {'R² voltage':>11} {'AIC':>11} "
+              f"{'dAIC':>9} {'BIC':>11} {'dBIC':>9}  verdict")
+        for r in rows:
+            print(f"  {r['label']:<16} {r['free_parameters']:>2} {r['cost']:>10.4g} {r['r2_current']:>11.5f} "
+                  f"{r['r2_voltage']:>11.5f} {r['aic']:>11.1f} {r['delta_aic']:>9.1f} {r['bic']:>11.1f} "
+                  f"{r['delta_bic']:>9.1f}  {r['verdict']}")
+        print(f"best: {devices.get(selection.best).label} ({selection.best}); every model's table in "
+              f"{out / 'models'}, overlay {out / 'model_overlay.png'}")
     p = result.params
-    print(f"fit ({time.perf_counter() - start:.1f} s, {result.evaluations} simulations): cost {result.cost:.4g}, "
+    print(f"fit of the {devices.get(result.model).label} ({time.perf_counter() - start:.1f} s, "
+          f"{result.evaluations} simulations): cost {result.cost:.4g}, "
           f"R² current {result.r2_current:.5f}" + ("   POOR FIT" if result.poor else ""))
     print("  " + "  ".join(f"{k}={v:.4g}" for k, v in p.items()))
     for name, v in result.per_file.items():

@@ -162,6 +162,8 @@ def _mms_fit_values(theta: dict[str, float], m) -> dict[str, float]:
             "temperature": theta.get("temperature", m.temperature), "x0": 0.0, "phi": 1.0}
 
 
+_MMS_BOUNDS = {"r_on": (10.0, 1e6), "ratio": (1.05, 1e3), "v_on": (0.005, 3.0), "v_off": (0.001, 3.0),
+               "tau": (1e-8, 10.0), "temperature": (50.0, 2000.0)}
 _MMS_KEYS = ("r_on", "r_off", "v_on", "v_off", "tau", "temperature", "x0")
 _DIODE_KEYS = ("phi", "alpha_f", "beta_f", "alpha_r", "beta_r")
 
@@ -178,9 +180,13 @@ MMS = register(DeviceModel(
     rk4_step_rule="2.5*(r_on + r_s)*c",
     fit=FitSpace(
         names=("r_on", "ratio", "v_on", "v_off", "tau"),
-        bounds={"r_on": (10.0, 1e6), "ratio": (1.05, 1e3), "v_on": (0.005, 3.0), "v_off": (0.001, 3.0),
-                "tau": (1e-8, 10.0), "temperature": (50.0, 2000.0)},
+        bounds=_MMS_BOUNDS,
         values=_mms_fit_values, shown={"ratio": "r_off"}, held=("temperature",))))
+
+def _gmms_fit_values(theta: dict[str, float], m) -> dict[str, float]:
+    return {**_mms_fit_values(theta, m), "model": "gmms",
+            **{k: theta[k] for k in ("phi", "alpha_f", "beta_f", "alpha_r", "beta_r")}}
+
 
 GMMS = register(DeviceModel(
     name="gmms", label="generalized MMS",
@@ -189,6 +195,11 @@ GMMS = register(DeviceModel(
     instance=(("r_on", "r_off", "v_on", "v_off"), ("tau", "temperature", "x0", "phi"),
               ("alpha_f", "beta_f", "alpha_r", "beta_r")),
     branch=_gmms_branch, current=_gmms_current, rk4_step_limit=_gmms_step_limit, rk4_step_rule="2.5*c*(r_s + 1/g_max)",
+    fit=FitSpace(
+        names=("r_on", "ratio", "v_on", "v_off", "tau", "phi", "alpha_f", "beta_f", "alpha_r", "beta_r"),
+        bounds={**_MMS_BOUNDS, "phi": (0.01, 1.0), "alpha_f": (1e-12, 0.1), "beta_f": (0.1, 30.0),
+                "alpha_r": (1e-12, 0.1), "beta_r": (0.1, 30.0)},
+        values=_gmms_fit_values, shown={"ratio": "r_off"}, held=("temperature",)),
     example={"phi": 0.6, "alpha_f": 1e-4, "beta_f": 3.0, "alpha_r": 3e-5, "beta_r": 4.0}))
 
 

@@ -6,7 +6,8 @@ position or name, absolute/relative time or a sample rate) and what the columns 
 The fit simulates the device *with the series resistor in the loop*, driven by the
 measured source voltage from its periodic steady state (:func:`alif_spice.ode.solve_iv`'s
 kernel), and minimises cost = RSS_I/TSS_I + RSS_V/TSS_V with a global start
-(differential evolution) and a local polish (Powell), in log-parameter space.
+(differential evolution) and a local least-squares polish (trust region), in log-parameter
+space.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from scipy import optimize
 
 from . import devices
 from .errors import ParamError, SimulationError
-from .ode import solve_iv
+from .ode import iv_states, solve_iv
 from .params import Params, load_params
 
 MEANINGS = ("time", "source_voltage", "resistor_voltage", "memristor_voltage", "current")
@@ -39,6 +40,14 @@ POOR_R2 = 0.9
 NEAR_BOUND = 0.02
 #: a parameter whose 1-sigma spread is wider than this factor is not identifiable from the data
 UNIDENTIFIABLE_FACTOR = 10.0
+#: members of the differential evolution's population per fitted parameter (its Sobol start
+#: rounds the population up to a power of two: 64 for the MMS's five, 128 for six to ten)
+POPSIZE = 12
+#: most Jacobian-and-step rounds of the local least-squares polish
+POLISH_STEPS = 100
+#: members of the global search's final population the polish starts from (the best ones,
+#: 2 % of the search range apart)
+POLISH_STARTS = 3
 _FAILED = 1e3  # the cost of a parameter set that cannot be simulated
 
 
@@ -354,36 +363,48 @@ def simulate(theta: dict[str, float], base: Params, meas: Measurement, warmup_pe
     The data's first period is played ``warmup_periods`` (at least 2) times before them.
     Where the state at the end of the warm-up may still be more than :data:`SETTLED` from
     the periodic steady state (its distance estimated from the last two periods'
-    contraction), the steady state is found as the fixed point of the period map
-    x -> x(one period later), bracketed in [0, 1] (the map is monotone), and the warm-up is
-    played again from it.
+    contraction), the steady state is the fixed point of the period map x -> x(one period
+    later): first the warm-up's extrapolation (Aitken's), kept where one period played from
+    it confirms it, else bracketed in [0, 1] (the map is monotone) and found by Brent's method.
+    The data are then played from that state (the bench's only state is x).
     """
+    per = (meas.t.size - 1) // meas.periods
+    device, warm = _device(theta, base), max(int(warmup_periods), 2)
+    period = meas.t[per]
+    t = np.append(np.concatenate([meas.t[:per] + k * period for k in range(warm)]), warm * period)
+    v = np.append(np.tile(meas.v_src[:per], warm), meas.v_src[0])
+    x = iv_states(device, t, v, substeps=substeps, r_series=meas.r_series)(device.memristor.x0)
+    a, b, c = (float(x[per * k]) for k in (warm - 2, warm - 1, warm))
+    x0 = c if math.isfinite(c) and _settled(a, b, c) else _steady_state(device, meas, per, a, b, c, substeps)
+    tr = solve_iv(device, meas.t, meas.v_src, substeps=substeps, r_series=meas.r_series, x0=x0)
+    return tr["i_m"], tr["v_mem"]
+
+
+def _steady_state(device: Params, meas: Measurement, per: int, a: float, b: float, c: float,
+                  substeps: int) -> float:
+    """The fixed point of the period map (see :func:`simulate`); a, b, c: the state at the
+    end of the last three warm-up periods."""
     from scipy.optimize import brentq
 
-    per = (meas.t.size - 1) // meas.periods
-    device, n, warm = _device(theta, base), meas.t.size, max(int(warmup_periods), 2)
-    period = meas.t[per]
-    t = np.concatenate([meas.t[:per] + k * period for k in range(warm)] + [meas.t + warm * period])
-    v = np.concatenate([np.tile(meas.v_src[:per], warm), meas.v_src])
-    tr = solve_iv(device, t, v, substeps=substeps, r_series=meas.r_series)
-    a, b, c = (float(tr["x"][per * k]) for k in (warm - 2, warm - 1, warm))
-    if not (math.isfinite(c) and _settled(a, b, c)):
-        one_t = np.append(meas.t[:per], period)  # one period of the warm-up drive
-        one_v = np.append(meas.v_src[:per], meas.v_src[0])
+    one_t = np.append(meas.t[:per], meas.t[per])  # one period of the warm-up drive
+    one_v = np.append(meas.v_src[:per], meas.v_src[0])
+    period = iv_states(device, one_t, one_v, substeps=substeps, r_series=meas.r_series)
 
-        def gap(x: float) -> float:
-            return float(solve_iv(device, one_t, one_v, substeps=substeps, r_series=meas.r_series,
-                                  x0=x)["x"][-1]) - x
+    def gap(x: float) -> float:
+        return float(period(x)[-1]) - x
 
-        lo, hi = gap(0.0), gap(1.0)
-        if lo <= 0.0:
-            x0 = 0.0
-        elif hi >= 0.0:
-            x0 = 1.0
-        else:
-            x0 = brentq(gap, 0.0, 1.0, xtol=SETTLED, rtol=4 * np.finfo(float).eps)
-        tr = solve_iv(device, t, v, substeps=substeps, r_series=meas.r_series, x0=x0)
-    return tr["i_m"][-n:], tr["v_mem"][-n:]
+    step, before = c - b, b - a
+    if all(map(math.isfinite, (a, b, c))) and before != 0.0 and 0.0 < step / before < 1.0:
+        lam = step / before  # a contraction, seen: extrapolate, then check with one period
+        guess = min(max(c + step * lam / (1.0 - lam), 0.0), 1.0)
+        if abs(gap(guess)) / (1.0 - lam) <= SETTLED:
+            return guess
+    lo, hi = gap(0.0), gap(1.0)
+    if lo <= 0.0:
+        return 0.0
+    if hi >= 0.0:
+        return 1.0
+    return brentq(gap, 0.0, 1.0, xtol=SETTLED, rtol=4 * np.finfo(float).eps)
 
 
 def _settled(a: float, b: float, c: float) -> bool:
@@ -496,13 +517,44 @@ def fit(measurements: list[Measurement], base: Params | None = None, free_temper
         def total(z):
             return total_theta(dict(zip(names, np.exp(np.clip(z, lo, hi)))))
 
-        de = optimize.differential_evolution(total, list(zip(lo, hi)), seed=seed, maxiter=maxiter, popsize=12,
+        de = optimize.differential_evolution(total, list(zip(lo, hi)), seed=seed, maxiter=maxiter, popsize=POPSIZE,
                                              tol=1e-8, polish=False, init="sobol",
                                              x0=None if x0 is None else np.clip(x0, lo, hi))
-        loc = optimize.minimize(total, de.x, method="Powell", bounds=list(zip(lo, hi)),
-                                options={"xtol": 1e-6, "ftol": 1e-10, "maxfev": 4000})
-        z = loc.x if loc.fun <= de.fun else de.x
+        # the polish from the best few members of the final population, not the best alone:
+        # a threshold model's cost has narrow valleys the best member may not be in
+        starts = [(de.x, de.fun)]
+        for k in np.argsort(de.population_energies):
+            if len(starts) >= POLISH_STARTS:
+                break
+            member = de.population[k] * (hi - lo) + lo  # scipy keeps the population scaled to [0, 1]
+            if all(np.max(np.abs(member - z) / (hi - lo)) > 0.02 for z, _ in starts):
+                starts.append((member, float(de.population_energies[k])))
+        polished = [_polish(names, z, f, lo, hi) for z, f in starts]
+        z = min(polished, key=lambda zf: zf[1])[0]
         return dict(zip(names, np.exp(np.clip(z, lo, hi))))
+
+    def _polish(names, z0, f0, lo, hi):
+        """The local search from the global one's best: trust-region least squares on the
+        residuals themselves (their sum of squares is the cost), Jacobian by differences."""
+        nonlocal evals
+        size = sum(2 * m.t.size for m in measurements)
+
+        def stacked(z):
+            nonlocal evals
+            evals += 1
+            th = dict(zip(names, np.exp(np.clip(z, lo, hi))))
+            parts = []
+            for m in measurements:
+                r = _residuals(th, base, m)
+                if r is None:
+                    return np.full(size, math.sqrt(_FAILED / size))
+                parts += list(r)
+            return np.concatenate(parts) / math.sqrt(len(measurements))
+
+        inside = np.clip(z0, lo + 1e-9 * (hi - lo), hi - 1e-9 * (hi - lo))
+        loc = optimize.least_squares(stacked, inside, bounds=(lo, hi), method="trf", x_scale=1.0,
+                                     diff_step=1e-4, xtol=1e-10, ftol=1e-12, gtol=1e-12, max_nfev=POLISH_STEPS)
+        return (loc.x, 2.0 * loc.cost) if 2.0 * loc.cost <= f0 else (z0, f0)
 
     names = list(fitted.names)
     th = search(names)
@@ -516,6 +568,145 @@ def fit(measurements: list[Measurement], base: Params | None = None, free_temper
         else:
             th, start = fixed, "the fixed-temperature optimum (the free search found nothing better)"
     return _summarise(th, names, measurements, base, box, evals, start)
+
+
+#: how the model selection ranks the fitted models: the lowest Bayesian information criterion
+SELECTION_RULE = "lowest BIC"
+
+
+def information_criteria(result: FitResult, measurements: list[Measurement]) -> dict[str, float]:
+    """AIC and BIC of a fit from its residual sums, for Gaussian residuals of unknown spread:
+    with n residuals (current and memristor voltage of every sample, each normalised by its
+    file's spread), RSS their sum of squares and k free parameters,
+    AIC = n ln(RSS/n) + 2k and BIC = n ln(RSS/n) + k ln(n)."""
+    n = sum(2 * m.t.size for m in measurements)
+    rss = sum(v["cost"] for v in result.per_file.values())
+    k = len(result.theta)
+    fit_term = n * math.log(rss / n)
+    return {"samples": n, "rss": rss, "free_parameters": k, "aic": fit_term + 2 * k, "bic": fit_term + k * math.log(n)}
+
+
+@dataclass
+class ModelSelection:
+    """Several device models fitted to the same data, ranked by :data:`SELECTION_RULE`."""
+
+    results: dict[str, FitResult]  # model name -> its fit
+    criteria: dict[str, dict[str, float]]  # model name -> information_criteria
+    seconds: dict[str, float]  # model name -> wall time of its fit
+
+    @property
+    def ranked(self) -> list[str]:
+        return sorted(self.results, key=lambda n: (self.criteria[n]["bic"], self.results[n].cost))
+
+    @property
+    def best(self) -> str:
+        return self.ranked[0]
+
+    def table(self) -> list[dict]:
+        """One row per model, best first: k, cost, R², AIC, BIC and their differences to the best."""
+        best_aic = min(c["aic"] for c in self.criteria.values())
+        best_bic = min(c["bic"] for c in self.criteria.values())
+        by_cost = sorted(self.results, key=lambda n: self.results[n].cost)
+        return [{"model": n, "label": devices.get(n).label, "free_parameters": self.criteria[n]["free_parameters"],
+                 "cost": self.results[n].cost, "cost_rank": by_cost.index(n) + 1,
+                 "r2_current": self.results[n].r2_current, "r2_voltage": self.results[n].r2_voltage,
+                 "aic": self.criteria[n]["aic"], "delta_aic": self.criteria[n]["aic"] - best_aic,
+                 "bic": self.criteria[n]["bic"], "delta_bic": self.criteria[n]["bic"] - best_bic,
+                 "verdict": self.results[n].verdict, "seconds": self.seconds[n]} for n in self.ranked]
+
+
+def model_names(spec: str) -> list[str]:
+    """``"mms,vteam"`` or ``"all"`` -> the fittable device models named (in that order)."""
+    fittable = [n for n in devices.names() if devices.get(n).fit is not None]
+    if spec.strip() == "all":
+        return fittable
+    out: list[str] = []
+    for name in (s.strip() for s in spec.split(",")):
+        if not name:
+            continue
+        if name not in devices.names():
+            raise ParamError(f"--model: unknown device model {name!r} (known: {', '.join(fittable)}, or all)")
+        if name not in fittable:
+            raise ParamError(f"--model: the {devices.get(name).label} model ({name!r}) cannot be fitted yet "
+                             f"(fittable: {', '.join(fittable)})")
+        if name not in out:
+            out.append(name)
+    if not out:
+        raise ParamError("--model: no device model named (e.g. mms,vteam or all)")
+    return out
+
+
+def _fit_model(name: str, measurements: list[Measurement], base: Params, free_temperature: bool,
+               options: dict) -> tuple[str, FitResult, float]:
+    import time
+
+    start = time.perf_counter()
+    model_base = base.with_values({"memristor.model": name})
+    free = free_temperature and "temperature" in space(model_base).bounds
+    result = fit(measurements, model_base, free_temperature=free, **options)
+    return name, result, time.perf_counter() - start
+
+
+def select_model(measurements: list[Measurement], base: Params, models: list[str], free_temperature: bool = False,
+                 workers: int | None = None, progress: Callable[[str], None] | None = None,
+                 **fit_options) -> ModelSelection:
+    """Fit each of ``models`` to ``measurements`` (``free_temperature`` for the models that
+    have a temperature), in parallel across models (``workers`` processes, default: one per
+    core), and rank them (:class:`ModelSelection`)."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    # the largest fit spaces first: they take longest
+    order = sorted(models, key=lambda n: -len(space(base.with_values({"memristor.model": n})).names))
+    workers = max(1, min(workers or os.cpu_count() or 1, len(order)))
+    done: dict[str, tuple[FitResult, float]] = {}
+
+    def record(name: str, result: FitResult, seconds: float) -> None:
+        done[name] = (result, seconds)
+        if progress:
+            progress(f"{name}: cost {result.cost:.4g} ({seconds:.1f} s, {len(done)}/{len(order)} models)")
+
+    if workers == 1:
+        for name in order:
+            record(*_fit_model(name, measurements, base, free_temperature, fit_options))
+    else:
+        with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(_fit_model, n, measurements, base, free_temperature, fit_options) for n in order]
+            try:
+                for f in cf.as_completed(futures):
+                    record(*f.result())
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+    results = {n: done[n][0] for n in models}
+    return ModelSelection(results=results, criteria={n: information_criteria(r, measurements)
+                                                     for n, r in results.items()},
+                          seconds={n: done[n][1] for n in models})
+
+
+def model_overlay_figure(selection: ModelSelection, measurements: list[Measurement], base: Params):
+    """Every fitted model's I-V loop over the measured one, one panel per file, best model
+    first in the legend (with its BIC difference to the best). Returns the matplotlib Figure."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.5 * len(measurements), 4.6))
+    axes = np.atleast_1d(fig.subplots(1, len(measurements)))
+    rows = {r["model"]: r for r in selection.table()}
+    for ax, m in zip(axes, measurements):
+        ax.plot(m.v_mem, m.i * 1e3, ".", ms=2, color="0.6", label="measured")
+        for k, name in enumerate(selection.ranked):
+            r = selection.results[name]
+            i, v = simulate(r.theta, base.with_values({"memristor.model": name}), m)
+            ax.plot(v, i * 1e3, "-", lw=1.6 if k == 0 else 1.0, color=f"C{k}",
+                    label=f"{devices.get(name).label}: cost {r.cost:.3g}, ΔBIC {rows[name]['delta_bic']:.4g}")
+        ax.set_xlabel("memristor voltage (V)")
+        ax.set_ylabel("current (mA)")
+        ax.set_title(f"{m.name} ({m.frequency:.4g} Hz)".replace("$", r"\$"))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
 
 
 @dataclass
@@ -747,19 +938,35 @@ def cross_summary(cross: CrossPrediction | None) -> dict | None:
             "own_fit_verdict": {a: r.verdict for a, r in cross.own.items()}}
 
 
+def selection_summary(selection: ModelSelection | None) -> dict | None:
+    """``fit.json``'s model selection: the rule, the best model, the ranked table and what
+    each model's fit found."""
+    if selection is None:
+        return None
+    return {"rule": SELECTION_RULE, "best": selection.best, "table": selection.table(),
+            "criteria": "AIC = n ln(RSS/n) + 2k, BIC = n ln(RSS/n) + k ln(n); n residuals (current and memristor "
+                        "voltage of every sample, each normalised by its file's spread), k free parameters",
+            "models": {n: {"parameters": r.params, "verdict": r.verdict, "at_bounds": r.at_bounds,
+                           "relative_std": {k: "not identifiable" if v is None else v
+                                            for k, v in r.relative_std.items()},
+                           "not_identifiable": r.not_identifiable, "correlations": r.correlations,
+                           "per_file": r.per_file, "evaluations": r.evaluations, "table": f"models/{n}.toml"}
+                       for n, r in selection.results.items()}}
+
+
 def summary(result: FitResult, measurements: list[Measurement], command: str,
-            cross: CrossPrediction | None = None) -> dict:
+            cross: CrossPrediction | None = None, selection: ModelSelection | None = None) -> dict:
     """What ``fit.json`` holds (plain JSON types; spreads not identifiable are said so)."""
     from .compare import json_ready
 
     plots = plot_names(measurements)
     return json_ready({
-        "verdict": result.verdict, "verdict_reasons": result.reasons,
+        "model": result.model, "verdict": result.verdict, "verdict_reasons": result.reasons,
         "poor_fit_rule": f"R² of the current or of the memristor voltage below {POOR_R2:g} in any file",
         "cost": result.cost, "r2_current": min(f["r2_current"] for f in result.per_file.values()),
         "r2_current_overall": result.r2_current, "r2_voltage_overall": result.r2_voltage,
         "parameters": result.params, "at_bounds": result.at_bounds, "per_file": result.per_file,
-        "cross_prediction": cross_summary(cross),
+        "cross_prediction": cross_summary(cross), "model_selection": selection_summary(selection),
         "poorly_determined": result.poorly_determined, "not_identifiable": result.not_identifiable,
         "relative_std": {k: "not identifiable" if v is None else v for k, v in result.relative_std.items()},
         "correlations": result.correlations, "evaluations": result.evaluations, "start": result.start,
@@ -802,17 +1009,24 @@ def fit_figure(result: FitResult, m: Measurement, i: np.ndarray, v: np.ndarray):
 
 
 def write_outputs(result: FitResult, measurements: list[Measurement], base: Params, out_dir,
-                  command: list[str] | None = None, cross: CrossPrediction | None = None) -> Path:
-    """``memristor.toml`` (loadable with --params), ``fit.json``, ``fit_<file>.png`` and, with
-    ``cross``, ``cross_prediction.png``; atomic. A poor fit is written too, marked as such."""
+                  command: list[str] | None = None, cross: CrossPrediction | None = None,
+                  selection: ModelSelection | None = None) -> Path:
+    """``memristor.toml`` (loadable with --params), ``fit.json``, ``fit_<file>.png``; with
+    ``cross``, ``cross_prediction.png``; with ``selection`` (``result`` is then its best
+    model's fit), ``models/<model>.toml`` for every model and ``model_overlay.png``. Atomic.
+    A poor fit is written too, marked as such."""
     import json
 
     from .files import atomic_dir
     from .provenance import record
 
+    base = base.with_values({"memristor.model": result.model})
     fitted = result.memristor_table(base)
     plots = plot_names(measurements)
     header = "# fitted by alif-spice fit; load with --params memristor.toml\n"
+    if selection is not None:
+        header += (f"# the best of {len(selection.results)} device models by {SELECTION_RULE} "
+                   f"({', '.join(selection.ranked)}; fit.json, model_selection)\n")
     if result.poor:
         header = ("# POOR FIT: the model explains too little of the data; do not use these values\n"
                   + "".join(f"#   {r}\n" for r in result.reasons)
@@ -820,10 +1034,19 @@ def write_outputs(result: FitResult, measurements: list[Measurement], base: Para
     with atomic_dir(out_dir, "fit") as tmp:
         (tmp / "memristor.toml").write_text(header + fitted.to_toml(["memristor"]))
         prov = record(command, ngspice=False)
-        info = {**prov, **summary(result, measurements, prov["command"], cross)}
+        info = {**prov, **summary(result, measurements, prov["command"], cross, selection)}
         (tmp / "fit.json").write_text(json.dumps(info, indent=2, allow_nan=False) + "\n")
         if cross is not None:
             cross_prediction_figure(cross).savefig(tmp / "cross_prediction.png", dpi=110)
+        if selection is not None:
+            (tmp / "models").mkdir()
+            for name, r in selection.results.items():
+                table = r.memristor_table(base.with_values({"memristor.model": name})).to_toml(["memristor"])
+                poor = "# POOR FIT: the model explains too little of the data\n" if r.poor else ""
+                (tmp / "models" / f"{name}.toml").write_text(
+                    poor + f"# {devices.get(name).label} fitted by alif-spice fit (cost {r.cost:.4g}); "
+                    f"load with --params\n" + table)
+            model_overlay_figure(selection, measurements, base).savefig(tmp / "model_overlay.png", dpi=110)
         for m in measurements:
             fit_figure(result, m, *simulate(result.theta, base, m)).savefig(tmp / plots[m.name], dpi=110)
     return out_dir.path if hasattr(out_dir, "path") else Path(out_dir)

@@ -510,6 +510,23 @@ def iv_drive_row(p: Params, r_series: float) -> np.ndarray:
     return row
 
 
+def iv_states(p: Params, t: np.ndarray, v_src: np.ndarray, substeps: int = 8, r_series: float | None = None):
+    """The state x on ``t`` of the bench :func:`solve_iv` solves, as a function of the initial
+    state: ``states(x0) -> x`` (array; the same arithmetic, without the branch's voltage and
+    current), for the many short runs of a steady-state search."""
+    t = np.ascontiguousarray(t, dtype=float)
+    v_src = np.ascontiguousarray(v_src, dtype=float)
+    row = iv_drive_row(p, p.iv.r_series if r_series is None else float(r_series))
+
+    def states(x0: float) -> np.ndarray:
+        row[X0] = min(max(float(x0), 0.0), 1.0)
+        x = np.empty_like(t)
+        _iv_kernel(row, t, v_src, int(substeps), x)
+        return x
+
+    return states
+
+
 def solve_iv(p: Params, t: np.ndarray | None = None, v_src: np.ndarray | None = None,
              substeps: int = 8, r_series: float | None = None, x0: float | None = None) -> Trace:
     """The memristor in series with ``iv.r_series`` driven by a source voltage (RK4 on x).
