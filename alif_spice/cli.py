@@ -326,10 +326,12 @@ def _positive_number(text: str) -> float:
 def _cmd_fit(args: argparse.Namespace) -> int:
     from .files import check_output_dir
     from . import devices
-    from .fit import SELECTION_RULE, file_labels, model_names, read_measurement, select_model, write_outputs
+    from .fit import (SELECTION_RULE, file_labels, model_base, model_names, read_measurement, select_model,
+                      write_outputs)
     from .fit import fit as run_fit
 
     base = _load(args)
+    models = model_names(args.model) if args.model is not None else [base.memristor.model]
     plan = check_output_dir(args.output, "fit", args.force, extra_inputs=(*args.data, *args.params))
     labels = file_labels(args.data)
     measurements = [read_measurement(f, args.columns, delimiter=args.delimiter, decimal_comma=args.decimal_comma,
@@ -338,7 +340,6 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                     for f, label in zip(args.data, labels)]
     for m in measurements:
         print(f"{m.name}: {m.periods} periods at {m.frequency:.4g} Hz, {m.t.size} points", file=sys.stderr)
-    models = model_names(args.model) if args.model is not None else [base.memristor.model]
     start = time.perf_counter()
     selection = None
     if len(models) > 1:
@@ -347,9 +348,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                                  progress=lambda s: print("  " + s, file=sys.stderr))
         result = selection.results[selection.best]
     else:
-        base = base.with_values({"memristor.model": models[0]})
+        base = model_base(base, models[0])
         result = run_fit(measurements, base, free_temperature=args.free_temperature)
-    base = base.with_values({"memristor.model": result.model})
+    base = model_base(base, result.model)
     cross = None
     if len(measurements) > 1:  # each file alone, predicting the others
         from .fit import cross_predict

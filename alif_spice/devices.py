@@ -184,7 +184,9 @@ MMS = register(DeviceModel(
         values=_mms_fit_values, shown={"ratio": "r_off"}, held=("temperature",))))
 
 def _gmms_fit_values(theta: dict[str, float], m) -> dict[str, float]:
-    return {**_mms_fit_values(theta, m), "model": "gmms",
+    return {"model": "gmms", "r_on": theta["r_on"], "r_off": theta["r_on"] * theta["ratio"],
+            "v_on": theta["v_on"], "v_off": theta["v_off"], "tau": theta["tau"],
+            "temperature": theta.get("temperature", m.temperature), "x0": 0.0,
             **{k: theta[k] for k in ("phi", "alpha_f", "beta_f", "alpha_r", "beta_r")}}
 
 

@@ -636,14 +636,29 @@ def model_names(spec: str) -> list[str]:
     return out
 
 
+def model_base(base: Params, name: str) -> Params:
+    """``base`` with the device model ``name`` selected, the [memristor] keys that model
+    does not read reset to the preset's (another model's values there, e.g. a diode
+    fraction phi < 1, would break the rules of the plain MMS)."""
+    import dataclasses
+
+    if base.memristor.model == name:
+        return base
+    preset = load_params("paper").memristor
+    read = set(devices.get(name).params)
+    return base.with_values({"memristor.model": name, **{
+        f"memristor.{f.name}": getattr(preset, f.name) for f in dataclasses.fields(preset)
+        if f.name not in read and f.name != "model"}})
+
+
 def _fit_model(name: str, measurements: list[Measurement], base: Params, free_temperature: bool,
                options: dict) -> tuple[str, FitResult, float]:
     import time
 
     start = time.perf_counter()
-    model_base = base.with_values({"memristor.model": name})
-    free = free_temperature and "temperature" in space(model_base).bounds
-    result = fit(measurements, model_base, free_temperature=free, **options)
+    own = model_base(base, name)
+    free = free_temperature and "temperature" in space(own).bounds
+    result = fit(measurements, own, free_temperature=free, **options)
     return name, result, time.perf_counter() - start
 
 
@@ -657,7 +672,7 @@ def select_model(measurements: list[Measurement], base: Params, models: list[str
     import multiprocessing
 
     # the largest fit spaces first: they take longest
-    order = sorted(models, key=lambda n: -len(space(base.with_values({"memristor.model": n})).names))
+    order = sorted(models, key=lambda n: -len(space(model_base(base, n)).names))
     workers = max(1, min(workers or os.cpu_count() or 1, len(order)))
     done: dict[str, tuple[FitResult, float]] = {}
 
@@ -670,7 +685,10 @@ def select_model(measurements: list[Measurement], base: Params, models: list[str
         for name in order:
             record(*_fit_model(name, measurements, base, free_temperature, fit_options))
     else:
-        with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        # fork where the platform has it: a spawned worker would import the caller's main
+        # script again (a script without a __main__ guard would fit in a loop)
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
             futures = [pool.submit(_fit_model, n, measurements, base, free_temperature, fit_options) for n in order]
             try:
                 for f in cf.as_completed(futures):
@@ -697,7 +715,7 @@ def model_overlay_figure(selection: ModelSelection, measurements: list[Measureme
         ax.plot(m.v_mem, m.i * 1e3, ".", ms=2, color="0.6", label="measured")
         for k, name in enumerate(selection.ranked):
             r = selection.results[name]
-            i, v = simulate(r.theta, base.with_values({"memristor.model": name}), m)
+            i, v = simulate(r.theta, model_base(base, name), m)
             ax.plot(v, i * 1e3, "-", lw=1.6 if k == 0 else 1.0, color=f"C{k}",
                     label=f"{devices.get(name).label}: cost {r.cost:.3g}, ΔBIC {rows[name]['delta_bic']:.4g}")
         ax.set_xlabel("memristor voltage (V)")
@@ -949,7 +967,8 @@ def selection_summary(selection: ModelSelection | None) -> dict | None:
             "models": {n: {"parameters": r.params, "verdict": r.verdict, "at_bounds": r.at_bounds,
                            "relative_std": {k: "not identifiable" if v is None else v
                                             for k, v in r.relative_std.items()},
-                           "not_identifiable": r.not_identifiable, "correlations": r.correlations,
+                           "not_identifiable": r.not_identifiable, "poorly_determined": r.poorly_determined,
+                           "correlations": r.correlations,
                            "per_file": r.per_file, "evaluations": r.evaluations, "table": f"models/{n}.toml"}
                        for n, r in selection.results.items()}}
 
@@ -1020,7 +1039,7 @@ def write_outputs(result: FitResult, measurements: list[Measurement], base: Para
     from .files import atomic_dir
     from .provenance import record
 
-    base = base.with_values({"memristor.model": result.model})
+    base = model_base(base, result.model)
     fitted = result.memristor_table(base)
     plots = plot_names(measurements)
     header = "# fitted by alif-spice fit; load with --params memristor.toml\n"
@@ -1041,7 +1060,7 @@ def write_outputs(result: FitResult, measurements: list[Measurement], base: Para
         if selection is not None:
             (tmp / "models").mkdir()
             for name, r in selection.results.items():
-                table = r.memristor_table(base.with_values({"memristor.model": name})).to_toml(["memristor"])
+                table = r.memristor_table(model_base(base, name)).to_toml(["memristor"])
                 poor = "# POOR FIT: the model explains too little of the data\n" if r.poor else ""
                 (tmp / "models" / f"{name}.toml").write_text(
                     poor + f"# {devices.get(name).label} fitted by alif-spice fit (cost {r.cost:.4g}); "
