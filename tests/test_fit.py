@@ -879,6 +879,12 @@ GENERATING = {
 }
 
 
+RECOVERED = {"mms": ("r_on", "r_off", "v_on", "v_off", "tau"),
+             "gmms": ("v_on", "v_off", "tau", "beta_f", "beta_r"),
+             "vteam": ("r_on", "r_off", "v_on", "v_off", "k_off"),
+             "yakopcic": ("v_on", "v_off", "a_n")}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("generator", list(GENERATING))
 def test_model_selection_picks_the_model_that_made_the_data(paper, tmp_path, generator):
@@ -902,6 +908,13 @@ def test_model_selection_picks_the_model_that_made_the_data(paper, tmp_path, gen
     if "ratio" in own.theta:
         true_theta["ratio"] = base.memristor.r_off / base.memristor.r_on
     assert own.cost <= cost(true_theta, base, data) * 1.01
+    # what each model gives back within 5 % on its own data (docs/fitting.md, "Measured");
+    # the rest trades off at this drive (measured: Yakopcic a1 +9 %, a2 +6 %, b -7 %, a_p
+    # -22 %; the generalized MMS phi, r_on, r_off, alpha_f, alpha_r 41-64 % off)
+    for key in RECOVERED[generator]:
+        assert own.params[key] == pytest.approx(getattr(base.memristor, key), rel=0.05), key
+    if generator == "gmms":
+        assert {"phi", "r_on"} <= set(own.not_identifiable)
 
 
 @pytest.mark.slow
