@@ -651,6 +651,19 @@ def model_base(base: Params, name: str) -> Params:
         if f.name not in read and f.name != "model"}})
 
 
+def _worker_start(parent: int) -> None:
+    """A model-fit worker: it ignores Ctrl-C (the command ends it) and dies with the command,
+    however that ends (SIGKILL included)."""
+    import signal
+
+    from .processes import die_with_parent
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # not the command's handlers, inherited by fork
+        signal.signal(sig, signal.SIG_DFL)
+    die_with_parent(parent)
+
+
 def _fit_model(name: str, measurements: list[Measurement], base: Params, free_temperature: bool,
                options: dict) -> tuple[str, FitResult, float]:
     import time
@@ -668,7 +681,6 @@ def select_model(measurements: list[Measurement], base: Params, models: list[str
     """Fit each of ``models`` to ``measurements`` (``free_temperature`` for the models that
     have a temperature), in parallel across models (``workers`` processes, default: one per
     core), and rank them (:class:`ModelSelection`)."""
-    import concurrent.futures as cf
     import multiprocessing
 
     # the largest fit spaces first: they take longest
@@ -688,15 +700,22 @@ def select_model(measurements: list[Measurement], base: Params, models: list[str
         # fork where the platform has it: a spawned worker would import the caller's main
         # script again (a script without a __main__ guard would fit in a loop)
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-            futures = [pool.submit(_fit_model, n, measurements, base, free_temperature, fit_options) for n in order]
-            try:
-                for f in cf.as_completed(futures):
-                    record(*f.result())
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
+        pool = multiprocessing.get_context(method).Pool(workers, initializer=_worker_start,
+                                                        initargs=(os.getpid(),))
+        try:
+            pending = [pool.apply_async(_fit_model, (n, measurements, base, free_temperature, fit_options))
+                       for n in order]
+            while pending:  # in the order they finish (progress), without blocking Ctrl-C
+                ready = [r for r in pending if r.ready()]
+                for r in ready:
+                    record(*r.get())
+                    pending.remove(r)
+                if not ready:
+                    pending[0].wait(0.05)
+            pool.close()
+        finally:
+            pool.terminate()  # at once where the fits did not all finish (an error, Ctrl-C)
+            pool.join()
     results = {n: done[n][0] for n in models}
     return ModelSelection(results=results, criteria={n: information_criteria(r, measurements)
                                                      for n, r in results.items()},

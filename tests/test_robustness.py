@@ -19,7 +19,7 @@ from alif_spice.errors import ParamError
 from alif_spice.netlist import render
 from alif_spice.ode import solve_batch
 from alif_spice.spice import ngspice_process, run_circuit, run_netlist
-from conftest import cli_argv, descendants, ngspice_children, survivors
+from conftest import children, cli_argv, descendants, ngspice_children, survivors
 from conftest import synthetic, write_csv
 
 # --------------------------------------------------------------- interrupted commands
@@ -28,9 +28,9 @@ from conftest import synthetic, write_csv
 class _Cli:
     """The installed console script in the background; stderr collected line by line."""
 
-    def __init__(self, *args, cwd):
+    def __init__(self, *args, cwd, session=False):
         self.proc = subprocess.Popen(cli_argv(*args), stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True, cwd=cwd)
+                                     stderr=subprocess.PIPE, text=True, cwd=cwd, start_new_session=session)
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -133,6 +133,35 @@ def test_interrupted_fit_leaves_no_table(tmp_path, sig):
     assert _visible(tmp_path, inputs=("d.csv",)) == []
     if sig == signal.SIGINT:
         assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("how", ["Ctrl-C", "SIGINT", "SIGTERM", "SIGKILL"])
+def test_interrupted_model_selection_leaves_no_process_and_no_table(tmp_path, how):
+    # the models' fits run in worker processes: a Ctrl-C (the whole process group), a
+    # signal to the command alone, or its death leaves none of them running 2 s later
+    t, vs, vr = synthetic(100.0)
+    write_csv(tmp_path / "d.csv", t, vs, vr)
+    cli = _Cli("fit", "--data", "d.csv", "--columns", "time,source_voltage,resistor_voltage",
+               "--series-resistor", "5110", "--model", "mms,vteam", "-o", "fit", cwd=tmp_path, session=True)
+    cli.wait_for("in parallel")
+    deadline = time.monotonic() + 30
+    while len(children(cli.proc.pid)) < 2:
+        assert time.monotonic() < deadline, cli.lines
+        time.sleep(0.01)
+    time.sleep(0.5)  # fitting
+    procs = descendants(cli.proc.pid)
+    assert len(procs) >= 2
+    sig = {"Ctrl-C": signal.SIGINT, "SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM,
+           "SIGKILL": signal.SIGKILL}[how]
+    t0 = time.monotonic()
+    if how == "Ctrl-C":
+        os.killpg(cli.proc.pid, sig)
+    rc = cli.stop(sig)
+    took = time.monotonic() - t0
+    assert survivors(procs) == [], cli.lines
+    assert rc == {"Ctrl-C": 130, "SIGINT": 130, "SIGTERM": -15, "SIGKILL": -9}[how], cli.lines
+    assert took < 6.0, took
+    assert _visible(tmp_path, inputs=("d.csv",)) == []
 
 
 @pytest.mark.parametrize("delay", [1.0, 2.0, 2.8, 3.6])
