@@ -350,6 +350,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     else:
         base = model_base(base, models[0])
         result = run_fit(measurements, base, free_temperature=args.free_temperature)
+    fit_seconds = selection.seconds[result.model] if selection else time.perf_counter() - start
     base = model_base(base, result.model)
     cross = None
     if len(measurements) > 1:  # each file alone, predicting the others
@@ -364,16 +365,16 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         rows = selection.table()
         n = int(selection.criteria[selection.best]["samples"])
         print(f"model selection ({SELECTION_RULE} is best; {n} residuals):")
-        print(f"  {'model':<16} {'k':>2} {'cost':>10} {'R² current':>11} {'R² voltage':>11} {'AIC':>11} "
-              f"{'dAIC':>9} {'BIC':>11} {'dBIC':>9}  verdict")
+        print(f"  {'model':<16} {'k':>2} {'cost':>10} {'rank':>4} {'R² current':>11} {'R² voltage':>11} {'AIC':>11} "
+              f"{'dAIC':>9} {'BIC':>11} {'dBIC':>9} {'time':>7}  verdict")
         for r in rows:
-            print(f"  {r['label']:<16} {r['free_parameters']:>2} {r['cost']:>10.4g} {r['r2_current']:>11.5f} "
-                  f"{r['r2_voltage']:>11.5f} {r['aic']:>11.1f} {r['delta_aic']:>9.1f} {r['bic']:>11.1f} "
-                  f"{r['delta_bic']:>9.1f}  {r['verdict']}")
+            print(f"  {r['label']:<16} {r['free_parameters']:>2} {r['cost']:>10.4g} {r['cost_rank']:>4} "
+                  f"{r['r2_current']:>11.5f} {r['r2_voltage']:>11.5f} {r['aic']:>11.1f} {r['delta_aic']:>9.1f} "
+                  f"{r['bic']:>11.1f} {r['delta_bic']:>9.1f} {r['seconds']:>6.1f}s  {r['verdict']}")
         print(f"best: {devices.get(selection.best).label} ({selection.best}); every model's table in "
               f"{out / 'models'}, overlay {out / 'model_overlay.png'}")
     p = result.params
-    print(f"fit of the {devices.get(result.model).label} ({time.perf_counter() - start:.1f} s, "
+    print(f"fit of the {devices.get(result.model).label} ({fit_seconds:.1f} s, "
           f"{result.evaluations} simulations): cost {result.cost:.4g}, "
           f"R² current {result.r2_current:.5f}" + ("   POOR FIT" if result.poor else ""))
     print("  " + "  ".join(f"{k}={v:.4g}" for k, v in p.items()))

@@ -624,6 +624,9 @@ def model_names(spec: str) -> list[str]:
     for name in (s.strip() for s in spec.split(",")):
         if not name:
             continue
+        if name == "all":
+            raise ParamError("--model: all stands alone (every fittable model); or name the models: "
+                             + ",".join(fittable))
         if name not in devices.names():
             raise ParamError(f"--model: unknown device model {name!r} (known: {', '.join(fittable)}, or all)")
         if name not in fittable:
@@ -683,6 +686,8 @@ def select_model(measurements: list[Measurement], base: Params, models: list[str
     core), and rank them (:class:`ModelSelection`)."""
     import multiprocessing
 
+    if free_temperature and not any("temperature" in space(model_base(base, n)).bounds for n in models):
+        raise ParamError(f"--free-temperature: none of the models ({', '.join(models)}) has a temperature to fit")
     # the largest fit spaces first: they take longest
     order = sorted(models, key=lambda n: -len(space(model_base(base, n)).names))
     workers = max(1, min(workers or os.cpu_count() or 1, len(order)))

@@ -41,6 +41,8 @@ POSITIVE = Rule(lambda v: v > 0, "must be > 0")
 NONNEG = Rule(lambda v: v >= 0, "must be >= 0")
 UNIT = Rule(lambda v: 0 <= v <= 1, "must be in [0, 1]")
 OPEN_UNIT = Rule(lambda v: 0 < v < 1, "must be in (0, 1)")
+#: a physical scale beyond which the Yakopcic current overflows floating point in a circuit
+UP_TO_1000 = Rule(lambda v: 0 < v <= 1000, "must be > 0 and <= 1000")
 HALF_OPEN_UNIT = Rule(lambda v: 0 <= v < 1, "must be in [0, 1)")
 
 
@@ -91,9 +93,9 @@ class MemristorParams:
     alpha_off: float = _num(POSITIVE, "1", "VTEAM: exponent of the switching-off rate")
     p_window: float = _num(Rule(lambda v: 1 <= v <= 100, "must be between 1 and 100"), "1",
                            "VTEAM: exponent p of the Biolek window 1 - x^(2p) / 1 - (1-x)^(2p)")
-    a1: float = _num(POSITIVE, "A", "Yakopcic: current prefactor for v >= 0, i = a1 x sinh(b v)")
-    a2: float = _num(POSITIVE, "A", "Yakopcic: current prefactor for v < 0, i = a2 x sinh(b v)")
-    b: float = _num(POSITIVE, "1/V", "Yakopcic: exponent of the current's sinh(b v)")
+    a1: float = _num(UP_TO_1000, "A", "Yakopcic: current prefactor for v >= 0, i = a1 x sinh(b v)")
+    a2: float = _num(UP_TO_1000, "A", "Yakopcic: current prefactor for v < 0, i = a2 x sinh(b v)")
+    b: float = _num(UP_TO_1000, "1/V", "Yakopcic: exponent of the current's sinh(b v)")
     a_p: float = _num(POSITIVE, "1/s", "Yakopcic: switching-on rate a_p (e^v - e^v_on) above v_on")
     a_n: float = _num(POSITIVE, "1/s", "Yakopcic: switching-off rate a_n (e^-v - e^v_off) below -v_off")
     x_p: float = _num(HALF_OPEN_UNIT, "1", "Yakopcic: state above which switching on slows down")
@@ -217,8 +219,9 @@ def _cross_rules() -> list[tuple[str, Callable[[Params], bool], str]]:
          "must be < memristor.r_off"),
         *model,
         ("neuron.v_reset", lambda p: reset_v_mem_max(p) < p.neuron.v_th,
-         "must leave v_mem below neuron.v_th right after a reset: (v_reset - v_rest)*r_off/(r_off + r_s) "
-         "< v_th (memristor fully OFF, the largest v_mem a reset can leave)"),
+         "must leave v_mem below neuron.v_th right after a reset: the memristor's voltage with v_c = v_reset "
+         "and the device fully OFF (x = 0; (v_reset - v_rest)*r_off/(r_off + r_s) for a linear device), "
+         "the largest v_mem a reset can leave, must be < v_th"),
         ("stimulus.t_edge", lambda p: p.stimulus.t_edge < p.stimulus.duty / p.stimulus.frequency,
          "must be < duty / frequency (the on phase needs a flat top: pulse width duty/frequency - t_edge > 0)"),
         ("stimulus.t_edge", lambda p: p.stimulus.t_edge <= (1 - p.stimulus.duty) / p.stimulus.frequency,

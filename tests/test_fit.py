@@ -854,6 +854,15 @@ def test_model_names_accepts_all_and_refuses_unknown_names():
         model_names("mms,hp")
     with pytest.raises(ParamError, match="no device model named"):
         model_names(" , ")
+    with pytest.raises(ParamError, match="--model: all stands alone"):
+        model_names("all,mms")
+
+
+def test_a_free_temperature_needs_a_model_that_has_one(small, paper):
+    from alif_spice.fit import select_model
+
+    with pytest.raises(ParamError, match=r"--free-temperature: none of the models \(vteam, yakopcic\)"):
+        select_model([small], paper, ["vteam", "yakopcic"], free_temperature=True)
 
 
 def test_a_model_base_resets_what_the_model_does_not_read(paper):
