@@ -11,32 +11,19 @@ Run: .venv/bin/python benchmarks/bench_fit_models.py [--repeats N]
 from __future__ import annotations
 
 import argparse
-import tempfile
-from pathlib import Path
 
-import numpy as np
 
 from alif_spice import load_params
-from alif_spice.fit import fit, model_names, read_measurement, select_model
-from alif_spice.ode import solve_iv
+from alif_spice.fit import fit, model_names, select_model
 
-from _timing import median_time
+from _timing import median_time, synthetic_measurement
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
-    p = load_params(values={"iv.frequency": 100.0, "iv.periods": 7, "iv.points_per_period": 200})
-    tr = solve_iv(p)
-    rng = np.random.default_rng(0)
-    v_src, v_r = tr["v_src"], tr["v_src"] - tr["v_mem"]
-    v_src = v_src + 0.01 * np.abs(v_src).max() * rng.standard_normal(v_src.size)
-    v_r = v_r + 0.01 * np.abs(v_r).max() * rng.standard_normal(v_r.size)
-    with tempfile.TemporaryDirectory() as tmp:
-        f = Path(tmp) / "m.csv"
-        np.savetxt(f, np.c_[tr.time, v_src, v_r], delimiter=",")
-        m = read_measurement(f, "time,source_voltage,resistor_voltage", series_resistor=5110.0, max_periods=5)
+    m = synthetic_measurement()
     base = load_params("paper")
     models = model_names("all")
     fit([m], base, maxiter=2)  # compile outside the timing
