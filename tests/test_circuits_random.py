@@ -166,14 +166,19 @@ def test_impossible_hardware_design_is_refused(tmp_path, sets, words):
 
 def test_a_hardware_design_that_overflows_is_refused_naming_the_value():
     # values far outside any circuit (found by the fuzz test): the design came out as a
-    # Schmitt level of -inf, and the netlist writer refused it without saying which value
+    # Schmitt level of -inf, and the netlist writer refused it without saying which value.
+    # The capacitor voltage at threshold, v_rest + v_th (1 + r_s/r_on), overflows here
     from alif_spice import load_params
     from alif_spice.errors import ParamError
     from alif_spice.hardware import design
 
+    p = load_params("paper").with_values({"memristor.r_on": 1e-10, "neuron.r_s": 1e300})
+    with pytest.raises(ParamError, match=r"^hardware\.v_pos: no design for these parameters \(it comes out as inf\)"):
+        design(p)
+    # the fuzz test's first set: refused too, for the physical reason (a design that stays finite)
     p = load_params("paper").with_values({"memristor.r_off": 1e300, "stimulus.amplitude": 1e300,
                                           "neuron.v_rest": 1e300})
-    with pytest.raises(ParamError, match=r"^hardware\.schmitt_lower: no design for these parameters"):
+    with pytest.raises(ParamError, match=r"^hardware: no Schmitt trigger design works: with 1e\+300 A flowing"):
         design(p)
 
 
