@@ -179,8 +179,14 @@ def _walk(folder: Path) -> list[str]:
             if full.is_symlink():
                 out.append((rel / name).as_posix())
                 dirs.remove(name)
-            elif not any(full.iterdir()):
-                out.append((rel / name).as_posix() + "/")
+            else:
+                try:
+                    empty = not any(full.iterdir())
+                except FileNotFoundError:  # gone while we looked (e.g. another run's temporary folder)
+                    dirs.remove(name)
+                    continue
+                if empty:
+                    out.append((rel / name).as_posix() + "/")
     return sorted(out)
 
 

@@ -572,3 +572,24 @@ def test_a_ctrl_c_wrapped_by_python_during_an_import_is_an_interruption(tmp_path
     monkeypatch.setattr(ode, "solve_ode", wrapped)
     status = cli.main(["ode", *FAST, "-o", str(tmp_path / "t.csv")])
     assert status == 130 and capsys.readouterr().err == "alif-spice: interrupted\n"
+
+
+def test_a_folder_that_vanishes_while_an_output_is_checked_is_not_an_error(tmp_path, monkeypatch):
+    # two runs started at once: the loser looked into the winner's temporary folder as the
+    # winner renamed it, and failed with "cannot read the folder (No such file or directory)"
+    from pathlib import Path
+
+    from alif_spice.files import _walk
+
+    (tmp_path / "gone").mkdir()
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "f").write_text("x")
+    real = Path.iterdir
+
+    def vanishing(self):
+        if self.name == "gone":
+            raise FileNotFoundError(2, "No such file or directory")
+        return real(self)
+
+    monkeypatch.setattr(Path, "iterdir", vanishing)
+    assert _walk(tmp_path) == ["kept/f"]
