@@ -220,6 +220,10 @@ def test_the_paper_neuron_with_each_model_meets_the_ideal_tolerances(name):
     from alif_spice.cases import case_params, load_case, run_case
 
     case = load_case("paper")
+    # the ideal circuit only: what this test holds (the hardware circuit with VTEAM's example
+    # device stopped with "timestep too small" in ngspice 46 at 7.5 ms)
+    case = dataclasses.replace(case, circuits=("ideal",),
+                               tolerances={k: v for k, v in case.tolerances.items() if k == "ideal"})
     d = devices.get(name)
     p = case_params(case).with_values({"memristor.model": name,
                                        **{f"memristor.{k}": v for k, v in d.example.items()}})
