@@ -326,8 +326,8 @@ def _positive_number(text: str) -> float:
 def _cmd_fit(args: argparse.Namespace) -> int:
     from .files import check_output_dir
     from . import devices
-    from .fit import (SELECTION_RULE, file_labels, model_base, model_names, read_measurement, select_model,
-                      write_outputs)
+    from .fit import (SELECTION_RULE, file_labels, fits_temperature, model_base, model_names, read_measurement,
+                      select_model, write_outputs)
     from .fit import fit as run_fit
 
     base = _load(args)
@@ -359,7 +359,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         print(f"joint fit done ({time.perf_counter() - start:.1f} s); fitting each file alone"
               + (f" with the best model ({result.model})" if selection else ""), file=sys.stderr)
         cross = cross_predict(measurements, base, result, progress=lambda s: print(s, file=sys.stderr),
-                              free_temperature=args.free_temperature and "temperature" in result.params)
+                              free_temperature=args.free_temperature and fits_temperature(base))
     out = write_outputs(result, measurements, base, plan, cross=cross, selection=selection)
     if selection is not None:
         rows = selection.table()

@@ -13,6 +13,7 @@ space.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 import os
@@ -497,7 +498,7 @@ def fit(measurements: list[Measurement], base: Params | None = None, free_temper
                          "(file_labels makes them from the paths)")
     fitted = space(base)
     box = dict(fitted.bounds, **(bounds or {}))
-    if free_temperature and "temperature" not in box:
+    if free_temperature and not fits_temperature(base):
         raise ParamError(f"--free-temperature: the {devices.get(base.memristor.model).label} model has no "
                          "temperature to fit")
     t_fixed = base.memristor.temperature
@@ -536,7 +537,6 @@ def fit(measurements: list[Measurement], base: Params | None = None, free_temper
     def _polish(names, z0, f0, lo, hi):
         """The local search from the global one's best: trust-region least squares on the
         residuals themselves (their sum of squares is the cost), Jacobian by differences."""
-        nonlocal evals
         size = sum(2 * m.t.size for m in measurements)
 
         def stacked(z):
@@ -647,11 +647,22 @@ def model_base(base: Params, name: str) -> Params:
 
     if base.memristor.model == name:
         return base
-    preset = load_params("paper").memristor
+    preset = _preset_memristor()
     read = set(devices.get(name).params)
     return base.with_values({"memristor.model": name, **{
         f"memristor.{f.name}": getattr(preset, f.name) for f in dataclasses.fields(preset)
         if f.name not in read and f.name != "model"}})
+
+
+@functools.lru_cache(maxsize=1)
+def _preset_memristor():
+    return load_params("paper").memristor
+
+
+def fits_temperature(base: Params) -> bool:
+    """Whether the fit space of the device model ``base`` selects has a temperature
+    (``--free-temperature`` fits it too)."""
+    return "temperature" in space(base).bounds
 
 
 def _worker_start(parent: int) -> None:
@@ -673,7 +684,7 @@ def _fit_model(name: str, measurements: list[Measurement], base: Params, free_te
 
     start = time.perf_counter()
     own = model_base(base, name)
-    free = free_temperature and "temperature" in space(own).bounds
+    free = free_temperature and fits_temperature(own)
     result = fit(measurements, own, free_temperature=free, **options)
     return name, result, time.perf_counter() - start
 
@@ -686,7 +697,7 @@ def select_model(measurements: list[Measurement], base: Params, models: list[str
     core), and rank them (:class:`ModelSelection`)."""
     import multiprocessing
 
-    if free_temperature and not any("temperature" in space(model_base(base, n)).bounds for n in models):
+    if free_temperature and not any(fits_temperature(model_base(base, n)) for n in models):
         raise ParamError(f"--free-temperature: none of the models ({', '.join(models)}) has a temperature to fit")
     # the largest fit spaces first: they take longest
     order = sorted(models, key=lambda n: -len(space(model_base(base, n)).names))
@@ -727,9 +738,12 @@ def select_model(measurements: list[Measurement], base: Params, models: list[str
                           seconds={n: done[n][1] for n in models})
 
 
-def model_overlay_figure(selection: ModelSelection, measurements: list[Measurement], base: Params):
+def model_overlay_figure(selection: ModelSelection, measurements: list[Measurement], base: Params,
+                         curves: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] | None = None):
     """Every fitted model's I-V loop over the measured one, one panel per file, best model
-    first in the legend (with its BIC difference to the best). Returns the matplotlib Figure."""
+    first in the legend (with its BIC difference to the best). ``curves[(model, file)]``:
+    loops already simulated (current, voltage), the others are simulated here. Returns the
+    matplotlib Figure."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(5.5 * len(measurements), 4.6))
@@ -739,7 +753,7 @@ def model_overlay_figure(selection: ModelSelection, measurements: list[Measureme
         ax.plot(m.v_mem, m.i * 1e3, ".", ms=2, color="0.6", label="measured")
         for k, name in enumerate(selection.ranked):
             r = selection.results[name]
-            i, v = simulate(r.theta, model_base(base, name), m)
+            i, v = (curves or {}).get((name, m.name)) or simulate(r.theta, model_base(base, name), m)
             ax.plot(v, i * 1e3, "-", lw=1.6 if k == 0 else 1.0, color=f"C{k}",
                     label=f"{devices.get(name).label}: cost {r.cost:.3g}, ΔBIC {rows[name]['delta_bic']:.4g}")
         ax.set_xlabel("memristor voltage (V)")
@@ -1089,7 +1103,11 @@ def write_outputs(result: FitResult, measurements: list[Measurement], base: Para
                 (tmp / "models" / f"{name}.toml").write_text(
                     poor + f"# {devices.get(name).label} fitted by alif-spice fit (cost {r.cost:.4g}); "
                     f"load with --params\n" + table)
-            model_overlay_figure(selection, measurements, base).savefig(tmp / "model_overlay.png", dpi=110)
+        loops = {m.name: simulate(result.theta, base, m) for m in measurements}
+        if selection is not None:
+            model_overlay_figure(selection, measurements, base,
+                                 {(result.model, n): iv for n, iv in loops.items()}
+                                 ).savefig(tmp / "model_overlay.png", dpi=110)
         for m in measurements:
-            fit_figure(result, m, *simulate(result.theta, base, m)).savefig(tmp / plots[m.name], dpi=110)
+            fit_figure(result, m, *loops[m.name]).savefig(tmp / plots[m.name], dpi=110)
     return out_dir.path if hasattr(out_dir, "path") else Path(out_dir)
