@@ -82,9 +82,20 @@ def _install() -> None:
     impl._locator_classes[:0] = ours
 
 
-#: the line a terminal user sees when the kernels are compiled (once, then cached)
+#: the line a person watching (a terminal, a notebook) sees when the kernels are compiled (once, then cached)
 COMPILE_NOTICE = ("alif-spice: compiling the numerical kernels once (10-40 s); "
                   "later runs load them from the cache")
+
+
+def _someone_watching() -> bool:
+    """A person reads stderr as it comes: a terminal, or a notebook (Jupyter's kernel shows
+    stderr under the cell). Pipes and log files get no notice: scripts parse them."""
+    try:
+        if sys.stderr is None:
+            return False
+        return sys.stderr.isatty() or "ipykernel" in sys.modules
+    except (OSError, ValueError):
+        return False
 
 
 def _announce_compiles() -> None:
@@ -99,11 +110,8 @@ def _announce_compiles() -> None:
             if self.said or code is None or not _ours(code.co_filename):
                 return
             Notice.said = True
-            try:
-                if sys.stderr is not None and sys.stderr.isatty():
-                    print(COMPILE_NOTICE, file=sys.stderr, flush=True)
-            except (OSError, ValueError):
-                pass
+            if _someone_watching():
+                print(COMPILE_NOTICE, file=sys.stderr, flush=True)
 
         def on_end(self, ev) -> None:
             pass

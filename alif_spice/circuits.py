@@ -51,6 +51,13 @@ class Circuit(Engine):
     model: Callable[[Any], Any] | None = None
     #: (p, the model's parameters) -> what the report says about the difference
     model_note: Callable[[Any, Any], str] | None = None
+    #: p -> its supply sources as (trace column of the source's current, its voltage in V);
+    #: the supply-energy metrics apply to the circuits that have them
+    supplies: Callable[[Any], tuple[tuple[str, float], ...]] | None = None
+    #: parameter tables this circuit reads beyond the model's (e.g. "hardware")
+    tables: tuple[str, ...] = ()
+    #: p -> its own tables with every "auto" value as designed and used (None: no design)
+    designed: Callable[[Any], Any] | None = None
 
     @property
     def template(self) -> str:
@@ -110,6 +117,17 @@ def get(name: str) -> Circuit:
 def engine(name: str) -> Engine:
     """The RK4 model ("ode") or a circuit."""
     return MODEL if name == MODEL.name else get(name)
+
+
+#: the parameter tables every neuron engine reads (the RK4 model and every circuit)
+MODEL_TABLES = ("memristor", "neuron", "stimulus", "simulation")
+
+
+def parameter_tables(engine_names) -> tuple[str, ...]:
+    """The parameter tables that take part when these engines run: the model's, then the
+    circuits' own (e.g. "hardware" only where the hardware circuit runs)."""
+    own = [t for n in engine_names if n != MODEL.name for t in get(n).tables]
+    return MODEL_TABLES + tuple(dict.fromkeys(t for t in own if t not in MODEL_TABLES))
 
 
 def engines() -> tuple[str, ...]:
@@ -194,6 +212,18 @@ def _hardware_context(p) -> dict:
             "design_doc": design_doc()}
 
 
+def _hardware_designed(p):
+    from .hardware import effective_hardware
+
+    return effective_hardware(p)
+
+
+def _hardware_supplies(p) -> tuple[tuple[str, float], ...]:
+    hw = _hardware_designed(p)
+    assert hw.v_pos is not None and hw.v_neg is not None  # designed
+    return (("i_pos", hw.v_pos), ("i_neg", hw.v_neg), ("i_cmp_supply", hw.comp_supply))
+
+
 def _hardware_stuck_bound(p) -> float:
     from .hardware import R_DS_ON, effective_hardware
 
@@ -209,7 +239,8 @@ register(Circuit(
                              ("i_neg", "I(vneg)"), ("i_cmp_supply", "I(vcs)")),
     context=_hardware_context, derive=_neuron_signals,
     spike=lambda p: ("v_cmp", 0.5 * (p.hardware.comp_voh + p.hardware.comp_vol)),
-    stuck_bound=_hardware_stuck_bound,
+    stuck_bound=_hardware_stuck_bound, tables=("hardware",), designed=_hardware_designed,
+    supplies=_hardware_supplies,
     stuck_why=" (the discharge cannot pull v_mem below the Schmitt trigger's lower threshold while "
               "the input flows)"))
 

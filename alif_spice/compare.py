@@ -112,10 +112,13 @@ def source_energy(trace: Trace) -> np.ndarray:
     return input_energy(trace.time, trace["v_c"], trace["i_in"])
 
 
-def supply_energy(trace: Trace, v_pos: float, v_neg: float, v_cmp: float) -> np.ndarray:
-    """Cumulative energy (J) delivered by the hardware's supplies (SPICE branch currents
-    flow into the source's + terminal, so a source delivers P = -V I)."""
-    power = -(v_pos * trace["i_pos"] + v_neg * trace["i_neg"] + v_cmp * trace["i_cmp_supply"])
+def supply_energy(trace: Trace, supplies) -> np.ndarray:
+    """Cumulative energy (J) delivered by a circuit's supplies, given as (trace column of
+    the source's current, its voltage in V): SPICE branch currents flow into the source's
+    + terminal, so a source delivers P = -V I."""
+    power = np.zeros_like(trace.time)
+    for column, volts in supplies:
+        power -= volts * trace[column]
     return cumulative_integral(trace.time, power)
 
 

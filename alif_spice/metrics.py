@@ -41,9 +41,14 @@ class Metric:
     scope: str  # "neuron" or "pair"
     check: str | None = None  # "max" or "min": a tolerance bounds it from above or below
     row: bool = False  # a column of sweep rows (neuron metrics)
-    kind: str = "float"  # "int", "float", "ints" (list of int), "floats" (list of float or None)
+    #: "int", "float", "ints" (list of int), "floats" (list of float or None), "record" (a dict)
+    kind: str = "float"
     minimum: float = -math.inf  # the smallest valid value (row validation)
-    circuits: tuple[str, ...] | None = None  # pair metrics of these circuits only (None: every circuit)
+    #: a pair metric of the circuits with supply sources only (their supply energy)
+    needs_supplies: bool = False
+    shown: bool = False  # in the sweep summary's per-point table and Monte Carlo histograms
+    #: a sweep row (its n_spikes, spikes_per_period) -> why this metric has no value there
+    why_undefined: Callable[[dict], str | None] | None = None
 
     @property
     def axis_label(self) -> str:
@@ -56,18 +61,20 @@ METRICS: dict[str, Metric] = {}
 
 def metric(name: str, unit: str, label: str, *, scope: str = "neuron", check: str | None = None,
            row: bool = False, kind: str = "float", minimum: float = -math.inf,
-           circuits: tuple[str, ...] | None = None):
+           needs_supplies: bool = False, shown: bool = False,
+           why_undefined: Callable[[dict], str | None] | None = None):
     """Register the decorated function as metric ``name``: it takes a :class:`Run` (neuron)
     or a :class:`Pair` (pair) and returns a JSON-ready value or None."""
     if scope not in ("neuron", "pair") or check not in (None, "max", "min"):
         raise ValueError(f"metric {name}: bad scope {scope!r} or check {check!r}")
-    if kind not in ("int", "float", "ints", "floats"):
+    if kind not in ("int", "float", "ints", "floats", "record"):
         raise ValueError(f"metric {name}: bad kind {kind!r}")
 
     def register(fn: Callable) -> Callable:
         if name in METRICS:
             raise ValueError(f"metric {name} is defined twice")
-        METRICS[name] = Metric(name, unit, label, fn, scope, check, row, kind, minimum, circuits)
+        METRICS[name] = Metric(name, unit, label, fn, scope, check, row, kind, minimum, needs_supplies, shown,
+                               why_undefined)
         return fn
 
     return register
@@ -127,12 +134,12 @@ class Pair:
 
     @cached_property
     def supply_per_period(self) -> list[float]:
-        """Energy (J) the hardware's supplies deliver in each input period."""
-        from .hardware import effective_hardware
+        """Energy (J) the circuit's supplies deliver in each input period."""
+        from .circuits import get
 
-        hw = effective_hardware(self.params)
-        assert hw.v_pos is not None and hw.v_neg is not None  # designed
-        curve = supply_energy(self.spice_trace, hw.v_pos, hw.v_neg, hw.comp_supply)
+        supplies = get(self.circuit).supplies
+        assert supplies is not None  # only metrics with needs_supplies read this
+        curve = supply_energy(self.spice_trace, supplies(self.params))
         return energy_per_period(self.spice.time, curve, self.spice.stimulus, self.spice.t_stop)
 
 
@@ -140,10 +147,25 @@ def _ratio(a: float, b: float) -> float | None:
     return a / b if b else None
 
 
+def _fewer_spikes_than(n: int) -> Callable[[dict], str | None]:
+    """Why a metric that needs ``n`` spikes is undefined on a row."""
+    return lambda row: (("no spikes" if n == 1 else f"fewer than {n} spikes")
+                        if (row.get("n_spikes") or 0) < n else None)
+
+
+def _why_no_adaptation_ratio(row: dict) -> str | None:
+    per = row.get("spikes_per_period")
+    if per is None or len(per) < 2:
+        return "fewer than two whole input periods"
+    if per[0] == 0:
+        return "no spike in the first period"
+    return "infinite: no spike in the last period" if per[-1] == 0 else None
+
+
 # --------------------------------------------------------------------------- the metrics
 
 
-@metric("n_spikes", "", "spikes", row=True, kind="int", minimum=0)
+@metric("n_spikes", "", "spikes", row=True, kind="int", minimum=0, shown=True)
 def _n_spikes(r: Run) -> int:
     return int(r.spikes.size)
 
@@ -211,24 +233,26 @@ def _v_c_rmse(q: Pair) -> float:
 
 
 @metric("adaptation_ratio", "", "adaptation ratio (spikes in the first / last input period)", check="min",
-        row=True, minimum=0.0)
+        row=True, minimum=0.0, shown=True, why_undefined=_why_no_adaptation_ratio)
 def _adaptation(r: Run) -> float:
     return adaptation_ratio(r.per_period)
 
 
-@metric("isi_adaptation_ratio", "", "ISI adaptation ratio (last / first ISI)", check="min", row=True, minimum=0.0)
+@metric("isi_adaptation_ratio", "", "ISI adaptation ratio (last / first ISI)", check="min", row=True, minimum=0.0,
+        why_undefined=_fewer_spikes_than(3))
 def _isi_adaptation(r: Run) -> float:
     return isi_adaptation_ratio(r.spikes)
 
 
-@metric("isi_cv", "", "ISI coefficient of variation (std / mean)", row=True, minimum=0.0)
+@metric("isi_cv", "", "ISI coefficient of variation (std / mean)", row=True, minimum=0.0,
+        why_undefined=_fewer_spikes_than(3))
 def _isi_cv(r: Run) -> float | None:
     """Population standard deviation of the ISIs over their mean (0 for a regular train);
     None with fewer than two ISIs."""
     return float(r.isi.std() / r.isi.mean()) if r.isi.size >= 2 and r.isi.mean() > 0 else None
 
 
-@metric("rate_hz", "Hz", "mean rate", row=True, minimum=0.0)
+@metric("rate_hz", "Hz", "mean rate", row=True, minimum=0.0, shown=True)
 def _rate(r: Run) -> float:
     return r.spikes.size / r.t_stop
 
@@ -238,7 +262,8 @@ def _energy(r: Run) -> float:
     return float(r.energy_curve[-1])
 
 
-@metric("energy_per_spike_j", "J", "input energy per spike", row=True)
+@metric("energy_per_spike_j", "J", "input energy per spike", row=True, shown=True,
+        why_undefined=_fewer_spikes_than(1))
 def _energy_per_spike(r: Run) -> float | None:
     return _ratio(float(r.energy_curve[-1]), r.spikes.size)
 
@@ -254,14 +279,28 @@ def _energy_per_spike_periods(r: Run) -> list[float | None]:
 
 
 @metric("energy_supply_per_period_j", "J", "supply energy per input period", scope="pair", kind="floats",
-        circuits=("hardware",))
+        needs_supplies=True)
 def _supply_periods(q: Pair) -> list[float]:
     return q.supply_per_period
 
 
-@metric("energy_supply_per_spike_j", "J", "supply energy per spike", scope="pair", circuits=("hardware",))
+@metric("energy_supply_per_spike_j", "J", "supply energy per spike", scope="pair", needs_supplies=True)
 def _supply_per_spike(q: Pair) -> float | None:
     return _ratio(sum(q.supply_per_period), sum(q.spice.per_period))
+
+
+@metric("stuck_output", "s", "longest time the spike output stays on, against the bound a working one keeps",
+        scope="pair", kind="record")
+def _stuck_output(q: Pair) -> dict | None:
+    """None where the circuit's trace has no spike output (a trace recorded elsewhere)."""
+    from .circuits import get
+    from .stuck import check_stuck
+
+    rule = get(q.circuit).spike
+    if rule is None or rule(q.params)[0] not in q.spice_trace.signals:
+        return None
+    s = check_stuck(q.spice_trace, q.params, q.circuit)
+    return {"longest_on_s": s.longest_on_s, "start_s": s.start_s, "bound_s": s.bound_s, "stuck": s.stuck}
 
 
 # --------------------------------------------------------------------------- using them
@@ -270,6 +309,11 @@ def _supply_per_spike(q: Pair) -> float | None:
 def row_metrics() -> tuple[str, ...]:
     """The metrics every sweep row carries, in column order."""
     return tuple(m.name for m in METRICS.values() if m.scope == "neuron" and m.row)
+
+
+def shown_metrics() -> tuple[str, ...]:
+    """The row metrics the sweep summary shows for every point, in column order."""
+    return tuple(m.name for m in METRICS.values() if m.scope == "neuron" and m.row and m.shown)
 
 
 def neuron_metrics(p, time: np.ndarray, v_c: np.ndarray, i_in: np.ndarray, spikes: np.ndarray,
@@ -302,7 +346,7 @@ def circuit_metrics(p, ode: Trace, spice: Trace, circuit: str) -> dict:
     for m in METRICS.values():
         if m.scope == "neuron":
             out[m.name] = {"ode": m.fn(q.ode), "spice": m.fn(q.spice)}
-        elif m.circuits is None or circuit in m.circuits:
+        elif applies(m, circuit):
             out[m.name] = m.fn(q)
     return _plain(out)
 
@@ -323,12 +367,21 @@ def checks() -> dict[str, tuple[Callable[[dict], float | None], str]]:
     return out
 
 
+def applies(m: Metric, circuit: str) -> bool:
+    """Whether metric ``m`` is measured on ``circuit`` (one with supplies, where it needs them)."""
+    from .circuits import get
+
+    return not m.needs_supplies or get(circuit).supplies is not None
+
+
 def check_circuits(name: str) -> tuple[str, ...]:
     """The circuits the tolerance ``name`` (a key of :func:`checks`) can be measured on; empty
     for every circuit."""
+    from .circuits import names
+
     for m in METRICS.values():
         if m.check is not None and name in (m.name, f"{m.name}_{m.check}"):
-            return tuple(m.circuits or ())
+            return () if not m.needs_supplies else tuple(c for c in names("neuron") if applies(m, c))
     raise KeyError(name)
 
 
@@ -367,7 +420,7 @@ def reference() -> str:
         tol = "" if m.check is None else (m.name if m.scope == "pair" else f"{m.name}_{m.check}")
         bound = {"max": " (at most)", "min": " (at least)"}.get(m.check or "", "")
         scope = ("per engine: {\"ode\": …, \"spice\": …}" if m.scope == "neuron"
-                 else "circuit against model" + (f" ({', '.join(m.circuits)} only)" if m.circuits else ""))
+                 else "circuit against model" + (" (circuits with supplies only)" if m.needs_supplies else ""))
         lines.append(f"| `{m.name}` | {m.unit or '–'} | {m.label} | {scope} | "
                      f"{f'`{tol}`{bound}' if tol else '–'} | {'yes' if m.row else 'no'} |")
     return "\n".join(lines) + "\n"

@@ -126,9 +126,11 @@ One object per SPICE circuit of the case (`"ideal"`, `"hardware"`), each holding
 * every **neuron** metric (one neuron's run) as `{"ode": value, "spice": value}`: the RK4
   model's value and the circuit's;
 * every **pair** metric (the circuit against the model: spike matching, trace errors) as a
-  single value; a pair metric marked "hardware only" appears under `"hardware"` alone;
-* `"stuck_output"`: `{"longest_on_s", "bound_s", "stuck"}`, the longest time the circuit's
-  spike output stayed on and the bound it is held to ([stuck output](circuits.md#stuck-output)).
+  single value; a pair metric marked "circuits with supplies only" appears only under the
+  circuits that have supply sources (the hardware circuit);
+* among the pair metrics, `"stuck_output"` is a record, `{"longest_on_s", "start_s",
+  "bound_s", "stuck"}`: the longest time the circuit's spike output stayed on, when that
+  began, and the bound it is held to ([stuck output](circuits.md#stuck-output)).
 
 Values are plain JSON numbers, lists or `null` where a metric is undefined (no spikes, fewer
 than two input periods, no matched spikes). The shape, for a case with the ideal circuit:
@@ -139,7 +141,7 @@ than two input periods, no matched spikes). The shape, for a case with the ideal
     "n_spikes":       {"ode": <int>, "spice": <int>},        a neuron metric
     "missing_spikes": <int>,                                 a pair metric
     ...
-    "stuck_output":   {"longest_on_s": <s>, "bound_s": <s>, "stuck": <true|false>}
+    "stuck_output":   {"longest_on_s": <s>, "start_s": <s>, "bound_s": <s>, "stuck": <true|false>}
   }
 }
 ```
@@ -172,10 +174,13 @@ def _isi_cv(r: Run) -> float | None:
 ```
 
 `metric(name, unit, label, scope="neuron" | "pair", check=None | "max" | "min", row=False,
-kind="float" | "int" | "ints" | "floats", minimum=..., circuits=None)`: a neuron metric takes
-a `Run` (parameters, time axis, `v_c`, `i_in`, spike times), a pair metric a `Pair` (the
-model's and the circuit's runs and traces, and the spike matching). `python -m
-alif_spice.metrics` prints the table below.
+kind="float" | "int" | "ints" | "floats" | "record", minimum=..., needs_supplies=False, shown=False,
+why_undefined=None)`: a neuron metric takes a `Run` (parameters, time axis, `v_c`, `i_in`,
+spike times), a pair metric a `Pair` (the model's and the circuit's runs and traces, and the
+spike matching). `shown=True` puts a sweep-row metric into the sweep summary's per-point
+table (and, for a float, its Monte Carlo histograms); `why_undefined` takes a sweep row and
+says why the metric has no value there. `python -m alif_spice.metrics` prints the table
+below.
 
 ## Every metric
 

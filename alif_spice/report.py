@@ -144,6 +144,9 @@ def _shown(value, unit: str) -> str:
     """A metric's value (a number, a list of numbers or a JSON object) with its unit."""
     if isinstance(value, list):
         return "[" + ", ".join(_shown(v, unit) for v in value) + "]"
+    if isinstance(value, dict):  # a record: each entry, its unit from its key's suffix
+        return ", ".join(f"{k}: " + (_shown(v, unit) if k.endswith("_s") else _shown(v, ""))
+                         for k, v in value.items())
     if isinstance(value, bool) or not isinstance(value, (int, float, type(None))):
         return json.dumps(value)
     if isinstance(value, int):
@@ -158,7 +161,7 @@ def _html(result: CaseResult, figures: list[tuple[str, Path, str]], prov: dict, 
     metric_rows = []
     for circuit, m in result.metrics.items():
         for key, value in m.items():
-            label, unit = (REGISTRY[key].label, REGISTRY[key].unit) if key in REGISTRY else (key, "")
+            label, unit = REGISTRY[key].label, REGISTRY[key].unit
             pair = isinstance(value, dict) and set(value) == {"ode", "spice"}
             metric_rows.append({"circuit": circuit, "key": key, "label": label,
                                 "ode": _shown(value["ode"] if pair else value, unit),
@@ -318,23 +321,22 @@ def period_rows(result: CaseResult) -> list[dict]:
 
 def parameter_rows(result: CaseResult) -> list[dict]:
     """The parameters that take part in this comparison, with unit and meaning: the device
-    model's [memristor] keys, [neuron], [stimulus], [simulation], and [hardware] only where
-    the hardware circuit runs."""
+    model's [memristor] keys, [neuron], [stimulus], [simulation], and the tables of the
+    circuits that run (e.g. [hardware], with its "auto" values as designed)."""
     from dataclasses import fields
 
+    from .circuits import get as circuit
+    from .circuits import parameter_tables
     from .devices import get as device
     from .params import TABLES
 
-    from .hardware import effective_hardware
-
     p = result.params
-    designed = effective_hardware(p) if "hardware" in result.case.circuits else None
-    used = {"memristor": ("model", *device(p.memristor.model).params), "neuron": None, "stimulus": None,
-            "simulation": None}
-    if "hardware" in result.case.circuits:
-        used["hardware"] = None
+    owners = {t: circuit(c) for c in result.case.circuits for t in circuit(c).tables}
     rows = []
-    for table, keys in used.items():
+    for table in parameter_tables(result.case.circuits):
+        keys = ("model", *device(p.memristor.model).params) if table == "memristor" else None
+        owner = owners.get(table)
+        designed = owner.designed(p) if owner is not None and owner.designed is not None else None
         for f in fields(TABLES[table]):
             if keys is not None and f.name not in keys:
                 continue

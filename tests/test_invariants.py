@@ -121,7 +121,23 @@ def test_the_first_compile_is_announced_on_a_terminal_and_a_cached_run_is_silent
     first = stderr_on_a_terminal()
     assert first.count(COMPILE_NOTICE) == 1, first
     assert COMPILE_NOTICE not in stderr_on_a_terminal()  # loaded from the cache
-    # not on a pipe (logs, notebooks, the tests' own captured output)
+    # not on a pipe (logs, the tests' own captured output)
     r = subprocess.run([sys.executable, "-c", probe], env=dict(env, NUMBA_CACHE_DIR=str(tmp_path / "c2")),
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0 and COMPILE_NOTICE not in r.stderr
+
+
+def test_the_compile_notice_is_for_a_person_watching(monkeypatch):
+    # a terminal or a notebook's kernel (Jupyter shows stderr under the cell); not a pipe
+    import io
+    import types
+
+    from alif_spice import _jit
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    assert not _jit._someone_watching()
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    assert _jit._someone_watching()
+    monkeypatch.setattr(sys, "stderr", None)
+    assert not _jit._someone_watching()

@@ -71,3 +71,16 @@ def test_the_mutation_runs_name_tests_that_exist():
             if name and not re.search(rf"^def {re.escape(name)}\(", (root / path).read_text(), re.M):
                 missing.append(test)
     assert not missing, missing
+
+
+def test_test_modules_share_helpers_through_conftest_only():
+    # a test module importing another runs (and collects) that module's import side effects
+    # and ties the two together; shared helpers live in conftest.py
+    tests = Path(__file__).resolve().parent
+    offenders = []
+    for path in sorted(tests.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.name}: {n}" for n in names if n.startswith("test_")]
+    assert offenders == []

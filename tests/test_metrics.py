@@ -81,7 +81,9 @@ def linear_trace(n=4001, t_stop=3.2e-3):
     t = np.linspace(0.0, t_stop, n)
     # v_c i_in = 2 W constant: E(t) = 2 t, J
     return Trace(t, {"v_c": np.full(n, 4.0), "i_in": np.full(n, 0.5), "i_pos": np.full(n, -0.01),
-                     "i_neg": np.full(n, 0.02), "i_cmp_supply": np.full(n, -0.003)}, np.empty(0), "test")
+                     "i_neg": np.full(n, 0.02), "i_cmp_supply": np.full(n, -0.003),
+                     # the spike outputs (ideal latch, hardware comparator), never on
+                     "latch": np.zeros(n), "v_cmp": np.zeros(n)}, np.empty(0), "test")
 
 
 def test_source_and_supply_energy_of_constant_power():
@@ -89,7 +91,8 @@ def test_source_and_supply_energy_of_constant_power():
     np.testing.assert_allclose(C.source_energy(tr), 2.0 * tr.time, rtol=1e-12, atol=1e-18)
     # supplies +5 V, -5 V and 3.3 V, currents into their + terminals: P = -sum(V I)
     power = -(5.0 * -0.01 + -5.0 * 0.02 + 3.3 * -0.003)
-    np.testing.assert_allclose(C.supply_energy(tr, 5.0, -5.0, 3.3), power * tr.time, rtol=1e-12, atol=1e-18)
+    supplies = (("i_pos", 5.0), ("i_neg", -5.0), ("i_cmp_supply", 3.3))
+    np.testing.assert_allclose(C.supply_energy(tr, supplies), power * tr.time, rtol=1e-12, atol=1e-18)
 
 
 def test_energy_per_period_ends_at_t_stop():
@@ -282,7 +285,7 @@ def test_the_registry_is_consistent():
         assert m.scope in ("neuron", "pair") and m.check in (None, "max", "min")
         assert m.label.strip() and m.unit == m.unit.strip()
         assert not (m.row and m.scope == "pair"), m.name  # rows describe one run
-        assert m.circuits is None or m.scope == "pair"
+        assert not m.needs_supplies or m.scope == "pair"
     checks = M.checks()
     # every tolerance name belongs to exactly one metric
     assert set(checks) == ({m.name for m in M.METRICS.values() if m.check and m.scope == "pair"}
@@ -323,8 +326,8 @@ def test_a_registered_metric_reaches_compare_checks_and_sweep_rows(extra_metric,
 def test_a_tolerance_on_a_metric_of_one_circuit_is_refused_for_another():
     from alif_spice.cases import _build_case
 
-    @M.metric("demo_hardware_only_j", "J", "a hardware-only quantity", scope="pair", check="max",
-              circuits=("hardware",))
+    @M.metric("demo_hardware_only_j", "J", "a quantity of the circuits with supplies", scope="pair", check="max",
+              needs_supplies=True)
     def _demo(pair):
         return 0.0
 
@@ -358,3 +361,63 @@ def test_no_spike_in_the_last_period_is_infinite_adaptation_and_passes_a_lower_b
     check, = M.evaluate({"ideal": M.circuit_metrics(p, ode, none, "ideal")}, {"ideal": {"adaptation_ratio_min": 2.0}})
     assert check.value is None and not check.passed
     assert json.loads(json.dumps(C.json_ready(m)))["adaptation_ratio"]["spice"] is None
+
+
+def test_stuck_output_is_a_registered_record_measured_where_the_trace_has_the_spike_output(paper):
+    p = load_params_short()
+    base = linear_trace()
+    ode = Trace(base.time, {**base.signals, "x": np.zeros(base.time.size)}, np.array([0.5e-3]), "ode")
+    # the ideal latch on from 1.0 to 1.5 ms: 500 µs, twice the ideal circuit's bound
+    latch = ((base.time >= 1.0e-3) & (base.time < 1.5e-3)).astype(float)
+    spice = Trace(base.time, {**ode.signals, "latch": latch}, np.array([1.0e-3]), "spice")
+    stuck = M.circuit_metrics(p, ode, spice, "ideal")["stuck_output"]
+    from alif_spice.stuck import stuck_bound
+
+    assert stuck["longest_on_s"] == pytest.approx(0.5e-3, abs=1e-6)
+    assert stuck["start_s"] == pytest.approx(1.0e-3, abs=1e-6)
+    assert stuck["bound_s"] == stuck_bound(p, "ideal") < 0.5e-3 and stuck["stuck"] is True
+    assert M.METRICS["stuck_output"].label and M.METRICS["stuck_output"].kind == "record"
+    # a trace without the circuit's spike output (recorded elsewhere): not measured
+    bare = Trace(base.time, {k: v for k, v in ode.signals.items() if k not in ("latch", "v_cmp")},
+                 ode.spikes, "spice")
+    assert M.circuit_metrics(p, ode, bare, "ideal")["stuck_output"] is None
+
+
+def test_supply_metrics_follow_the_circuits_that_have_supplies(paper):
+    # the metric says what it needs (supply sources), the circuit says what it has: a
+    # circuit registered with supplies gets the supply energy without any metric changing
+    import dataclasses
+
+    from alif_spice import circuits
+
+    p = load_params_short()
+    base = linear_trace()
+    tr = Trace(base.time, {**base.signals, "x": np.zeros(base.time.size)}, np.array([0.5e-3, 1.5e-3]), "t")
+    assert "energy_supply_per_period_j" not in M.circuit_metrics(p, tr, tr, "ideal")
+    powered = dataclasses.replace(circuits.get("ideal"), name="ideal-powered",
+                                  supplies=lambda p: (("i_pos", 2.0),))
+    circuits.register(powered)
+    try:
+        m = M.circuit_metrics(p, tr, tr, "ideal-powered")
+        # 2 V delivering 0.01 A (the current flows into its + terminal: -0.01 A): 20 mW
+        assert m["energy_supply_per_period_j"] == pytest.approx([0.02 * 1e-3] * 3, rel=1e-9)
+    finally:
+        del circuits.CIRCUITS["ideal-powered"]
+
+
+def test_the_sweep_summary_shows_the_registrys_shown_metrics_with_their_reasons():
+    from alif_spice.sweep import report as SR
+
+    assert SR.SHOWN == tuple(m.name for m in M.METRICS.values() if m.shown and m.row)
+    assert {"n_spikes", "rate_hz", "adaptation_ratio", "energy_per_spike_j"} <= set(SR.SHOWN)
+    ok = {"status": "ok", "error": None}
+    assert SR.undefined_reason({**ok, "n_spikes": 0, "spikes_per_period": [0, 0]}, "energy_per_spike_j") == "no spikes"
+    assert SR.undefined_reason({**ok, "n_spikes": 2, "spikes_per_period": [2, 0]}, "isi_cv") == "fewer than 3 spikes"
+    assert SR.undefined_reason({**ok, "n_spikes": 3, "spikes_per_period": [0, 3]},
+                               "adaptation_ratio") == "no spike in the first period"
+    assert SR.undefined_reason({**ok, "n_spikes": 3, "spikes_per_period": [3]},
+                               "adaptation_ratio") == "fewer than two whole input periods"
+    assert SR.undefined_reason({**ok, "n_spikes": 3, "spikes_per_period": [3, 0]},
+                               "adaptation_ratio") == "infinite: no spike in the last period"
+    assert SR.undefined_reason({**ok, "n_spikes": 5}, "rate_hz") == "undefined"
+    assert SR.undefined_reason({"status": "failed", "error": "boom"}, "rate_hz") == "failed: boom"

@@ -44,7 +44,7 @@ def _setup(situation: str, folder: Path):
         (folder / "s" / "sweep.json").write_text("{}")
         return FolderLock(folder / "s", "sweep")
     elif situation.startswith("`m.csv`"):
-        from test_fit import synthetic, write_csv
+        from conftest import synthetic, write_csv
 
         t, vs, vr = synthetic(100.0)
         write_csv(folder / "m.csv", t, vs, vr)

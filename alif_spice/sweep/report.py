@@ -15,6 +15,7 @@ import pandas as pd
 from ..circuits import engine as engine_of
 from ..files import atomic_path, staged_files, write_text_atomic
 from ..metrics import METRICS as REGISTRY
+from ..metrics import shown_metrics
 from ..provenance import record
 from .folder import RESULTS_FILE, SWEEP_OUTPUTS, SweepResult, check_outputs_ours, record_files
 from .spec import SweepSpec
@@ -23,8 +24,8 @@ from .store import rows_frame
 MAX_LINES = 6  # combinations of the other grid axes drawn per figure (marker shapes)
 MAX_PANELS = 6  # grid points drawn as Monte Carlo histograms (the first ones)
 POINT_TABLE_ROWS = 200  # rows of the per-point table on the page (all of them: results.parquet)
-#: the figures' and tables' metrics
-SHOWN = ("n_spikes", "rate_hz", "adaptation_ratio", "energy_per_spike_j")
+#: the per-point table's metrics (the registry's shown ones)
+SHOWN = shown_metrics()
 
 
 def _short(value) -> str:
@@ -54,18 +55,8 @@ def undefined_reason(row, metric: str) -> str:
     """Why a row's metric has no value: the failure, or what the metric needs."""
     if row["status"] == "failed":
         return f"failed: {row['error']}"
-    per = row.get("spikes_per_period")
-    n = row.get("n_spikes")
-    if metric == "adaptation_ratio":
-        if per is None or len(per) < 2:
-            return "fewer than two whole input periods"
-        if per[0] == 0:
-            return "no spike in the first period"
-        if per[-1] == 0:
-            return "infinite: no spike in the last period"
-    if metric in ("energy_per_spike_j", "isi_adaptation_ratio", "isi_cv") and not n:
-        return "no spikes"
-    return "undefined"
+    why = REGISTRY[metric].why_undefined
+    return (why(dict(row)) if why is not None else None) or "undefined"
 
 
 def _axis_figures(df: pd.DataFrame, spec: SweepSpec, folder: Path) -> list[tuple[str, Path]]:
@@ -127,10 +118,10 @@ def _mc_figure(df: pd.DataFrame, spec: SweepSpec, folder: Path) -> list[tuple[st
     ok = df[df.status == "ok"]
     if spec.mc < 2 or ok.empty:
         return []
-    metrics = ["rate_hz", "adaptation_ratio", "energy_per_spike_j"]
+    metrics = [m for m in SHOWN if REGISTRY[m].kind == "float"]
     grid_points = sorted(df.grid_index.unique())[:MAX_PANELS]
-    fig = Figure(figsize=(12, 3.2 * len(grid_points) + 0.6))
-    axes = np.atleast_2d(fig.subplots(len(grid_points), 3, squeeze=False))
+    fig = Figure(figsize=(4 * len(metrics), 3.2 * len(grid_points) + 0.6))
+    axes = np.atleast_2d(fig.subplots(len(grid_points), len(metrics), squeeze=False))
     keys = [a.key for a in spec.grid]
     for r, g in enumerate(grid_points):
         here = ok[ok.grid_index == g]
@@ -265,14 +256,14 @@ def point_rows(df: pd.DataFrame, spec: SweepSpec, diffs: pd.DataFrame, limit: in
 def _page_context(result: SweepResult, table: list[dict], df: pd.DataFrame,
                   figures: list[tuple[str, Path]], prov: dict, diffs: pd.DataFrame) -> dict:
     """What summary.md and summary.html show (the same content in both)."""
+    from ..circuits import parameter_tables
     from ..pages import precise
 
     spec = result.spec
     swept = set(spec.keys)
-    base = [{"key": k, "value": precise(v)}
-            for k, v in result.base.flat().items()
-            if k not in swept and k.split(".")[0] in ("memristor", "neuron", "stimulus", "simulation")
-            or (k.startswith("hardware.") and "hardware" in spec.engines and k not in swept)]
+    tables = parameter_tables(spec.engines)
+    base = [{"key": k, "value": precise(v)} for k, v in result.base.flat().items()
+            if k not in swept and k.split(".")[0] in tables]
     grid = []
     for a in spec.grid:
         vals = a.values if len(a.values) <= 6 else (*a.values[:3], "...", *a.values[-2:])
