@@ -141,3 +141,52 @@ def test_the_compile_notice_is_for_a_person_watching(monkeypatch):
     assert _jit._someone_watching()
     monkeypatch.setattr(sys, "stderr", None)
     assert not _jit._someone_watching()
+
+
+def _read_only_mounts() -> bool:
+    """Whether this process may mount a folder read-only in a private mount namespace."""
+    import shutil
+
+    return bool(shutil.which("unshare")) and subprocess.run(
+        ["unshare", "-m", "sh", "-c", "mount --bind / / && mount -o remount,bind,ro / /"],
+        capture_output=True, timeout=30).returncode == 0
+
+
+@pytest.mark.slow
+def test_a_read_only_install_caches_the_kernels_in_the_users_cache_folder(tmp_path):
+    # an install the user cannot write to (a system-wide one, a read-only image): the
+    # kernels are compiled once into the user's own cache folder, and the next process
+    # loads them from there. The package folder is really read-only: bind-mounted so in a
+    # private mount namespace of the probe's process
+    import shutil
+
+    import alif_spice
+
+    if not _read_only_mounts():
+        pytest.skip("cannot mount a folder read-only here (needs a private mount namespace)")
+    pkg = tmp_path / "site" / "alif_spice"
+    shutil.copytree(Path(alif_spice.__file__).parent, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    cache = tmp_path / "user-cache"
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR",)}
+    env.update(PYTHONPATH=str(pkg.parent), XDG_CACHE_HOME=str(cache))
+    probe = ("import os, alif_spice\n"
+             "assert alif_spice.__file__.startswith(os.environ['PYTHONPATH'])\n"
+             "from alif_spice import load_params, solve_ode\n"
+             "print(solve_ode(load_params('paper', sets=['simulation.t_stop=0.3m'])).spikes[0].hex())\n")
+    script = (f'mount --bind "{pkg}" "{pkg}" && mount -o remount,bind,ro "{pkg}" "{pkg}" && '
+              f'! touch "{pkg}/written" 2>/dev/null && exec "$0" -c "$1"')
+
+    def read_only_run():
+        r = subprocess.run(["unshare", "-m", "sh", "-c", script, sys.executable, probe], env=env,
+                           capture_output=True, text=True, timeout=600, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.strip()
+
+    first = read_only_run()
+    assert not (pkg / "__pycache__").exists() and not (pkg / "written").exists()
+    index = list(cache.rglob("*.nbi"))
+    assert any(p.name.startswith("ode.") for p in index), "no kernel cached in the user's cache folder"
+    stamps = {p: p.stat().st_mtime_ns for p in cache.rglob("*.nbc")}
+    assert read_only_run() == first
+    # loaded, not compiled again: no cached kernel was rewritten
+    assert {p: p.stat().st_mtime_ns for p in cache.rglob("*.nbc")} == stamps
