@@ -376,3 +376,20 @@ def test_yakopcic_subcircuit_matches_python_on_seeded_random_devices(paper, seed
               "memristor.x0": rng.uniform(0, 0.5), "iv.frequency": 100.0, "iv.r_series": 1000.0}
     current, x_error, _ = _parity(paper.with_values(values))
     assert current <= 1e-4 and x_error <= 1e-4
+
+
+@pytest.mark.spice
+def test_generalized_mms_subcircuit_matches_python_where_the_diode_exponents_pass_80(paper):
+    # beyond an exponent of 80 both forms continue the diodes' exponentials along their
+    # tangents; diodes this weak (alpha 1e-38 A) conduct only near 2 V, where beta v is 84-90
+    from alif_spice.memristor import DIODE_EXP_LINEAR_ABOVE
+
+    p = paper.with_values({"memristor.model": "gmms", "memristor.phi": 0.6, "memristor.alpha_f": 1e-38,
+                           "memristor.beta_f": 42.0, "memristor.alpha_r": 1e-38, "memristor.beta_r": 45.0,
+                           "iv.frequency": 100.0, "iv.r_series": 1000.0, "iv.amplitude": 4.0,
+                           "iv.points_per_period": 20000.0})
+    current, x_error, s = _parity(p)
+    m = p.memristor
+    assert m.beta_f * s["v_mem"].max() > DIODE_EXP_LINEAR_ABOVE + 2
+    assert m.beta_r * -s["v_mem"].min() > DIODE_EXP_LINEAR_ABOVE + 2
+    assert current <= 1e-6 and x_error <= 1e-6  # measured 3.7e-8 and 7.4e-8

@@ -208,3 +208,19 @@ def test_the_diode_exponential_continues_along_its_tangent_as_in_the_spice_subci
         assert exp_linear_slope(v) == pytest.approx((exp_linear(v + h) - exp_linear(v - h)) / (2 * h), rel=1e-6)
     lib = (Path(__file__).resolve().parents[1] / "spice_models" / "mms_memristor.lib").read_text()
     assert f".func xlin(z) {{z < {A:g} ? exp(z) : exp({A:g})*(1+z-{A:g})}}" in lib
+
+
+def test_yakopcic_current_continues_along_the_exponentials_tangents_beyond_80():
+    # beyond b |v| = 80 each exponential of sinh continues linearly (value and slope
+    # continuous), the same continuation as the generalized MMS's diodes and the SPICE form
+    from alif_spice.memristor import yakopcic_current
+
+    a1, a2, b, x = 3e-4, 2e-4, 4.0, 0.7
+    for z in (85.0, 100.0, 250.0):
+        v = z / b
+        tangent = np.exp(80.0) * (1.0 + (z - 80.0))
+        assert yakopcic_current(v, x, a1, a2, b) == pytest.approx(0.5 * a1 * x * (tangent - np.exp(-z)), rel=1e-12)
+        assert yakopcic_current(-v, x, a1, a2, b) == pytest.approx(-0.5 * a2 * x * (tangent - np.exp(-z)), rel=1e-12)
+    edge = 80.0 / b
+    below, above = yakopcic_current(edge * (1 - 1e-12), x, a1, a2, b), yakopcic_current(edge, x, a1, a2, b)
+    assert above == pytest.approx(below, rel=1e-9)
