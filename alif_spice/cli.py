@@ -117,7 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--circuit", required=True, choices=circuit_names())
     run.add_argument("-o", "--output", required=True, metavar="TRACE.{csv,parquet}",
                      help="trace file; spike times go to <stem>.spikes.csv beside it")
-    _add_force(run, "an existing file that is not an earlier alif-spice trace")
+    run.add_argument("--raw", metavar="FILE.raw",
+                     help="also write the recorded quantities (V(node), I(source)) as a SPICE raw file, "
+                          "for waveform viewers and LTspice, and for compare --raw")
+    run.add_argument("--raw-format", choices=("binary", "ascii"), default="binary",
+                     help="the raw file's values: binary float64 (default) or text with 17 digits")
+    _add_force(run, "an existing file that is not an earlier alif-spice trace (or raw file)")
     run.set_defaults(func=_cmd_run)
 
     cmp_ = sub.add_parser("compare", help="RK4 model vs SPICE circuits: metrics and report",
@@ -237,7 +242,7 @@ def _cmd_netlist(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from .circuits import get as get_circuit
     from .compare import spikes_per_period
-    from .spice import run_circuit
+    from .spice import run_recorded
     from .stimulus import SquareWave
     from .trace import check_trace_path
 
@@ -245,11 +250,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     params = _load(args)
     check_trace_path(args.output, args.force)
+    if args.raw:
+        from .raw import check_raw_path
+
+        check_raw_path(args.raw, args.force)
     check_spice(params)
     start = time.perf_counter()
-    trace = run_circuit(params, args.circuit)
+    trace, recorded = run_recorded(params, args.circuit)
     elapsed = time.perf_counter() - start
     trace_path, spikes_path = trace.write(args.output, args.force)
+    if args.raw:
+        from .raw import write_raw
+
+        write_raw(args.raw, trace.time, recorded, title=f"alif-spice {args.circuit} circuit",
+                  binary=args.raw_format == "binary")
     summary = f"{args.circuit}: {trace.time.size} time points ({elapsed:.2f} s wall)"
     neuron = get_circuit(args.circuit).kind == "neuron"
     if neuron:
@@ -258,6 +272,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(summary)
     print(f"trace:  {trace_path}")
     print(f"spikes: {spikes_path}")
+    if args.raw:
+        print(f"raw:    {args.raw} ({args.raw_format}; {', '.join(recorded)})")
     if neuron:
         from .stuck import check_stuck
 

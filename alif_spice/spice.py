@@ -267,3 +267,12 @@ def run_rendered(p: Params, netlist: Netlist) -> Trace:
 def run_circuit(p: Params, circuit: str) -> Trace:
     """Render ``circuit`` for ``p``, run it in ngspice and return the trace."""
     return run_rendered(p, render(p, circuit))
+
+
+def run_recorded(p: Params, circuit: str) -> tuple[Trace, dict[str, np.ndarray]]:
+    """:func:`run_circuit`, and the quantities the circuit records as ngspice computed
+    them, by their probe names (``V(c)``, ``I(vsense)``; time not included)."""
+    netlist = render(p, circuit)
+    vectors = run_netlist(netlist.text, netlist.t_stop, p.simulation.timeout)
+    recorded = {probe: vectors[vector_name(probe)] for probe in netlist.probes.values()}
+    return trace_from_vectors(p, netlist, vectors), recorded

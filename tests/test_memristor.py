@@ -224,3 +224,17 @@ def test_yakopcic_current_continues_along_the_exponentials_tangents_beyond_80():
     edge = 80.0 / b
     below, above = yakopcic_current(edge * (1 - 1e-12), x, a1, a2, b), yakopcic_current(edge, x, a1, a2, b)
     assert above == pytest.approx(below, rel=1e-9)
+
+
+@pytest.mark.parametrize("betas", [(4.0, 4.0), (3.0, 5.0)], ids=["equal-exponents", "unequal"])
+def test_the_branch_solves_current_and_slope_are_the_generalized_mms_ones(betas):
+    # the branch solve computes the current and its slope together with fewer exponentials
+    # (one for a sinh, none at 0 V): at round voltages, both signs, and beyond the linear
+    # continuation (beta v > 80), the pair must be gmms_current and gmms_slope themselves
+    beta_f, beta_r = betas
+    args = (0.3, 1351.0, 7510.0, 0.4, 1e-6, beta_f, 2e-6, beta_r)
+    for v in (-30.0, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 25.0, 30.0):
+        i, slope, size = mm._gmms_current_slope(v, *args)
+        assert i == pytest.approx(mm.gmms_current(v, *args), rel=1e-13, abs=1e-300), v
+        assert slope == pytest.approx(mm.gmms_slope(v, *args), rel=1e-13), v
+        assert size >= abs(i)

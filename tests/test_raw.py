@@ -1,0 +1,119 @@
+"""SPICE raw files: what `run --raw` writes is the run itself, bit for bit, in a format
+spicelib (and so LTspice's and ngspice's own readers) reads; files ngspice writes itself are
+read the same way; probes name what to take from a file."""
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from alif_spice import ParamError
+from alif_spice.raw import parse_probe, read_waveforms, write_raw
+from conftest import run_cli
+
+SHORT = {"simulation.t_stop": 1.5e-3}
+
+
+@pytest.mark.spice
+@pytest.mark.parametrize("fmt", ["binary", "ascii"])
+def test_a_written_raw_file_reads_back_bit_for_bit(paper, tmp_path, fmt):
+    from alif_spice.spice import run_recorded
+
+    trace, recorded = run_recorded(paper.with_values(SHORT), "ideal")
+    path = write_raw(tmp_path / "ideal.raw", trace.time, recorded, binary=fmt == "binary")
+    w = read_waveforms(path)
+    assert w.names() == ["V(c)", "V(m)", "V(x)", "I(vsense)", "V(q)"]
+    assert np.array_equal(w.time, trace.time)
+    assert np.array_equal(w.probe("V(c)"), trace["v_c"]) and np.array_equal(w.probe("v(x)"), trace["x"])
+    assert np.array_equal(w.probe("I(Vsense)"), trace["i_m"]) and np.array_equal(w.probe("V(q)"), trace["latch"])
+    assert np.array_equal(w.probe("V(c,m)"), trace["v_mem"])  # the same subtraction the runner makes
+    # spicelib itself, as a user would read it
+    from spicelib import RawRead
+
+    raw = RawRead(path, verbose=False)
+    assert raw.get_trace_names()[0] == "time" and raw.get_plot_name() == "Transient Analysis"
+    assert np.array_equal(np.asarray(raw.get_trace("V(x)").get_wave(0)), trace["x"])
+
+
+def _ngspice_rc(tmp_path, ascii_values: bool):
+    """An RC charge (1 kΩ, 1 µF, a 1 V step at 0) run by the ngspice program in batch mode,
+    its raw file (ASCII values where ngspice's SPICE_ASCIIRAWFILE asks for them)."""
+    import os
+
+    out = tmp_path / ("rc_ascii.raw" if ascii_values else "rc_binary.raw")
+    (tmp_path / "rc.cir").write_text("rc charge\nV1 in 0 PWL(0 0 1n 1)\nR1 in c 1k\nC1 c 0 1u\n"
+                                     ".tran 10u 3m\n.options reltol=1e-6\n.end\n")
+    env = {k: v for k, v in os.environ.items() if k != "SPICE_ASCIIRAWFILE"}
+    if ascii_values:
+        env["SPICE_ASCIIRAWFILE"] = "1"
+    subprocess.run(["ngspice", "-b", "-r", out.name, "rc.cir"], cwd=tmp_path, env=env, capture_output=True,
+                   timeout=120, check=True)
+    assert (out.read_bytes().find(b"\nValues:\n") > 0) == ascii_values
+    return out
+
+
+@pytest.mark.spice
+@pytest.mark.skipif(shutil.which("ngspice") is None, reason="the ngspice program is not installed")
+@pytest.mark.parametrize("ascii_values", [False, True], ids=["binary", "ascii"])
+def test_raw_files_the_ngspice_program_writes_are_read(tmp_path, ascii_values):
+    w = read_waveforms(_ngspice_rc(tmp_path, ascii_values))
+    assert {n.lower() for n in w.names()} >= {"v(c)", "v(in)", "i(v1)"}
+    v = w.probe("V(c)")
+    # the closed form of the charge: 1 - exp(-t / RC), RC = 1 ms
+    later = w.time > 1e-5
+    assert np.max(np.abs(v[later] - (1.0 - np.exp(-(w.time[later] - 1e-9) / 1e-3)))) < 2e-3
+    # the source delivers the capacitor's current: i(V1) = -(1 - v_c) / R (into its + terminal)
+    assert np.allclose(w.probe("I(V1)")[later], -(1.0 - v[later]) / 1e3, rtol=1e-6, atol=1e-9)
+    assert np.array_equal(w.probe("V(in,c)"), w.probe("V(in)") - v)
+
+
+def test_probes_are_parsed_or_refused():
+    assert parse_probe("V(c)") == ("V", ("c",))
+    assert parse_probe(" v( C , M ) ") == ("V", ("c", "m"))
+    assert parse_probe("I(Vsense)") == ("I", ("vsense",))
+    for bad in ("V()", "X(c)", "I(a,b)", "V(a,b,c)", "c", "V(c"):
+        with pytest.raises(ParamError, match="cannot read the probe"):
+            parse_probe(bad)
+
+
+def test_a_missing_trace_is_named_with_the_traces_the_file_has(tmp_path):
+    path = write_raw(tmp_path / "a.raw", np.linspace(0, 1e-3, 5), {"V(c)": np.zeros(5), "I(vsense)": np.ones(5)})
+    w = read_waveforms(path)
+    with pytest.raises(ParamError, match=r"has no trace V\(co\) \(its traces: V\(c\), I\(vsense\)\)"):
+        w.probe("V(co)")
+    with pytest.raises(ParamError, match=r"has no trace I\(v1\)"):
+        w.probe("I(V1)")
+
+
+def test_a_csv_export_is_read_and_other_files_are_refused(tmp_path):
+    csv = tmp_path / "export.csv"
+    csv.write_text("time,V(c),I(Vsense)\n0,0,1e-6\n1e-6,0.1,2e-6\n2e-6,0.2,3e-6\n")
+    w = read_waveforms(csv)
+    assert w.names() == ["V(c)", "I(Vsense)"] and np.array_equal(w.probe("v(c)"), [0, 0.1, 0.2])
+    (tmp_path / "notes.raw").write_text("hello\n")
+    with pytest.raises(ParamError, match="notes.raw is not a raw file"):
+        read_waveforms(tmp_path / "notes.raw")
+    with pytest.raises(ParamError, match="cannot read"):
+        read_waveforms(tmp_path / "absent.raw")
+    (tmp_path / "words.csv").write_text("time,v\na,b\n")
+    with pytest.raises(ParamError, match="numeric columns"):
+        read_waveforms(tmp_path / "words.csv")
+
+
+@pytest.mark.spice
+def test_run_writes_a_raw_file_and_never_replaces_one_it_did_not_write(tmp_path):
+    args = ["run", "--circuit", "hardware", "--set", "simulation.t_stop=1m", "-o", str(tmp_path / "hw.csv")]
+    res = run_cli(*args, "--raw", str(tmp_path / "hw.raw"), "--raw-format", "ascii")
+    assert res.returncode == 0, res.stderr
+    assert "raw:    " in res.stdout and "V(co)" in res.stdout
+    w = read_waveforms(tmp_path / "hw.raw")
+    assert {"V(c)", "V(co)", "I(vpos)", "I(vcs)"} <= set(w.names()) and w.time[-1] == pytest.approx(1e-3)
+    # an earlier raw file of ours is replaced; someone else's is not (exit 2, before the run)
+    assert run_cli(*args, "--raw", str(tmp_path / "hw.raw")).returncode == 0
+    (tmp_path / "theirs.raw").write_text("Title: my LTspice run\n")
+    res = run_cli(*args, "--raw", str(tmp_path / "theirs.raw"))
+    assert res.returncode == 2 and "exists and was not written by alif-spice" in res.stderr
+    assert (tmp_path / "theirs.raw").read_text() == "Title: my LTspice run\n"
+    res = run_cli(*args, "--raw", str(tmp_path / "hw.txt"))
+    assert res.returncode == 2 and "must end in .raw" in res.stderr
