@@ -222,3 +222,80 @@ def run_case(case: Case, params: Params | None = None,
         if stuck["stuck"]:
             notes.append(Stuck(stuck["longest_on_s"], stuck["start_s"], stuck["bound_s"]).message(c))
     return CaseResult(case, p, ode, spice, netlists, metrics, checks, timings, notes)
+
+
+def parse_spike_rule(text: str) -> tuple[str, float]:
+    """``EXPR>LEVEL`` (e.g. ``V(co)>2.5``): spikes are the probe's upward crossings of LEVEL
+    (V or A, SPICE suffixes allowed)."""
+    from .raw import parse_probe
+    from .units import parse_number
+
+    expr, sep, level = text.partition(">")
+    try:
+        if not sep:
+            raise ValueError("no '>'")
+        parse_probe(expr)
+        return expr.strip(), parse_number(level.strip())
+    except (ValueError, ParamError):
+        raise ParamError(f"--spike {text!r}: give PROBE>LEVEL, e.g. V(co)>2.5") from None
+
+
+def external_case(params: Params, waveforms, probes: dict[str, str], spike: tuple[str, float] | None,
+                  description: str = "") -> tuple[Case, Trace, list[str]]:
+    """A transient simulated elsewhere (:class:`alif_spice.raw.Waveforms`) as the trace of the
+    :data:`~alif_spice.circuits.EXTERNAL` circuit: ``probes`` maps trace columns (v_c,
+    v_mem, x, i_m, ...) to probes of the file; spikes are the upward crossings of ``spike``
+    (a probe and a level), or else of v_mem at neuron.v_th. The time axis must reach the
+    model's t_stop; samples beyond it are left out. Returns the case, the trace and notes."""
+    import numpy as np
+
+    from .spice import crossings
+    from .stimulus import SquareWave
+
+    t_stop = params.simulation.t_stop
+    t = waveforms.time
+    name = waveforms.path.name
+    if t[-1] < t_stop * (1.0 - 1e-9):
+        raise ParamError(f"--raw {name}: its time axis ends at {t[-1]:.6g} s, before the model's t_stop "
+                         f"{t_stop:.6g} s (set simulation.t_stop to at most {t[-1]:.6g})")
+    keep = t <= t_stop * (1.0 + 1e-12)
+    signals = {col: waveforms.probe(expr, f"--probe {col}={expr}")[keep] for col, expr in probes.items()}
+    t = t[keep]
+    notes = []
+    if "i_in" not in signals:  # the input current, from the stimulus the model is given
+        signals["i_in"] = SquareWave.from_params(params)(t)
+        notes.append("the external simulation's input current is taken to be the model's stimulus "
+                     "(probe i_in to use the file's own)")
+    if spike is not None:
+        values = waveforms.probe(spike[0], f"--spike {spike[0]}>{spike[1]:g}")[keep]
+        spikes = crossings(t, values, spike[1])
+        rule = f"upward crossings of {spike[0]} at {spike[1]:g}"
+    elif "v_mem" in signals:
+        spikes = crossings(t, signals["v_mem"], params.neuron.v_th)
+        rule = f"upward crossings of v_mem ({probes['v_mem']}) at neuron.v_th = {params.neuron.v_th:g} V"
+    else:
+        raise ParamError("--raw: say where the spikes are: --spike PROBE>LEVEL, or probe v_mem "
+                         "(its crossings of neuron.v_th)")
+    missing = [c for c in ("v_c", "v_mem", "x") if c not in signals]
+    notes.append(f"external simulation {name}: spikes are the {rule}"
+                 + (f"; not probed, so absent: {', '.join(missing)}" if missing else ""))
+    trace = Trace(time=t, signals=signals, spikes=np.asarray(spikes), source=f"external:{name}", params=params)
+    case = Case(name=Path(name).stem, description=description or f"{name} against the RK4 model",
+                preset="", circuits=(registry.EXTERNAL.name,), params={}, tolerances={})
+    return case, trace, notes
+
+
+def run_external(params: Params, waveforms, probes: dict[str, str], spike: tuple[str, float] | None,
+                 progress: Callable[[str], None] | None = None) -> CaseResult:
+    """The RK4 model with ``params`` against a transient simulated elsewhere
+    (:func:`external_case`): the same metrics and report as a circuit of ours, without
+    tolerances (the case sets none for an external simulation)."""
+    say = progress or (lambda _msg: None)
+    case, trace, notes = external_case(params, waveforms, probes, spike)
+    t0 = time.perf_counter()
+    ode = solve_ode(params)
+    timings = {"ode": time.perf_counter() - t0}
+    say(f"RK4 model: {ode.spikes.size} spikes ({timings['ode']:.2f} s); external: {trace.spikes.size} spikes")
+    name = registry.EXTERNAL.name
+    metrics = {name: circuit_metrics(params, ode, trace, name)}
+    return CaseResult(case, params, ode, {name: trace}, {}, metrics, [], timings, notes)

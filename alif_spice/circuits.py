@@ -34,7 +34,9 @@ class Engine:
 
 @dataclass(frozen=True)
 class Circuit(Engine):
-    kind: str = "neuron"  # "neuron" (compared with the RK4 model) or "device" (the memristor alone)
+    #: "neuron" (compared with the RK4 model), "device" (the memristor alone) or "external" (a
+    #: neuron simulated elsewhere, :data:`EXTERNAL`)
+    kind: str = "neuron"
     description: str = ""
     #: (trace column, SPICE quantity): "V(node)" or "I(voltage source)", recorded by ngspice
     probes: tuple[tuple[str, str], ...] = ()
@@ -73,6 +75,11 @@ MODEL = Engine("ode", "RK4 model", "black", "-")
 #: every circuit by name, in the order commands list them
 CIRCUITS: dict[str, Circuit] = {}
 
+#: a neuron simulated elsewhere (another simulator's raw file or CSV export), compared with
+#: the model like a circuit of ours; it has no netlist, and nothing lists it among the circuits
+EXTERNAL = Circuit("external", "external simulation", "tab:purple", "-", kind="external",
+                   description="a transient simulated elsewhere, read from a raw file or CSV export")
+
 
 def parse_probe(probe: str) -> tuple[str, str]:
     """A recorded quantity as ("V", node) or ("I", voltage source), names in lower case
@@ -108,6 +115,8 @@ def names(kind: str | None = None) -> tuple[str, ...]:
 
 
 def get(name: str) -> Circuit:
+    if name == EXTERNAL.name:
+        return EXTERNAL
     try:
         return CIRCUITS[name]
     except KeyError:

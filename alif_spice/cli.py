@@ -137,6 +137,16 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--zoom", metavar="START:STOP",
                       help="time range of the zoom figure, s, SPICE suffixes allowed (e.g. 3m:3.5m; "
                            "default: the case's first input periods)")
+    ext = cmp_.add_argument_group("a simulation from elsewhere (LTspice, ngspice, a CSV export) against the model")
+    ext.add_argument("--raw", metavar="FILE.{raw,csv}",
+                     help="compare this transient (a raw file, binary or ASCII, or a CSV export) with the RK4 "
+                          "model and the given parameters, instead of running the case's circuits")
+    ext.add_argument("--probe", action="append", default=[], metavar="COLUMN=PROBE",
+                     help="which of the file's traces is a trace column, e.g. v_c=V(c), v_mem=V(c,m), x=V(x), "
+                          "i_m=I(Vsense) (repeatable; PROBE: V(node), V(node,node) or I(source))")
+    ext.add_argument("--spike", metavar="PROBE>LEVEL",
+                     help="spikes are PROBE's upward crossings of LEVEL, e.g. V(co)>2.5 (default: v_mem's "
+                          "crossings of neuron.v_th)")
     cmp_.add_argument("-o", "--output", required=True, metavar="DIR", help="report folder (new or empty)")
     _add_force(cmp_, "an earlier compare output in DIR")
     cmp_.set_defaults(func=_cmd_compare)
@@ -291,6 +301,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     case = load_case(args.case)
     params = case_params(case, args.params, args.sets, args.preset)
+    if args.raw or args.probe or args.spike:
+        return _compare_external(args, params)
     zoom = _zoom(args.zoom, params.simulation.t_stop) if args.zoom else None
     plan = check_output_dir(args.output, "compare", args.force,
                             extra_inputs=((args.case,) if args.case.endswith(".toml") else ()) + tuple(args.params))
@@ -323,6 +335,47 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         print("alif-spice: tolerances not met: " + ", ".join(
             f"{c.circuit}.{c.name}" for c in result.checks if not c.passed), file=sys.stderr)
         return EXIT_TOLERANCE
+    return EXIT_OK
+
+
+def _compare_external(args: argparse.Namespace, params) -> int:
+    """compare --raw: a transient simulated elsewhere against the RK4 model."""
+    from .cases import parse_spike_rule, run_external
+    from .errors import ParamError
+    from .files import check_output_dir
+    from .raw import parse_probe, read_waveforms
+    from .report import write_report
+
+    if not args.raw:
+        raise ParamError("--probe and --spike read a file: give it with --raw FILE")
+    probes: dict[str, str] = {}
+    for item in args.probe:
+        column, sep, expr = item.partition("=")
+        column = column.strip()
+        if not sep or not column.isidentifier():
+            raise ParamError(f"--probe {item!r}: give COLUMN=PROBE, e.g. v_c=V(c)")
+        if column in probes:
+            raise ParamError(f"--probe {item!r}: {column} is probed twice")
+        parse_probe(expr)
+        probes[column] = expr.strip()
+    spike = parse_spike_rule(args.spike) if args.spike else None
+    zoom = _zoom(args.zoom, params.simulation.t_stop) if args.zoom else None
+    plan = check_output_dir(args.output, "compare", args.force, extra_inputs=(args.raw, *args.params))
+    from .budget import check_ode
+
+    check_ode(params)
+    waveforms = read_waveforms(args.raw)
+    start = time.perf_counter()
+    result = run_external(params, waveforms, probes, spike, progress=lambda msg: print(msg, file=sys.stderr))
+    print("writing report ...", file=sys.stderr, flush=True)
+    report = write_report(result, plan, time.perf_counter() - start, zoom=zoom)
+    m = result.metrics["external"]
+    print(f"\n{waveforms.path.name} against the RK4 model: spikes {m['n_spikes']['ode']} (model) / "
+          f"{m['n_spikes']['spice']} (file); max |dt| {_fmt(m['spike_time_max_abs_error_s'])} s; "
+          f"x rmse {_fmt(m['x_rmse'])}")
+    for note in result.notes:
+        print(f"note: {note}")
+    print(f"report: {report}  ({time.perf_counter() - start:.1f} s)")
     return EXIT_OK
 
 

@@ -134,7 +134,9 @@ def embedded_samples(result: CaseResult, max_samples: int = MAX_SAMPLES) -> dict
     out = {}
     for name, tr in traces.items():
         idx = np.arange(tr.time.size)
-        if total > max_samples:
+        if total > max_samples and not columns[name]:  # nothing drawn from this trace
+            idx = np.array([0, tr.time.size - 1])
+        elif total > max_samples:
             idx = _thinned(tr, columns[name], max(int(tr.time.size * max_samples / total), SHOWN))
         data = {"t": tr.time[idx] * 1e3}  # double: SPICE steps can be far below float32's resolution
         data.update({col: (tr[col][idx] * scale).astype(np.float32)

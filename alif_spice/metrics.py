@@ -47,6 +47,9 @@ class Metric:
     #: a pair metric of the circuits with supply sources only (their supply energy)
     needs_supplies: bool = False
     shown: bool = False  # in the sweep summary's per-point table and Monte Carlo histograms
+    #: trace columns the metric reads besides time and spikes (a trace without them, e.g. an
+    #: external simulation that did not record them, gets None)
+    needs: tuple[str, ...] = ()
     #: a sweep row (its n_spikes, spikes_per_period) -> why this metric has no value there
     why_undefined: Callable[[dict], str | None] | None = None
 
@@ -62,7 +65,7 @@ METRICS: dict[str, Metric] = {}
 def metric(name: str, unit: str, label: str, *, scope: str = "neuron", check: str | None = None,
            row: bool = False, kind: str = "float", minimum: float = -math.inf,
            needs_supplies: bool = False, shown: bool = False,
-           why_undefined: Callable[[dict], str | None] | None = None):
+           why_undefined: Callable[[dict], str | None] | None = None, needs: tuple[str, ...] = ()):
     """Register the decorated function as metric ``name``: it takes a :class:`Run` (neuron)
     or a :class:`Pair` (pair) and returns a JSON-ready value or None."""
     if scope not in ("neuron", "pair") or check not in (None, "max", "min"):
@@ -73,8 +76,8 @@ def metric(name: str, unit: str, label: str, *, scope: str = "neuron", check: st
     def register(fn: Callable) -> Callable:
         if name in METRICS:
             raise ValueError(f"metric {name} is defined twice")
-        METRICS[name] = Metric(name, unit, label, fn, scope, check, row, kind, minimum, needs_supplies, shown,
-                               why_undefined)
+        METRICS[name] = Metric(name, unit, label, fn, scope, check, row, kind, minimum, needs_supplies=needs_supplies,
+                               shown=shown, why_undefined=why_undefined, needs=needs)
         return fn
 
     return register
@@ -96,7 +99,11 @@ class Run:
 
     @classmethod
     def of(cls, p, trace: Trace) -> Run:
-        return cls(p, trace.time, trace["v_c"], trace["i_in"], trace.spikes)
+        """The run of ``trace``; without a v_c column (not recorded) its v_c is NaN, and the
+        metrics that need it are not computed (:attr:`Metric.needs`)."""
+        v_c = trace.signals.get("v_c")
+        return cls(p, trace.time, np.full(trace.time.size, np.nan) if v_c is None else v_c, trace["i_in"],
+                   trace.spikes)
 
     @cached_property
     def per_period(self) -> list[int]:
@@ -222,12 +229,12 @@ def _t_rel_isi(q: Pair) -> float | None:
     return err / isi if err is not None and isi else None
 
 
-@metric("x_rmse", "", "RMS error of the memristor state x", scope="pair", check="max")
+@metric("x_rmse", "", "RMS error of the memristor state x", scope="pair", check="max", needs=("x",))
 def _x_rmse(q: Pair) -> float:
     return rmse(on_grid(q.spice_trace, "x", q.ode_trace.time), q.ode_trace["x"])
 
 
-@metric("v_c_rmse", "V", "RMS error of the capacitor voltage", scope="pair", check="max")
+@metric("v_c_rmse", "V", "RMS error of the capacitor voltage", scope="pair", check="max", needs=("v_c",))
 def _v_c_rmse(q: Pair) -> float:
     return rmse(on_grid(q.spice_trace, "v_c", q.ode_trace.time), q.ode_trace["v_c"])
 
@@ -257,23 +264,24 @@ def _rate(r: Run) -> float:
     return r.spikes.size / r.t_stop
 
 
-@metric("energy_j", "J", "input energy", row=True)
+@metric("energy_j", "J", "input energy", row=True, needs=("v_c",))
 def _energy(r: Run) -> float:
     return float(r.energy_curve[-1])
 
 
 @metric("energy_per_spike_j", "J", "input energy per spike", row=True, shown=True,
-        why_undefined=_fewer_spikes_than(1))
+        why_undefined=_fewer_spikes_than(1), needs=("v_c",))
 def _energy_per_spike(r: Run) -> float | None:
     return _ratio(float(r.energy_curve[-1]), r.spikes.size)
 
 
-@metric("energy_input_per_period_j", "J", "input energy per input period", kind="floats")
+@metric("energy_input_per_period_j", "J", "input energy per input period", kind="floats", needs=("v_c",))
 def _energy_periods(r: Run) -> list[float]:
     return r.energy_per_period
 
 
-@metric("energy_per_spike_per_period_j", "J", "input energy per spike, per input period", kind="floats")
+@metric("energy_per_spike_per_period_j", "J", "input energy per spike, per input period", kind="floats",
+        needs=("v_c",))
 def _energy_per_spike_periods(r: Run) -> list[float | None]:
     return per_spike(r.energy_per_period, r.per_period)
 
@@ -344,10 +352,11 @@ def circuit_metrics(p, ode: Trace, spice: Trace, circuit: str) -> dict:
     q = Pair(p, ode, spice, circuit)
     out = {}
     for m in METRICS.values():
+        recorded = all(c in spice.signals for c in m.needs)  # an external trace may lack some
         if m.scope == "neuron":
-            out[m.name] = {"ode": m.fn(q.ode), "spice": m.fn(q.spice)}
+            out[m.name] = {"ode": m.fn(q.ode), "spice": m.fn(q.spice) if recorded else None}
         elif applies(m, circuit):
-            out[m.name] = m.fn(q)
+            out[m.name] = m.fn(q) if recorded else None
     return _plain(out)
 
 

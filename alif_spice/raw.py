@@ -72,23 +72,25 @@ class Waveforms:
     def names(self) -> list[str]:
         return list(self.traces)
 
-    def probe(self, expression: str) -> np.ndarray:
+    def probe(self, expression: str, option: str | None = None) -> np.ndarray:
         """The values of a probe (module docstring); ParamError naming the traces the file
-        has when one is missing."""
+        has when one is missing (its message starts with ``option``, default ``--probe
+        EXPRESSION``)."""
         kind, nodes = parse_probe(expression)
+        where = option or f"--probe {expression}"
         if kind == "I":
-            return self._find(expression, f"I({nodes[0]})", _current_spellings(nodes[0]))
-        values = self._find(expression, f"V({nodes[0]})", _voltage_spellings(nodes[0]))
+            return self._find(where, f"I({nodes[0]})", _current_spellings(nodes[0]))
+        values = self._find(where, f"V({nodes[0]})", _voltage_spellings(nodes[0]))
         if len(nodes) == 2:
-            values = values - self._find(expression, f"V({nodes[1]})", _voltage_spellings(nodes[1]))
+            values = values - self._find(where, f"V({nodes[1]})", _voltage_spellings(nodes[1]))
         return values
 
-    def _find(self, expression: str, shown: str, spellings: list[str]) -> np.ndarray:
+    def _find(self, where: str, shown: str, spellings: list[str]) -> np.ndarray:
         by_lower = {n.lower(): n for n in self.traces}
         for s in spellings:
             if s in by_lower:
                 return self.traces[by_lower[s]]
-        raise ParamError(f"--probe {expression}: {self.path.name} has no trace {shown} "
+        raise ParamError(f"{where}: {self.path.name} has no trace {shown} "
                          f"(its traces: {', '.join(self.traces)})")
 
 

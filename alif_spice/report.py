@@ -44,7 +44,7 @@ def _fig_signals(result: CaseResult, span: tuple[float, float] | None, title: st
     axes = fig.subplots(len(rows) + 1, 1, sharex=True, gridspec_kw={"height_ratios": [1, 2, 2, 2, 1]})
     for ax, (col, label, scale) in zip(axes, rows):
         for name, tr in _traces(result).items():
-            if col == "i_in" and name != "ode":
+            if (col == "i_in" and name != "ode") or col not in tr.signals:  # not recorded (an external run)
                 continue
             lo, hi = span if span else (tr.time[0], tr.time[-1])
             m = (tr.time >= lo) & (tr.time <= hi)
@@ -166,8 +166,9 @@ def _html(result: CaseResult, figures: list[tuple[str, Path, str]], prov: dict, 
             metric_rows.append({"circuit": circuit, "key": key, "label": label,
                                 "ode": _shown(value["ode"] if pair else value, unit),
                                 "spice": _shown(value["spice"], unit) if pair else None})
-    status = "all tolerances met" if result.passed else "FAILED: " + ", ".join(
-        f"{c.circuit}.{c.name}" for c in result.checks if not c.passed)
+    failed = [f"{c.circuit}.{c.name}" for c in result.checks if not c.passed]
+    status = ("no tolerances set" if not result.checks else "FAILED: " + ", ".join(failed) if failed
+              else "all tolerances met")
     engines = [("ode", engine_of("ode").label)] + [(c, engine_of(c).label) for c in result.spice]
     matches = spike_matches(result)
     spikes = []

@@ -2,6 +2,7 @@
 spicelib (and so LTspice's and ngspice's own readers) reads; files ngspice writes itself are
 read the same way; probes name what to take from a file."""
 
+import re
 import shutil
 import subprocess
 
@@ -117,3 +118,80 @@ def test_run_writes_a_raw_file_and_never_replaces_one_it_did_not_write(tmp_path)
     assert (tmp_path / "theirs.raw").read_text() == "Title: my LTspice run\n"
     res = run_cli(*args, "--raw", str(tmp_path / "hw.txt"))
     assert res.returncode == 2 and "must end in .raw" in res.stderr
+
+
+def _close(a, b, rel=1e-9, path="") -> list[str]:
+    """Where two metric values (numbers, lists, dicts, None) differ by more than ``rel``."""
+    if isinstance(a, dict):
+        return [d for k in a.keys() & b.keys() for d in _close(a[k], b[k], rel, f"{path}.{k}")]
+    if isinstance(a, list):
+        if len(a) != len(b):
+            return [path]
+        return [d for k, (x, y) in enumerate(zip(a, b)) for d in _close(x, y, rel, f"{path}[{k}]")]
+    if a is None or b is None or isinstance(a, (bool, str)):
+        return [] if a == b else [path]
+    return [] if abs(a - b) <= rel * max(abs(a), abs(b)) or a == b else [f"{path}: {a!r} != {b!r}"]
+
+
+#: what a user types to compare each circuit's raw file with the model, as the native compare does
+ROUND_TRIP = {
+    "ideal": ["--probe", "v_c=V(c)", "--probe", "v_mem=V(c,m)", "--probe", "x=V(x)", "--probe", "i_m=I(vsense)",
+              "--spike", "V(q)>0.5"],
+    "hardware": ["--probe", "v_c=V(c)", "--probe", "v_mem=V(c,m)", "--probe", "x=V(x)", "--probe",
+                 "i_m=I(vsense)", "--spike", "V(co)>{level}"],
+}
+
+
+@pytest.mark.spice
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["binary", "ascii"])
+@pytest.mark.parametrize("circuit", ["ideal", "hardware"])
+def test_run_raw_then_compare_raw_gives_the_native_comparisons_metrics(paper, tmp_path, circuit, fmt):
+    import json
+
+    sets = ["--set", "simulation.t_stop=4m"]
+    case = tmp_path / "one.toml"
+    case.write_text(f'[case]\nname = "one"\ncircuits = ["{circuit}"]\n')
+    res = run_cli("compare", "--case", str(case), *sets, "-o", str(tmp_path / "native"))
+    assert res.returncode == 0, res.stderr
+    native = json.loads((tmp_path / "native" / "metrics.json").read_text())[circuit]
+    res = run_cli("run", "--circuit", circuit, *sets, "-o", str(tmp_path / "run.csv"),
+                  "--raw", str(tmp_path / "run.raw"), "--raw-format", fmt)
+    assert res.returncode == 0, res.stderr
+    hw = paper.hardware
+    probes = [a.format(level=0.5 * (hw.comp_voh + hw.comp_vol)) for a in ROUND_TRIP[circuit]]
+    res = run_cli("compare", "--raw", str(tmp_path / "run.raw"), *probes, *sets, "-o", str(tmp_path / "ext"))
+    assert res.returncode == 0, res.stderr
+    external = json.loads((tmp_path / "ext" / "metrics.json").read_text())["external"]
+    shared = (native.keys() & external.keys()) - {"stuck_output"}  # the external run has no output rule
+    assert shared >= {"n_spikes", "spike_time_max_abs_error_s", "x_rmse", "v_c_rmse", "adaptation_ratio",
+                      "energy_per_spike_j", "missing_spikes"}
+    assert native["n_spikes"]["spice"] > 20
+    assert _close({k: native[k] for k in shared}, {k: external[k] for k in shared}) == []
+    assert "external simulation" in (tmp_path / "ext" / "report.html").read_text()
+
+
+@pytest.mark.spice
+def test_compare_raw_says_what_is_wrong_with_exit_2(tmp_path):
+    path = write_raw(tmp_path / "ext.raw", np.linspace(0, 2e-3, 50),
+                     {"V(c)": np.zeros(50), "V(m)": np.zeros(50), "V(co)": np.zeros(50)})
+    base = ["compare", "--raw", str(path), "--set", "simulation.t_stop=2m"]
+    cases = {
+        "a missing trace": (["--probe", "x=V(x)", "--spike", "V(co)>2.5"],
+                            r"--probe x=V\(x\): ext.raw has no trace V\(x\) \(its traces: V\(c\), V\(m\), V\(co\)\)"),
+        "a short time axis": (["--set", "simulation.t_stop=3m", "--spike", "V(co)>2.5"],
+                              r"its time axis ends at 0.002 s, before the model's t_stop 0.003 s"),
+        "a wrong file type": (None, "is not a raw file"),
+        "no spike rule": (["--probe", "v_c=V(c)"], "say where the spikes are"),
+        "a bad probe": (["--probe", "v_c=W(c)"], "cannot read the probe"),
+        "a bad spike rule": (["--spike", "V(co)=2.5"], "give PROBE>LEVEL"),
+    }
+    (tmp_path / "photo.raw").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
+    for what, (extra, message) in cases.items():
+        args = (base + extra if extra is not None
+                else ["compare", "--raw", str(tmp_path / "photo.raw"), "--spike", "V(co)>2.5"])
+        res = run_cli(*args, "-o", str(tmp_path / what.replace(" ", "_")))
+        assert res.returncode == 2, (what, res.stderr)
+        assert len(res.stderr.strip().splitlines()) == 1, (what, res.stderr)
+        assert re.search(message, res.stderr), (what, res.stderr)
+        assert not (tmp_path / what.replace(" ", "_")).exists(), what
