@@ -175,12 +175,13 @@ def _isi_cv(r: Run) -> float | None:
 
 `metric(name, unit, label, scope="neuron" | "pair", check=None | "max" | "min", row=False,
 kind="float" | "int" | "ints" | "floats" | "record", minimum=..., needs_supplies=False, shown=False,
-why_undefined=None)`: a neuron metric takes a `Run` (parameters, time axis, `v_c`, `i_in`,
+why_undefined=None, needs=())`: a neuron metric takes a `Run` (parameters, time axis, `v_c`, `i_in`,
 spike times), a pair metric a `Pair` (the model's and the circuit's runs and traces, and the
 spike matching). `shown=True` puts a sweep-row metric into the sweep summary's per-point
 table (and, for a float, its Monte Carlo histograms); `why_undefined` takes a sweep row and
-says why the metric has no value there. `python -m alif_spice.metrics` prints the table
-below.
+says why the metric has no value there; `needs` names the trace columns it reads besides
+time and spikes (a simulation from elsewhere that did not record them gets `null`). `python
+-m alif_spice.metrics` prints the table below.
 
 ## Every metric
 
