@@ -141,7 +141,7 @@ def run_module(mod: Module, exclude: list[str], copies: list[Path], out: Path, d
     urls = [f"http://127.0.0.1:{p}" for p in ports]
     write_session_config(cfg, mod, exclude, timeout, urls)
     if (resume or rerun) and session.exists():
-        forget(session, survivors=rerun)
+        forget(session, survivors=rerun, mod=mod)
     else:
         session.unlink(missing_ok=True)
         subprocess.run([BIN / "cosmic-ray", "init", cfg, session], check=True, cwd=ROOT)
@@ -236,15 +236,24 @@ def keep_sample(session: Path, n: int, seed: int) -> None:
         db.set_multiple_results(drop, WorkResult(output=NOT_SAMPLED, worker_outcome=WorkerOutcome.SKIPPED))
 
 
-def forget(session: Path, survivors: bool) -> None:
+def forget(session: Path, survivors: bool, mod: Module | None = None) -> None:
     """Make pending again the mutants whose worker failed or was stopped, and with
-    ``survivors`` the surviving ones (to run them against new tests)."""
+    ``survivors`` the surviving ones (to run them against new tests), except those judged
+    equivalent (they survive any test)."""
     import sqlite3
 
+    again = [] if not survivors else [e["job_id"] for e in _survivors(session, mod, load_equivalent())
+                                      if "reason" not in e]
     with sqlite3.connect(session) as db:
         db.execute("DELETE FROM work_results WHERE worker_outcome = 'ABNORMAL'")
-        if survivors:
-            db.execute("DELETE FROM work_results WHERE worker_outcome = 'NORMAL' AND test_outcome = 'SURVIVED'")
+        db.executemany("DELETE FROM work_results WHERE job_id = ?", [(j,) for j in again])
+
+
+def _survivors(session: Path, mod: Module | None, equivalent: list[dict]) -> list[dict]:
+    """The surviving mutants of a session (job id, operator, line, and the reason where one
+    is judged equivalent)."""
+    summary = summarise(mod, session.parent, equivalent) if mod is not None else None
+    return [] if summary is None else summary["survived"] + summary["equivalent"]
 
 
 def count_pending(session: Path) -> int:
@@ -303,7 +312,7 @@ def summarise(mod: Module, out: Path, equivalent: list[dict]) -> dict | None:
                 s["killed"] += 1
                 continue
             entry = {"line_no": m.start_pos[0], "col": m.start_pos[1], "operator": m.operator_name,
-                     "line": line.strip(), "diff": result.diff or ""}
+                     "line": line.strip(), "diff": result.diff or "", "job_id": item.job_id}
             reason = is_equivalent(equivalent, mod, m.operator_name, line, _original_line(result.diff, "+"))
             if reason:
                 entry["reason"] = reason
