@@ -231,11 +231,17 @@ def parse_spike_rule(text: str) -> tuple[str, float]:
     from .units import parse_number
 
     expr, sep, level = text.partition(">")
+    level = level.strip()
     try:
         if not sep:
             raise ValueError("no '>'")
         parse_probe(expr)
-        return expr.strip(), parse_number(level.strip())
+        try:
+            return expr.strip(), parse_number(level)
+        except ValueError:  # a trailing unit, as SPICE allows: 2.5V, 1mA
+            if level[-1:].lower() not in ("v", "a"):
+                raise
+            return expr.strip(), parse_number(level[:-1])
     except (ValueError, ParamError):
         raise ParamError(f"--spike {text!r}: give PROBE>LEVEL, e.g. V(co)>2.5") from None
 
@@ -258,8 +264,18 @@ def external_case(params: Params, waveforms, probes: dict[str, str], spike: tupl
     if t[-1] < t_stop * (1.0 - 1e-9):
         raise ParamError(f"--raw {name}: its time axis ends at {t[-1]:.6g} s, before the model's t_stop "
                          f"{t_stop:.6g} s (set simulation.t_stop to at most {t[-1]:.6g})")
+    if t[0] > params.simulation.max_step:  # the model starts at 0: the first spikes would be "missing"
+        raise ParamError(f"--raw {name}: its time axis starts at {t[0]:.6g} s, not at 0 (the model's run "
+                         f"covers 0 to {t_stop:.6g} s; save the transient from 0)")
     keep = t <= t_stop * (1.0 + 1e-12)
-    signals = {col: waveforms.probe(expr, f"--probe {col}={expr}")[keep] for col, expr in probes.items()}
+    signals = {}
+    for col, expr in probes.items():
+        values = waveforms.probe(expr, f"--probe {col}={expr}")[keep]
+        bad = int(np.count_nonzero(~np.isfinite(values)))
+        if bad:
+            raise ParamError(f"--probe {col}={expr}: {bad} of its {values.size} values in {name} are not finite "
+                             "numbers (NaN or infinite)")
+        signals[col] = values
     t = t[keep]
     notes = []
     if "i_in" not in signals:  # the input current, from the stimulus the model is given
@@ -268,6 +284,9 @@ def external_case(params: Params, waveforms, probes: dict[str, str], spike: tupl
                      "(probe i_in to use the file's own)")
     if spike is not None:
         values = waveforms.probe(spike[0], f"--spike {spike[0]}>{spike[1]:g}")[keep]
+        if not np.all(np.isfinite(values)):
+            raise ParamError(f"--spike {spike[0]}>{spike[1]:g}: the trace in {name} has values that are not "
+                             "finite numbers (NaN or infinite)")
         spikes = crossings(t, values, spike[1])
         rule = f"upward crossings of {spike[0]} at {spike[1]:g}"
     elif "v_mem" in signals:
@@ -277,7 +296,10 @@ def external_case(params: Params, waveforms, probes: dict[str, str], spike: tupl
         raise ParamError("--raw: say where the spikes are: --spike PROBE>LEVEL, or probe v_mem "
                          "(its crossings of neuron.v_th)")
     missing = [c for c in ("v_c", "v_mem", "x") if c not in signals]
-    notes.append(f"external simulation {name}: spikes are the {rule}"
+    import hashlib
+
+    digest = hashlib.sha256(waveforms.path.read_bytes()).hexdigest()
+    notes.append(f"external simulation {waveforms.path} (sha256 {digest}): spikes are the {rule}"
                  + (f"; not probed, so absent: {', '.join(missing)}" if missing else ""))
     trace = Trace(time=t, signals=signals, spikes=np.asarray(spikes), source=f"external:{name}", params=params)
     case = Case(name=Path(name).stem, description=description or f"{name} against the RK4 model",

@@ -58,6 +58,12 @@ def _add_force(p: argparse.ArgumentParser, what: str) -> None:
                    help=f"replace {what} (never anything else: other files are refused)")
 
 
+def _add_force_file(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--force", action="store_true",
+                   help=f"replace an existing output file even when it is not {what} (which is replaced "
+                        "without it); never a folder, a link or a device")
+
+
 class _VersionAction(argparse.Action):
     """``--version``: the package's version and the ngspice in use (library path, version)."""
 
@@ -97,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="trace file; exact spike times go to <stem>.spikes.csv beside it")
     ode.add_argument("--save-every", type=_positive_int, default=1, metavar="N",
                      help="write every N-th time step only (long runs; spike times stay exact)")
-    _add_force(ode, "an existing file that is not an earlier alif-spice trace")
+    _add_force_file(ode, "an earlier alif-spice trace")
     ode.set_defaults(func=_cmd_ode)
 
     from .circuits import engines as circuit_engines
@@ -108,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_param_options(net)
     net.add_argument("--circuit", required=True, choices=circuit_names())
     net.add_argument("-o", "--output", metavar="FILE.cir", help="netlist file (stdout if omitted)")
-    _add_force(net, "an existing file that is not an earlier alif-spice netlist")
+    _add_force_file(net, "an earlier alif-spice netlist")
     net.set_defaults(func=_cmd_netlist)
 
     run = sub.add_parser("run", help="render a circuit and run its transient in ngspice",
@@ -122,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "for waveform viewers and LTspice, and for compare --raw")
     run.add_argument("--raw-format", choices=("binary", "ascii"), default="binary",
                      help="the raw file's values: binary float64 (default) or text with 17 digits")
-    _add_force(run, "an existing file that is not an earlier alif-spice trace (or raw file)")
+    _add_force_file(run, "an earlier alif-spice trace or raw file")
     run.set_defaults(func=_cmd_run)
 
     cmp_ = sub.add_parser("compare", help="RK4 model vs SPICE circuits: metrics and report",
@@ -144,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     ext.add_argument("--probe", action="append", default=[], metavar="COLUMN=PROBE",
                      help="which of the file's traces is a trace column, e.g. v_c=V(c), v_mem=V(c,m), x=V(x), "
                           "i_m=I(Vsense) (repeatable; PROBE: V(node), V(node,node) or I(source))")
-    ext.add_argument("--spike", metavar="PROBE>LEVEL",
+    ext.add_argument("--spike", action="append", default=[], metavar="PROBE>LEVEL",
                      help="spikes are PROBE's upward crossings of LEVEL, e.g. V(co)>2.5 (default: v_mem's "
                           "crossings of neuron.v_th)")
     cmp_.add_argument("-o", "--output", required=True, metavar="DIR", help="report folder (new or empty)")
@@ -351,14 +357,18 @@ def _compare_external(args: argparse.Namespace, params) -> int:
     probes: dict[str, str] = {}
     for item in args.probe:
         column, sep, expr = item.partition("=")
-        column = column.strip()
+        column = column.strip().lower()  # trace columns are lower case
         if not sep or not column.isidentifier():
             raise ParamError(f"--probe {item!r}: give COLUMN=PROBE, e.g. v_c=V(c)")
+        if column in ("time", "source"):
+            raise ParamError(f"--probe {item!r}: {column} is not a signal (the time axis is the file's own)")
         if column in probes:
             raise ParamError(f"--probe {item!r}: {column} is probed twice")
         parse_probe(expr)
         probes[column] = expr.strip()
-    spike = parse_spike_rule(args.spike) if args.spike else None
+    if len(args.spike) > 1:
+        raise ParamError(f"--spike given {len(args.spike)} times: give one rule")
+    spike = parse_spike_rule(args.spike[0]) if args.spike else None
     zoom = _zoom(args.zoom, params.simulation.t_stop) if args.zoom else None
     plan = check_output_dir(args.output, "compare", args.force, extra_inputs=(args.raw, *args.params))
     from .budget import check_ode

@@ -27,8 +27,11 @@ from .files import atomic_path, check_output_file
 
 #: the formats :func:`write_raw` writes
 RAW_FORMATS = ("binary", "ascii")
-#: the header line that marks a raw file as written by alif-spice
-COMMAND_LINE = "Command: alif-spice (raw file in the ngspice/SPICE3 format)"
+#: file names read as a table export rather than a raw file
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
+#: what the title line of a raw file alif-spice wrote ends with (a ``Command:`` line would
+#: be run as a command by ngspice's ``load``)
+MARK = "(written by alif-spice)"
 
 
 def write_raw(path: str | os.PathLike[str], time: np.ndarray, vectors: dict[str, np.ndarray], *,
@@ -42,10 +45,9 @@ def write_raw(path: str | os.PathLike[str], time: np.ndarray, vectors: dict[str,
     for k, name in enumerate(names, start=1):
         data[:, k] = np.asarray(vectors[name], dtype=float)
     kinds = ["time"] + ["current" if n.upper().startswith("I(") else "voltage" for n in names]
-    header = [f"Title: {title}", f"Date: {_time.strftime('%a %b %d %H:%M:%S %Y')}",
+    header = [f"Title: {title} {MARK}", f"Date: {_time.strftime('%a %b %d %H:%M:%S %Y')}",
               "Plotname: Transient Analysis", "Flags: real", f"No. Variables: {data.shape[1]}",
-              f"No. Points: {t.size}", COMMAND_LINE,
-              "Variables:"]
+              f"No. Points: {t.size}", "Variables:"]
     header += [f"\t{k}\t{n}\t{kind}" for k, (n, kind) in enumerate(zip(["time", *names], kinds))]
     out = Path(path)
     with atomic_path(out) as tmp, open(tmp, "wb") as f:
@@ -86,6 +88,8 @@ class Waveforms:
         return values
 
     def _find(self, where: str, shown: str, spellings: list[str]) -> np.ndarray:
+        if spellings[0] in ("v(0)", "v(gnd)"):  # the ground node
+            return np.zeros(self.time.size)
         by_lower = {n.lower(): n for n in self.traces}
         for s in spellings:
             if s in by_lower:
@@ -116,16 +120,19 @@ def _current_spellings(source: str) -> list[str]:
 
 
 def read_waveforms(path: str | os.PathLike[str]) -> Waveforms:
-    """A transient from a raw file (any dialect spicelib reads, binary or ASCII) or a CSV
-    export (``.csv``: a header row of names, time in the first column). ParamError (exit 2)
-    for a file that cannot be read as either."""
+    """A transient from a raw file (any dialect spicelib reads, binary or ASCII) or a table
+    export (``.csv``, ``.tsv``, ``.txt``: a header row of names, time in the first column).
+    ParamError (exit 2) for a file that cannot be read as either."""
     p = Path(path)
+    shown = os.fspath(path)
+    if p.exists() and not p.is_file():
+        raise ParamError(f"--raw {shown!r}: is not a file")
     try:
-        if p.suffix.lower() == ".csv":
+        if p.suffix.lower() in TABLE_SUFFIXES:
             return _read_csv(p)
         return _read_raw(p)
     except OSError as exc:
-        raise ParamError(f"--raw: cannot read {os.fspath(path)!r}: {exc.strerror or exc}") from None
+        raise ParamError(f"--raw: cannot read {shown!r}: {exc.strerror or exc}") from None
 
 
 def _read_raw(p: Path) -> Waveforms:
@@ -139,6 +146,7 @@ def _read_raw(p: Path) -> Waveforms:
     quiet = logging.getLogger("spicelib")
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # spicelib logs its dialect guesses as warnings
+    unreadable = (SpiceReadException, UnicodeError, ValueError, IndexError, KeyError, EOFError, AssertionError)
     try:
         try:
             raw = RawRead(p, verbose=False)
@@ -146,31 +154,58 @@ def _read_raw(p: Path) -> Waveforms:
             if "dialect" not in str(exc):
                 raise
             raw = RawRead(p, verbose=False, dialect="ngspice")  # SPICE3 files without a Command line
-    except (SpiceReadException, UnicodeError, ValueError, IndexError, KeyError, EOFError) as exc:
+        plots = list(getattr(raw, "plots", None) or [raw])
+        names = [str(plot.get_plot_name()) for plot in plots]
+        if not any(names) or len(plots[0].get_trace_names()) < 2:
+            raise ParamError(f"--raw: {p.name} is not a raw file spicelib can read (no plot, or no traces)")
+        transient = [plot for plot, name in zip(plots, names) if "tran" in name.lower()]
+        if not transient:
+            raise ParamError(f"--raw: {p.name} holds no transient analysis (its plots: {', '.join(names)})")
+        plot = transient[0]  # ngspice writes an operating point first where the netlist has one
+        traces_of = plot.get_trace_names()
+        # the first variable is the time axis; LTspice marks compressed points with a negative time
+        time = np.abs(np.asarray(plot.get_trace(traces_of[0]).get_wave(0), dtype=float))
+        traces = {name: np.asarray(plot.get_trace(name).get_wave(0), dtype=float) for name in traces_of[1:]}
+    except ParamError:
+        raise
+    except unreadable as exc:  # the values are read lazily: a file cut short fails here
         raise ParamError(f"--raw: {p.name} is not a raw file spicelib can read ({exc})") from None
     finally:
         quiet.setLevel(level)
-    if not raw.get_plot_name() or len(raw.get_trace_names()) < 2:
-        raise ParamError(f"--raw: {p.name} is not a raw file spicelib can read (no plot, or no traces)")
-    if "tran" not in str(raw.get_plot_name()).lower():
-        raise ParamError(f"--raw: {p.name} holds a {raw.get_plot_name()!r} analysis, not a transient")
-    names = raw.get_trace_names()
-    # the first variable is the time axis; LTspice marks compressed points with a negative time
-    time = np.abs(np.asarray(raw.get_trace(names[0]).get_wave(0), dtype=float))
-    traces = {name: np.asarray(raw.get_trace(name).get_wave(0), dtype=float) for name in names[1:]}
     return _checked(p, time, traces)
 
 
 def _read_csv(p: Path) -> Waveforms:
+    """A table export: a header row of trace names, then numbers; separated by commas,
+    semicolons, tabs (LTspice's "Export data as text") or spaces."""
+    import csv
+
     import pandas as pd
 
+    with open(p, encoding="utf-8-sig", errors="replace") as fh:
+        sample = fh.read(65536)
     try:
-        frame = pd.read_csv(p, sep=None, engine="python")
-    except (ValueError, pd.errors.ParserError, UnicodeError) as exc:
-        raise ParamError(f"--raw: {p.name} is not a CSV table ({exc})") from None
-    if frame.shape[1] < 2 or not all(pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns):
-        raise ParamError(f"--raw: {p.name}: expected a header row and numeric columns, time first")
+        sep = csv.Sniffer().sniff(sample.splitlines()[0] if sample.strip() else "", delimiters=",;\t ").delimiter
+    except csv.Error:
+        sep = ","
+    try:
+        frame = pd.read_csv(p, sep=r"\s+" if sep == " " else sep, engine="python", encoding="utf-8-sig")
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeError, csv.Error) as exc:
+        raise ParamError(f"--raw: {p.name} is not a table of numbers ({exc})") from None
     columns = [str(c).strip() for c in frame.columns]
+
+    def number(text: str) -> bool:
+        try:
+            float(text)
+            return True
+        except ValueError:
+            return False
+
+    if any(number(c) for c in columns):
+        raise ParamError(f"--raw: {p.name}: its first row must name the traces (time first), not hold numbers")
+    if frame.shape[1] < 2 or not all(pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns):
+        raise ParamError(f"--raw: {p.name}: expected a header row and numeric columns, time first (a decimal "
+                         "comma? write the numbers with a decimal point)")
     values = frame.to_numpy(dtype=float)
     return _checked(p, values[:, 0], {c: values[:, k] for k, c in enumerate(columns) if k})
 
@@ -183,8 +218,8 @@ def _checked(p: Path, time: np.ndarray, traces: dict[str, np.ndarray]) -> Wavefo
 
 def _is_ours(p: Path) -> bool:
     with open(p, "rb") as fh:
-        head = fh.read(2048)
-    return COMMAND_LINE.encode() in head
+        first = fh.readline(4096)
+    return first.startswith(b"Title: ") and first.rstrip().endswith(MARK.encode())
 
 
 def check_raw_path(path: str | os.PathLike[str], force: bool = False) -> Path:

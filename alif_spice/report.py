@@ -104,6 +104,8 @@ def _fig_per_period(result: CaseResult):
                 label=engine_of(name).label)
         e = (result.metrics[name]["energy_per_spike_per_period_j"]["spice"] if name != "ode"
              else next(iter(result.metrics.values()))["energy_per_spike_per_period_j"]["ode"])
+        if e is None:  # not measured: a run from elsewhere without v_c
+            continue
         ax2.plot(x, [v * 1e9 if v is not None else np.nan for v in e], "o-", color=engine_of(name).color,
                  label=engine_of(name).label)
     ax1.set_xlabel("input period")
@@ -226,7 +228,7 @@ def write_report(result: CaseResult, out_dir: str | Path | OutputDir, wall: floa
                  command: list[str] | None = None, zoom: tuple[float, float] | None = None) -> Path:
     """Write every output of a comparison into ``out_dir`` (atomically); return report.html.
     ``zoom``: the zoom figure's time range (s; default: the case's first input periods)."""
-    prov = record(command)
+    prov = record(command, ngspice=bool(result.netlists))  # a run from elsewhere needs no ngspice
     span = zoom_span(result, zoom)
     texts = figure_texts(result, span, zoom is not None)
     with atomic_dir(out_dir, "compare") as tmp:
@@ -314,8 +316,10 @@ def period_rows(result: CaseResult) -> list[dict]:
                      "per_spike_j": {"ode": any_metrics["energy_per_spike_per_period_j"]["ode"][k]}}
         for circuit, m in result.metrics.items():
             row["spikes"][circuit] = m["spikes_per_period"]["spice"][k]
-            row["energy_j"][circuit] = m["energy_input_per_period_j"]["spice"][k]
-            row["per_spike_j"][circuit] = m["energy_per_spike_per_period_j"]["spice"][k]
+            for key, metric in (("energy_j", "energy_input_per_period_j"),
+                                ("per_spike_j", "energy_per_spike_per_period_j")):
+                values = m[metric]["spice"]  # None where not measured (a run from elsewhere without v_c)
+                row[key][circuit] = None if values is None else values[k]
         rows.append(row)
     return rows
 
@@ -366,7 +370,8 @@ def _write_data(result: CaseResult, tmp: Path, prov: dict, wall: float) -> None:
     spikes.to_csv(tmp / "spikes.csv", index=False, float_format="%.17g")
     spike_matches(result).to_csv(tmp / "spike_matches.csv", index=False, float_format="%.17g")
     netdir = tmp / "netlists"
-    netdir.mkdir()
+    if result.netlists:
+        netdir.mkdir()
     for circuit, netlist in result.netlists.items():
         (netdir / f"{circuit}.cir").write_text(netlist.text)
     manifest = {

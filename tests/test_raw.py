@@ -29,10 +29,11 @@ def test_a_written_raw_file_reads_back_bit_for_bit(paper, tmp_path, fmt):
     assert np.array_equal(w.probe("V(c)"), trace["v_c"]) and np.array_equal(w.probe("v(x)"), trace["x"])
     assert np.array_equal(w.probe("I(Vsense)"), trace["i_m"]) and np.array_equal(w.probe("V(q)"), trace["latch"])
     assert np.array_equal(w.probe("V(c,m)"), trace["v_mem"])  # the same subtraction the runner makes
-    # spicelib itself, as a user would read it
+    # spicelib itself, as a user would read it (a SPICE3 file without ngspice's Command line:
+    # its dialect is named)
     from spicelib import RawRead
 
-    raw = RawRead(path, verbose=False)
+    raw = RawRead(path, verbose=False, dialect="ngspice")
     assert raw.get_trace_names()[0] == "time" and raw.get_plot_name() == "Transient Analysis"
     assert np.array_equal(np.asarray(raw.get_trace("V(x)").get_wave(0)), trace["x"])
 
@@ -195,3 +196,90 @@ def test_compare_raw_says_what_is_wrong_with_exit_2(tmp_path):
         assert len(res.stderr.strip().splitlines()) == 1, (what, res.stderr)
         assert re.search(message, res.stderr), (what, res.stderr)
         assert not (tmp_path / what.replace(" ", "_")).exists(), what
+
+
+def _model_raw(paper, path, t_stop=2e-3, **columns):
+    """The RK4 model's own run written as a raw file: a simulation from elsewhere whose
+    answer is known (it is the model)."""
+    from alif_spice import solve_ode
+
+    tr = solve_ode(paper.with_values({"simulation.t_stop": t_stop}))
+    vectors = {name: tr[col] for name, col in (columns or {"V(c)": "v_c", "V(mem)": "v_mem", "V(x)": "x"}).items()}
+    return write_raw(path, tr.time, vectors), tr
+
+
+@pytest.mark.spice
+def test_compare_raw_without_v_c_reports_its_energies_as_absent(paper, tmp_path):
+    import json
+
+    from alif_spice.spice import run_recorded
+
+    trace, recorded = run_recorded(paper.with_values({"simulation.t_stop": 2e-3}), "ideal")
+    path = write_raw(tmp_path / "ideal.raw", trace.time, {k: recorded[k] for k in ("V(c)", "V(m)", "V(q)")})
+    res = run_cli("compare", "--raw", str(path), "--probe", "V_MEM=V(C,M)", "--spike", "V(q)>0.5",
+                  "--set", "simulation.t_stop=2m", "-o", str(tmp_path / "out"))
+    assert res.returncode == 0, res.stderr
+    m = json.loads((tmp_path / "out" / "metrics.json").read_text())["external"]
+    assert m["n_spikes"]["spice"] == trace.spikes.size > 10
+    assert m["energy_j"]["spice"] is None and m["energy_input_per_period_j"]["spice"] is None
+    assert m["x_rmse"] is None and m["v_c_rmse"] is None and m["energy_j"]["ode"] > 0
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "not probed, so absent: v_c, x" in page and "No tolerances are set" in page
+    assert not (tmp_path / "out" / "netlists").exists()
+
+
+def test_compare_raw_refuses_what_it_cannot_compare_honestly(paper, tmp_path):
+    path, tr = _model_raw(paper, tmp_path / "model.raw")
+    late = write_raw(tmp_path / "late.raw", tr.time[tr.time > 1e-3], {"V(c)": tr["v_c"][tr.time > 1e-3]})
+    holes = tr["x"].copy()
+    holes[100] = np.nan
+    nan = write_raw(tmp_path / "nan.raw", tr.time, {"V(mem)": tr["v_mem"], "V(x)": holes})
+    cut = tmp_path / "cut.raw"
+    cut.write_bytes(path.read_bytes()[:5000])
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "noheader.csv").write_text("0,1\n1e-6,2\n")
+    (tmp_path / "folder.raw").mkdir()
+    rule = ["--spike", "V(mem)>0.3"]
+    cases = {
+        "late": ([str(late), *rule], "starts at 0.001"),
+        "nan": ([str(nan), "--probe", "x=V(x)", *rule],
+                r"--probe x=V\(x\): 1 of its \d+ values in nan.raw are not finite"),
+        "cut": ([str(cut), *rule], "cut.raw is not a raw file spicelib can read"),
+        "empty": ([str(tmp_path / "empty.csv"), *rule], "empty.csv is not a table of numbers"),
+        "noheader": ([str(tmp_path / "noheader.csv"), *rule], "its first row must name the traces"),
+        "folder": ([str(tmp_path / "folder.raw"), *rule], "is not a file"),
+        "reserved": ([str(path), "--probe", "source=V(x)", *rule], "source is not a signal"),
+        "two rules": ([str(path), *rule, *rule], "--spike given 2 times"),
+    }
+    for what, (args, message) in cases.items():
+        res = run_cli("compare", "--raw", *args, "--set", "simulation.t_stop=2m", "-o", str(tmp_path / what))
+        assert res.returncode == 2, (what, res.stderr)
+        assert re.search(message, res.stderr) and len(res.stderr.strip().splitlines()) == 1, (what, res.stderr)
+        assert not (tmp_path / what).exists()
+
+
+def test_the_readers_small_kindnesses(paper, tmp_path):
+    from alif_spice.cases import parse_spike_rule
+
+    # LTspice's "Export data as text": tab-separated, time first
+    txt = tmp_path / "export.txt"
+    txt.write_text("time\tV(c)\tV(co)\n0\t0.1\t0\n1e-6\t0.2\t5\n2e-6\t0.3\t0\n")
+    w = read_waveforms(txt)
+    assert w.names() == ["V(c)", "V(co)"] and np.array_equal(w.probe("V(c,0)"), w.probe("V(c)"))
+    assert np.array_equal(w.probe("V(gnd,c)"), -w.probe("V(c)"))
+    assert parse_spike_rule("V(co)>2.5V") == ("V(co)", 2.5) and parse_spike_rule("I(v1) > 1mA") == ("I(v1)", 1e-3)
+    # one column is not a transient (a spike file, say)
+    (tmp_path / "spikes.csv").write_text("t_spike\n0.001\n0.002\n")
+    with pytest.raises(ParamError, match="header row and numeric columns"):
+        read_waveforms(tmp_path / "spikes.csv")
+
+
+@pytest.mark.spice
+@pytest.mark.skipif(shutil.which("ngspice") is None, reason="the ngspice program is not installed")
+def test_the_transient_is_found_after_an_operating_point(tmp_path):
+    # ngspice writes the operating point's plot first wherever a netlist has .op
+    (tmp_path / "op.cir").write_text("rc\nV1 in 0 PWL(0 0 1n 1)\nR1 in c 1k\nC1 c 0 1u\n.op\n.tran 10u 1m\n.end\n")
+    subprocess.run(["ngspice", "-b", "-r", "op.raw", "op.cir"], cwd=tmp_path, capture_output=True, timeout=120,
+                   check=True)
+    w = read_waveforms(tmp_path / "op.raw")
+    assert w.time[-1] == pytest.approx(1e-3) and w.probe("V(c)")[-1] == pytest.approx(1 - np.exp(-1), rel=1e-2)
