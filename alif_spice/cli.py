@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Render a circuit as a netlist that `ngspice -b FILE` runs as written.")
     _add_param_options(net)
     net.add_argument("--circuit", required=True, choices=circuit_names())
+    net.add_argument("--dialect", choices=("ngspice", "ltspice"), default="ngspice",
+                     help="ngspice (default) or LTspice's dialect: the same circuit, for LTspice "
+                          "(File > Open, then Simulate > Run); the header names the nodes of each signal")
     net.add_argument("-o", "--output", metavar="FILE.cir", help="netlist file (stdout if omitted)")
     _add_force_file(net, "an earlier alif-spice netlist")
     net.set_defaults(func=_cmd_netlist)
@@ -247,11 +250,16 @@ def _cmd_netlist(args: argparse.Namespace) -> int:
     if args.output:
         check_output_file(args.output, args.force, ours=is_rendered_netlist)
     netlist = render(params, args.circuit)
+    text = netlist.text
+    if args.dialect == "ltspice":
+        from .dialect import to_ltspice
+
+        text = to_ltspice(netlist)
     if args.output:
-        write_text_atomic(args.output, netlist.text)
-        print(f"netlist ({args.circuit}, sha256 {netlist.sha256[:12]}): {args.output}", file=sys.stderr)
+        write_text_atomic(args.output, text)
+        print(f"netlist ({args.circuit}, {args.dialect}): {args.output}", file=sys.stderr)
     else:
-        sys.stdout.write(netlist.text)
+        sys.stdout.write(text)
     return EXIT_OK
 
 
