@@ -283,3 +283,15 @@ def test_the_transient_is_found_after_an_operating_point(tmp_path):
                    check=True)
     w = read_waveforms(tmp_path / "op.raw")
     assert w.time[-1] == pytest.approx(1e-3) and w.probe("V(c)")[-1] == pytest.approx(1 - np.exp(-1), rel=1e-2)
+
+
+def test_a_raw_file_ltspice_wrote_is_read():
+    # an LTspice run (tests/data/ltspice: a 1 V step through 1 kΩ into 1 µF, with LTspice's
+    # compression and single-precision values) against the RC closed form and Ohm's law
+    from pathlib import Path
+
+    w = read_waveforms(Path(__file__).parent / "data" / "ltspice" / "TRAN.raw")
+    assert w.names() == ["V(in)", "V(out)", "I(C1)", "I(R1)", "I(Vin)"] and w.time[-1] == pytest.approx(5e-3)
+    v = w.probe("v(OUT)")
+    assert np.max(np.abs(v - (1 - np.exp(-np.maximum(w.time - 5e-9, 0) / 1e-3)))) < 1e-4
+    assert np.allclose(w.probe("I(R1)"), w.probe("V(in,out)") / 1e3, rtol=1e-5, atol=1e-9)
