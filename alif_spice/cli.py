@@ -109,8 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .circuits import engines as circuit_engines
     from .circuits import names as circuit_names
 
-    net = sub.add_parser("netlist", help="write a self-contained ngspice netlist",
-                         description="Render a circuit as a netlist that `ngspice -b FILE` runs as written.")
+    net = sub.add_parser("netlist", help="write a self-contained netlist (ngspice or LTspice)",
+                         description="Render a circuit as a netlist that `ngspice -b FILE` runs as written, "
+                                     "or (--dialect ltspice) that LTspice opens.")
     _add_param_options(net)
     net.add_argument("--circuit", required=True, choices=circuit_names())
     net.add_argument("--dialect", choices=("ngspice", "ltspice"), default="ngspice",

@@ -7,6 +7,9 @@ differently, so the LTspice file is the same circuit with the same values:
 * ``.model NAME sw vt=.. vh=..`` -> ``.model NAME SW(Vt=.. Vh=..)`` (LTspice's switch card);
 * ``.subckt NAME nodes k=v`` -> ``.subckt NAME nodes params: k=v``;
 * a lossless line's ``Z0=`` -> ``Zo=``;
+* ngspice's repeating ``PWL(...) r=0`` (the triangle I-V source) -> every period written
+  out up to the run's end (LTspice's repeat is spelled ``REPEAT FOREVER``, which ngspice
+  does not read);
 * ``.print tran ...`` -> ``.save ...`` (LTspice has no ``.print``), and
   ``.options plotwinsize=0 numdgt=15``: LTspice otherwise compresses the saved waveforms
   and stores them in single precision, which moves spike times;
@@ -29,6 +32,7 @@ from .netlist import Netlist
 #: the dialects ``alif-spice netlist --dialect`` writes
 DIALECTS = ("ngspice", "ltspice")
 
+_PWL_REPEAT = re.compile(r"PWL\(([^()]*)\)\s+r=0\b", re.IGNORECASE)
 _SWITCH = re.compile(r"^(\.model\s+\S+\s+)sw\s+(?!\()(.*)$", re.IGNORECASE)
 _SUBCKT = re.compile(r"^(\.subckt\s+\S+(?:\s+[^\s=]+)*?)(\s+[A-Za-z_]\w*\s*=.*)$", re.IGNORECASE)
 
@@ -42,9 +46,35 @@ SIGNALS = {
 }
 
 
-def _line(line: str) -> str:
+_ASCII = {"Ω": "Ohm", "µ": "u", "π": "pi", "≤": "<=", "≥": ">=", "−": "-", "–": "-", "×": "x", "·": "*"}
+
+
+def _ascii(comment: str) -> str:
+    """A comment in ASCII (LTspice reads netlists in its own code page)."""
+    for a, b in _ASCII.items():
+        comment = comment.replace(a, b)
+    return comment.encode("ascii", "replace").decode()
+
+
+def _repeated_pwl(match: re.Match, t_stop: float) -> str:
+    """A PWL of one period, repeating from its start (ngspice's ``r=0``), written out for
+    every period up to ``t_stop``."""
+    from .units import format_spice_number, parse_number
+
+    values = [parse_number(v) for v in match.group(1).split()]
+    points = list(zip(values[0::2], values[1::2]))
+    period = points[-1][0]
+    out = list(points)
+    k = 1
+    while out[-1][0] < t_stop:
+        out += [(t + k * period, v) for t, v in points[1:]]
+        k += 1
+    return "PWL(" + " ".join(f"{format_spice_number(t)} {format_spice_number(v)}" for t, v in out) + ")"
+
+
+def _line(line: str, t_stop: float) -> str:
     if line.startswith("*") or not line.strip():
-        return line
+        return _ascii(line)
     m = _SWITCH.match(line)
     if m:
         return f"{m.group(1)}SW({m.group(2).strip()})"
@@ -55,19 +85,24 @@ def _line(line: str) -> str:
         return ".save " + line[len(".print tran "):]
     if line[:1] in "Tt" and "Z0=" in line:
         line = line.replace("Z0=", "Zo=")
+    line = _PWL_REPEAT.sub(lambda m: _repeated_pwl(m, t_stop), line)
     if "?" in line:  # the libraries are written without conditionals, which the two spell differently
         raise ValueError(f"a conditional expression LTspice does not read: {line!r}")
     return line
 
 
-def header(circuit: str) -> list[str]:
-    lines = ["* LTspice dialect (written by alif-spice netlist --dialect ltspice). To run it: open this",
-             "* file in LTspice (File > Open, files of type Netlists), then Simulate > Run. The signals:"]
-    lines += [f"*   {column}: {where}" for column, where in SIGNALS.get(circuit, {}).items()]
-    lines += ["* To compare a run with the model: File > Export data as text, or the .raw file LTspice",
-              "* writes beside this one, then: alif-spice compare --raw FILE --probe v_c=V(c) ...",
-              "*"]
-    return lines
+def header(netlist: Netlist) -> list[str]:
+    lines = ["* Written by alif-spice netlist --dialect ltspice. To run it: open this file in LTspice",
+             "* (File > Open, files of type Netlists), then Simulate > Run. The signals:"]
+    lines += [f"*   {column}: {where}" for column, where in SIGNALS.get(netlist.circuit, {}).items()]
+    if netlist.spike is not None:
+        column, level = netlist.spike
+        output = {"latch": "V(q)", "v_cmp": "V(co)"}.get(column, column)
+        lines += [f"* Spikes are the upward crossings of {output} at {level:.6g} V. To compare a run with the",
+                  "* model: keep the .raw file LTspice writes beside this one (or File > Export data as",
+                  "* text), then: alif-spice compare --raw FILE --probe v_c=V(c) --probe v_mem=V(c,m)",
+                  f"*   --probe x=V(x) --spike '{output}>{level:.6g}' (with this netlist's parameters)"]
+    return lines + ["*"]
 
 
 def to_ltspice(netlist: Netlist) -> str:
@@ -81,8 +116,9 @@ def to_ltspice(netlist: Netlist) -> str:
     for line in lines[at + 1:]:
         if line.lower().startswith(".tran"):
             body.append(".options plotwinsize=0 numdgt=15")
-        body.append(_line(line))
+        body.append(_line(line, netlist.t_stop))
     text = "\n".join(body) + "\n"
     top = [lines[0].replace("(ngspice 39 to 46; run with ngspice -b)", "(LTspice dialect)"),
-           *header(netlist.circuit), *lines[1:at], mark + hashlib.sha256(text.encode("utf-8")).hexdigest()]
+           *header(netlist), *(_ascii(line) for line in lines[1:at]),
+           mark + hashlib.sha256(text.encode("utf-8")).hexdigest()]
     return "\n".join(top) + "\n" + text

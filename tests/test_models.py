@@ -54,7 +54,7 @@ def test_comparator_delay_within_10_percent(paper):
 Vs vcc 0 DC {n(hw.comp_supply)}
 Vref ref 0 DC 0.3
 Vin in 0 PULSE(0.29 0.31 100e-9 1e-11 1e-11 200e-9 400e-9)
-X1 in ref vcc 0 out comparator_ad8561 delay={n(hw.comp_delay)} voh={n(hw.comp_voh)} vol={n(hw.comp_vol)}
+X1 in ref vcc 0 out comparator_ad8561 t_delay={n(hw.comp_delay)} voh={n(hw.comp_voh)} vol={n(hw.comp_vol)}
 {library("comparator_ad8561")}
 .tran 1e-11 200e-9 0 1e-11
 .end
@@ -75,7 +75,7 @@ Vin in 0 PWL(0 -0.2 1e-3 0.8 2e-3 -0.2)
 R1 in sp {n(d["r1"])}
 R2 out sp {n(d["r2"])}
 Vref ref 0 DC {n(d["v_ref"])}
-X1 sp ref vcc 0 out comparator_ad8561 delay={n(hw.comp_delay)} voh={n(hw.comp_voh)} vol={n(hw.comp_vol)}
+X1 sp ref vcc 0 out comparator_ad8561 t_delay={n(hw.comp_delay)} voh={n(hw.comp_voh)} vol={n(hw.comp_vol)}
 {library("comparator_ad8561")}
 .tran 1e-7 2e-3 0 1e-7
 .end

@@ -63,7 +63,7 @@ def test_library_defaults_match_the_paper_preset(paper):
     hw = paper.hardware
     for lib, pairs in (("opamp_op482", [("gbw", "opamp_gbw"), ("slew", "opamp_slew"), ("a0", "opamp_gain"),
                                         ("rout", "opamp_rout"), ("headroom", "opamp_headroom")]),
-                       ("comparator_ad8561", [("delay", "comp_delay"), ("voh", "comp_voh"), ("vol", "comp_vol")])):
+                       ("comparator_ad8561", [("t_delay", "comp_delay"), ("voh", "comp_voh"), ("vol", "comp_vol")])):
         text = library(lib)
         for key, attr in pairs:
             assert float(re.search(rf"\b{key}=([0-9.eE+-]+)", text).group(1)) == getattr(hw, attr), (lib, key)
