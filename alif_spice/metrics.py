@@ -350,7 +350,7 @@ def circuit_metrics(p, ode: Trace, spice: Trace, circuit: str) -> dict:
     ``{"ode": value, "spice": value}``, a pair metric as its value (plain Python values;
     ``json_ready`` turns non-finite ones into null for JSON)."""
     q = Pair(p, ode, spice, circuit)
-    out = {}
+    out: dict[str, object] = {}
     for m in METRICS.values():
         recorded = all(c in spice.signals for c in m.needs)  # an external trace may lack some
         if m.scope == "neuron":
