@@ -255,6 +255,7 @@ def external_case(params: Params, waveforms, probes: dict[str, str], spike: tupl
     model's t_stop; samples beyond it are left out. Returns the case, the trace and notes."""
     import numpy as np
 
+    from .files import file_sha256
     from .spice import crossings
     from .stimulus import SquareWave
 
@@ -296,9 +297,7 @@ def external_case(params: Params, waveforms, probes: dict[str, str], spike: tupl
         raise ParamError("--raw: say where the spikes are: --spike PROBE>LEVEL, or probe v_mem "
                          "(its crossings of neuron.v_th)")
     missing = [c for c in ("v_c", "v_mem", "x") if c not in signals]
-    import hashlib
-
-    digest = hashlib.sha256(waveforms.path.read_bytes()).hexdigest()
+    digest = file_sha256(waveforms.path)
     notes.append(f"external simulation {waveforms.path} (sha256 {digest}): spikes are the {rule}"
                  + (f"; not probed, so absent: {', '.join(missing)}" if missing else ""))
     trace = Trace(time=t, signals=signals, spikes=np.asarray(spikes), source=f"external:{name}", params=params)
