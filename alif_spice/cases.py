@@ -40,6 +40,9 @@ class Case:
     adaptation: str = "per_period"
     #: what the figures reproduce, e.g. a paper's figures ("" for none)
     reference: str = ""
+    #: run the control experiment too: every run again with the memristor frozen at x0
+    #: (:mod:`alif_spice.control`)
+    control: bool = False
 
     @property
     def adaptation_metric(self) -> str:
@@ -80,7 +83,7 @@ def _build_case(raw: dict, source: str) -> Case:
     if unknown:
         raise ParamError(f"{source}: unknown table [{sorted(unknown)[0]}] (known: case, params, tolerances)")
     head = _table(raw.get("case", {}), "[case]", source)
-    allowed = {"name", "description", "preset", "circuits", "zoom_periods", "adaptation", "reference"}
+    allowed = {"name", "description", "preset", "circuits", "zoom_periods", "adaptation", "reference", "control"}
     if set(head) - allowed:
         raise ParamError(f"{source}: unknown key case.{sorted(set(head) - allowed)[0]}")
     neurons = registry.names("neuron")
@@ -113,11 +116,14 @@ def _build_case(raw: dict, source: str) -> Case:
     for key in ("name", "description", "preset", "reference"):
         if key in head and not isinstance(head[key], str):
             raise ParamError(f"{source}: case.{key}: expected a string")
+    control = head.get("control", False)
+    if not isinstance(control, bool):
+        raise ParamError(f"{source}: case.control must be true or false (got {control!r})")
     params = _table(raw.get("params", {}), "[params]", source)
     return Case(name=head.get("name", Path(source).stem), description=head.get("description", ""),
                 preset=head.get("preset", "paper"), circuits=tuple(circuits), params=params,
                 tolerances=tolerances, zoom_periods=zoom, adaptation=adaptation,
-                reference=head.get("reference", ""))
+                reference=head.get("reference", ""), control=control)
 
 
 def case_params(case: Case, files: Iterable[str] = (), sets: Iterable[str] = (),
@@ -139,6 +145,8 @@ class CaseResult:
     timings: dict[str, float] = field(default_factory=dict)
     #: statements the report must make (e.g. the model's effective refractory period)
     notes: list[str] = field(default_factory=list)
+    #: the control experiment (adaptive against frozen memristor), where run
+    control: dict | None = None
 
     @property
     def passed(self) -> bool:
@@ -159,23 +167,31 @@ def _spice_job(p: Params, circuit: str) -> tuple[Netlist, Trace, float]:
 
 
 def run_case(case: Case, params: Params | None = None,
-             progress: Callable[[str], None] | None = None, parallel: bool = True) -> CaseResult:
+             progress: Callable[[str], None] | None = None, parallel: bool = True,
+             control: bool | None = None) -> CaseResult:
     """Run the RK4 model and every SPICE circuit of ``case``; compute metrics and checks.
 
     With ``parallel`` the circuits run side by side (one ngspice process each) while this
-    process solves the model.
+    process solves the model. ``control`` (default: the case's): also run everything with
+    the memristor frozen at x0, the non-adaptive control (:mod:`alif_spice.control`).
     """
+    from .control import control_experiment, frozen
+
     say = progress or (lambda _msg: None)
     p = params if params is not None else case_params(case)
+    with_control = case.control if control is None else control
+    jobs = [(c, False) for c in case.circuits] + ([(c, True) for c in case.circuits] if with_control else [])
     timings: dict[str, float] = {}
-    results: dict[str, tuple[Netlist, Trace, float]] = {}
+    results: dict[tuple[str, bool], tuple[Netlist, Trace, float]] = {}
     pool = None
-    if parallel and len(case.circuits) > 1:
+    if parallel and len(jobs) > 1:
         from concurrent.futures import ThreadPoolExecutor
 
-        pool = ThreadPoolExecutor(len(case.circuits))
-        futures = {c: pool.submit(_spice_job, p, c) for c in case.circuits}
-        say(f"ngspice: {', '.join(case.circuits)} circuits running in {len(futures)} processes ...")
+        workers = min(len(jobs), max(len(case.circuits), 2))
+        pool = ThreadPoolExecutor(workers)
+        futures = {(c, f): pool.submit(_spice_job, frozen(p) if f else p, c) for c, f in jobs}
+        say(f"ngspice: {', '.join(case.circuits)} circuits running in {workers} processes"
+            + (" (and again with the memristor frozen, the control)" if with_control else "") + " ...")
     notes = []
     p_model = p
     for c in case.circuits:  # the one model run takes what a circuit asks for (the ideal latch's hold)
@@ -189,16 +205,18 @@ def run_case(case: Case, params: Params | None = None,
     try:
         t0 = time.perf_counter()
         ode = solve_ode(p_model)
+        ode_frozen = solve_ode(frozen(p_model)) if with_control else None
         timings["ode"] = time.perf_counter() - t0
         say(f"RK4 model: {ode.spikes.size} spikes ({timings['ode']:.2f} s)")
-        for circuit in case.circuits:
+        for circuit, froze in jobs:
+            name = f"{circuit} (frozen)" if froze else circuit
             if pool is None:
-                say(f"ngspice {circuit} circuit ...")
-                results[circuit] = _spice_job(p, circuit)
+                say(f"ngspice {name} circuit ...")
+                results[circuit, froze] = _spice_job(frozen(p) if froze else p, circuit)
             else:
-                results[circuit] = futures[circuit].result()
-            timings[circuit] = results[circuit][2]
-            say(f"ngspice {circuit}: {results[circuit][1].spikes.size} spikes ({timings[circuit]:.2f} s)")
+                results[circuit, froze] = futures[circuit, froze].result()
+            timings[name] = results[circuit, froze][2]
+            say(f"ngspice {name}: {results[circuit, froze][1].spikes.size} spikes ({timings[name]:.2f} s)")
     except BaseException:
         if pool is not None:  # interrupted: end the circuits now, do not wait for them
             from .spice import kill_all
@@ -210,8 +228,14 @@ def run_case(case: Case, params: Params | None = None,
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    spice = {c: results[c][1] for c in case.circuits}
-    netlists = {c: results[c][0] for c in case.circuits}
+    spice = {c: results[c, False][1] for c in case.circuits}
+    netlists = {c: results[c, False][0] for c in case.circuits}
+    ctrl = None
+    if with_control:
+        assert ode_frozen is not None
+        ctrl = control_experiment(p_model, ode, ode_frozen, p, spice,
+                                  {c: results[c, True][1] for c in case.circuits})
+        netlists.update({f"{c}-frozen": results[c, True][0] for c in case.circuits})
     metrics = {c: circuit_metrics(p, ode, spice[c], c) for c in case.circuits}
     checks = evaluate(metrics, case.tolerances)
     for c in case.circuits:  # every circuit's output against its own bound, whatever the case says
@@ -221,7 +245,7 @@ def run_case(case: Case, params: Params | None = None,
         checks.append(Check(c, "stuck_output", stuck["longest_on_s"], stuck["bound_s"], "max"))
         if stuck["stuck"]:
             notes.append(Stuck(stuck["longest_on_s"], stuck["start_s"], stuck["bound_s"]).message(c))
-    return CaseResult(case, p, ode, spice, netlists, metrics, checks, timings, notes)
+    return CaseResult(case, p, ode, spice, netlists, metrics, checks, timings, notes, ctrl)
 
 
 def parse_spike_rule(text: str) -> tuple[str, float]:

@@ -147,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--zoom", metavar="START:STOP",
                       help="time range of the zoom figure, s, SPICE suffixes allowed (e.g. 3m:3.5m; "
                            "default: the case's first input periods)")
+    cmp_.add_argument("--control", action=argparse.BooleanOptionalAction, default=None,
+                      help="also run the model and the circuits with the memristor frozen at x0 (a non-adaptive "
+                           "neuron) and compare spikes and energy per period against it (default: the case's; "
+                           "on in the paper case)")
     ext = cmp_.add_argument_group("a simulation from elsewhere (LTspice, ngspice, a CSV export) against the model")
     ext.add_argument("--raw", metavar="FILE.{raw,csv}",
                      help="compare this transient (a raw file, binary or ASCII, or a CSV export) with the RK4 "
@@ -324,9 +328,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from .budget import check_ode, check_spice
 
     check_ode(params)
-    check_spice(params, len(case.circuits))
+    with_control = case.control if args.control is None else args.control
+    check_spice(params, len(case.circuits) * (2 if with_control else 1))
     start = time.perf_counter()
-    result = run_case(case, params, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+    result = run_case(case, params, progress=lambda msg: print(msg, file=sys.stderr, flush=True),
+                      control=with_control)
     print("writing report ...", file=sys.stderr, flush=True)
     report = write_report(result, plan, time.perf_counter() - start, zoom=zoom)
     wall = time.perf_counter() - start
@@ -345,6 +351,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
               f"({'<=' if c.kind == 'max' else '>='} {c.limit:g})")
     for note in result.notes:
         print(f"note: {note}")
+    if result.control is not None:
+        print(f"control (memristor frozen at x0): {result.control['verdict']}")
     print(f"report: {report}  ({wall:.1f} s)")
     if not result.passed:
         print("alif-spice: tolerances not met: " + ", ".join(

@@ -87,6 +87,12 @@ def register(model: DeviceModel) -> DeviceModel:
     return model
 
 
+def keys_read(m: Any) -> tuple[str, ...]:
+    """The ``[memristor]`` keys that matter for ``m`` (a :class:`alif_spice.params.MemristorParams`):
+    ``model``, the keys its device model reads, and ``state`` where the state is frozen."""
+    return ("model", *get(m.model).params, *(("state",) if m.state == "frozen" else ()))
+
+
 def names() -> tuple[str, ...]:
     return tuple(_REGISTRY)
 

@@ -132,7 +132,7 @@ def _header(p: Params, circuit: str) -> list[str]:
     lines = [f"* alif-spice {__version__}: '{circuit}' circuit (ngspice 39 to 46; run with ngspice -b)",
              "* parameters (SI units; \"auto\": designed, see the design equations below;"
              " of [memristor], the keys its device model reads):"]
-    reads = {"model", *devices.get(p.memristor.model).params}
+    reads = set(devices.keys_read(p.memristor))
     for key, value in p.flat().items():
         table, name = key.split(".", 1)
         if table == "memristor" and name not in reads:

@@ -41,6 +41,9 @@ FIELDS = ("g_on", "g_off", "r_on", "r_off", "k_on", "k_off", "beta", "inv_tau", 
  ALPHA_F, BETA_F, ALPHA_R, BETA_R, V1, V2, TD, TR, PW, TF, PER, X0, MODEL,
  V_ON, V_OFF, VT_K_ON, VT_K_OFF, ALPHA_ON, ALPHA_OFF, P_WINDOW,
  YK_A1, YK_A2, YK_B, YK_A_P, YK_A_N, YK_X_P, YK_X_N, YK_ALPHA_P, YK_ALPHA_N) = range(len(FIELDS))
+#: the rate constants of the device models' state equations: zero in each, x stays where it is
+#: (a frozen memristor; a new model's rates belong here, tests/test_control.py checks every model)
+RATE_FIELDS = ("inv_tau", "vt_k_on", "vt_k_off", "a_p", "a_n")
 #: the arms of the kernel's device-model switch (the ``kernel`` of each registry entry)
 ARM_MMS = float(devices.MMS.kernel)
 ARM_GMMS = float(devices.GMMS.kernel)
@@ -86,6 +89,8 @@ def parameter_row(p: Params) -> np.ndarray:
                   alpha_on=m.alpha_on, alpha_off=m.alpha_off, p_window=m.p_window,
                   a1=m.a1, a2=m.a2, b=m.b, a_p=m.a_p, a_n=m.a_n, x_p=m.x_p, x_n=m.x_n,
                   alpha_p=m.alpha_p, alpha_n=m.alpha_n)
+    if m.state == "frozen":  # every model's dx/dt is proportional to one of its rates
+        values.update({f: 0.0 for f in RATE_FIELDS})
     return np.array([values[f] for f in FIELDS], dtype=np.float64)
 
 

@@ -82,6 +82,9 @@ class MemristorParams:
     temperature: float = _num(Rule(lambda v: 1.0 <= v <= 1e4, "must be between 1 and 10000 K"), "K",
                               "device temperature; beta = q/(k_B T)")
     x0: float = _num(UNIT, "1", "initial fraction of switches ON")
+    state: str = _str(choice("free", "frozen"),
+                      "the state x evolves (free) or stays at x0 (frozen: the same neuron without adaptation, "
+                      "a plain LIF, for control experiments)")
     phi: float = _num(UNIT, "1", "fraction of current through the switches (1 = plain MMS)")
     alpha_f: float = _num(NONNEG, "A", "forward Schottky prefactor (phi < 1)")
     beta_f: float = _num(NONNEG, "1/V", "forward Schottky exponent (phi < 1)")

@@ -185,7 +185,37 @@ def _html(result: CaseResult, figures: list[tuple[str, Path, str]], prov: dict, 
     return render("report.html.j2", title=f"alif-spice: {result.case.name}", case=result.case, status=status,
                   wall=wall, prov=prov, notes=result.notes, energy=energy_statement(result), checks=result.checks,
                   figures=figures, metric_rows=metric_rows, params=parameter_rows(result), engines=engines,
-                  periods=period_rows(result), spikes=spikes, files=files, interactive=interactive)
+                  periods=period_rows(result), spikes=spikes, files=files, interactive=interactive,
+                  control=_control_view(result))
+
+
+def _control_view(result: CaseResult) -> dict | None:
+    """The control experiment's verdict and per-period table for the report."""
+    if result.control is None:
+        return None
+    from .control import period_table
+
+    ctrl = result.control
+    runs = [(k, engine_of("ode" if k == "model" else k).label) for k in ctrl
+            if isinstance(ctrl[k], dict) and "adaptive" in ctrl[k]]
+    columns = []
+    for key, label in runs:
+        columns.append((f"{key}.adaptive.spikes", f"{label}: spikes, adaptive", ""))
+        columns.append((f"{key}.frozen.spikes", f"{label}: spikes, frozen", ""))
+        columns.append((f"{key}.adaptive.energy_input_j", f"{label}: input energy, adaptive", "J"))
+        columns.append((f"{key}.frozen.energy_input_j", f"{label}: input energy, frozen", "J"))
+        if "energy_supply_per_period_j" in ctrl[key]["adaptive"]:
+            columns.append((f"{key}.adaptive.energy_supply_j", f"{label}: supply energy, adaptive", "J"))
+            columns.append((f"{key}.frozen.energy_supply_j", f"{label}: supply energy, frozen", "J"))
+    rows = [[str(r["period"])] + [str(r[c]) if not u else format_quantity(r[c], u) for c, _, u in columns]
+            for r in period_table(ctrl)]
+    totals = ["all"]
+    for c, _, _unit in columns:
+        run, state, what = c.split(".")
+        s = ctrl[run][state]
+        totals.append(str(s["n_spikes"]) if what == "spikes" else format_quantity(s[what], "J"))
+    return {"verdict": ctrl["verdict"], "x0": ctrl["x0"], "header": [label for _, label, _ in columns],
+            "rows": rows + [totals]}
 
 
 def zoom_span(result: CaseResult, zoom: tuple[float, float] | None = None) -> tuple[float, float]:
@@ -219,6 +249,11 @@ def figure_texts(result: CaseResult, span: tuple[float, float], zoomed: bool) ->
                        "Spikes in each input period (left) and the input source's energy per spike (right), "
                        "for the model and each circuit."),
     }
+    if result.control is not None and whole:
+        texts["control"] = ("Control: adaptive against a frozen memristor",
+                            "Spikes, input energy and (hardware) supply energy per input period, with adaptation "
+                            "(solid) and with the memristor frozen at its initial state x0 (dashed): the same "
+                            "neuron without adaptation, for the model and each circuit.")
     if not whole:  # no whole input period: nothing to draw per period
         del texts["per_period"]
     return texts
@@ -282,6 +317,11 @@ def _figure_job(name: str) -> Path:
                                          f"{format_quantity(span[1], 's')}")
     elif name == "isi":
         fig = _fig_isi(result)
+    elif name == "control":
+        from .control import figure
+
+        assert result.control is not None
+        fig = figure(result.control)
     else:
         fig = _fig_per_period(result)
     return _save(fig, figdir, name)
@@ -332,14 +372,14 @@ def parameter_rows(result: CaseResult) -> list[dict]:
 
     from .circuits import get as circuit
     from .circuits import parameter_tables
-    from .devices import get as device
+    from .devices import keys_read
     from .params import TABLES
 
     p = result.params
     owners = {t: circuit(c) for c in result.case.circuits for t in circuit(c).tables}
     rows = []
     for table in parameter_tables(result.case.circuits):
-        keys = ("model", *device(p.memristor.model).params) if table == "memristor" else None
+        keys = keys_read(p.memristor) if table == "memristor" else None
         owner = owners.get(table)
         designed = owner.designed(p) if owner is not None and owner.designed is not None else None
         for f in fields(TABLES[table]):
@@ -360,6 +400,8 @@ def parameter_rows(result: CaseResult) -> list[dict]:
 
 def _write_data(result: CaseResult, tmp: Path, prov: dict, wall: float) -> None:
     (tmp / "metrics.json").write_text(json.dumps(json_ready(result.metrics), indent=2) + "\n")
+    if result.control is not None:
+        (tmp / "control.json").write_text(json.dumps(json_ready(result.control), indent=2) + "\n")
     frames = []
     for name, tr in _traces(result).items():
         f = tr.to_frame()

@@ -66,6 +66,9 @@ def test_compare_paper_passes_its_tolerances_and_writes_spec_outputs(paper_repor
     assert f"report: {out}/report.html" in res.stdout
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) == {"ideal", "hardware"}
+    control = json.loads((out / "control.json").read_text())  # the paper case runs the control
+    assert set(control) == {"model", "ideal", "hardware", "verdict", "x0"}
+    assert control["verdict"] in res.stdout and control["verdict"].split(".")[0] in (out / "report.html").read_text()
     for circuit in metrics:
         for key in SPEC_KEYS:
             assert key in metrics[circuit], (circuit, key)
