@@ -239,6 +239,12 @@ def _v_c_rmse(q: Pair) -> float:
     return rmse(on_grid(q.spice_trace, "v_c", q.ode_trace.time), q.ode_trace["v_c"])
 
 
+@metric("first_period_spikes", "", "spikes in the first input period", row=True, kind="int", minimum=0,
+        why_undefined=lambda row: None if row.get("spikes_per_period") else "no whole input period")
+def _first_period(r: Run) -> int | None:
+    return r.per_period[0] if r.per_period else None
+
+
 @metric("adaptation_ratio", "", "adaptation ratio (spikes in the first / last input period)", check="min",
         row=True, minimum=0.0, shown=True, why_undefined=_why_no_adaptation_ratio)
 def _adaptation(r: Run) -> float:

@@ -199,14 +199,14 @@ class Progress:
     """``done/total rows, elapsed, ETA`` on stderr: a redrawn bar on a terminal, a line
     every 10 % (or 30 s) otherwise."""
 
-    def __init__(self, total: int, done: int = 0, stream=None, label: str = "sweep") -> None:
+    def __init__(self, total: int, done: int = 0, stream=None, label: str = "sweep", unit: str = "rows") -> None:
         self.total, self.done, self.start_done = total, done, done
         self.failed = 0
         self.stream = stream if stream is not None else sys.stderr
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.t0 = self._last = time.monotonic()
         self._last_pct = -1
-        self.label = label
+        self.label, self.unit = label, unit
 
     @staticmethod
     def _hms(s: float) -> str:
@@ -221,12 +221,16 @@ class Progress:
         frac = self.done / self.total if self.total else 1.0
         bar = "#" * int(frac * 24) + "." * (24 - int(frac * 24))
         fail = f", {self.failed} failed" if self.failed else ""
-        return (f"{self.label} [{bar}] {self.done}/{self.total} rows ({frac:.0%}){fail}, "
+        return (f"{self.label} [{bar}] {self.done}/{self.total} {self.unit} ({frac:.0%}){fail}, "
                 f"{self._hms(elapsed)} elapsed, ETA {eta}")
 
     def update(self, rows: Sequence[dict]) -> None:
-        self.done += len(rows)
-        self.failed += sum(r["status"] != "ok" for r in rows)
+        self.advance(len(rows), sum(r["status"] != "ok" for r in rows))
+
+    def advance(self, n: int, failed: int = 0) -> None:
+        """``n`` more rows done, ``failed`` of them failed."""
+        self.done += n
+        self.failed += failed
         now = time.monotonic()
         pct = int(100 * self.done / self.total) // 10 if self.total else 10
         if self.tty:
