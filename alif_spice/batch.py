@@ -63,11 +63,12 @@ def _value(v) -> float:
 
 def evaluate(base: Params, keys: Sequence[str], X: np.ndarray, metrics: Sequence[str],
              workers: int | None = None, progress: Callable[[int, int], None] | None = None,
-             chunk: int = CHUNK) -> Evaluation:
+             chunk: int = CHUNK, check: Callable[[Params], object] | None = None) -> Evaluation:
     """The ``metrics`` of ``base`` with ``keys`` set to each row of ``X`` (n x len(keys)).
 
     ``workers`` threads (default: one per core; the kernel releases the GIL);
-    ``progress(done, failed)`` after each chunk."""
+    ``progress(done, failed)`` after each chunk; ``check(p)``: a further rule a set must
+    pass (it raises :class:`~alif_spice.errors.AlifError` otherwise), e.g. the hardware design."""
     from .ode import check_step, solve_batch
     from .stimulus import SquareWave
 
@@ -86,6 +87,8 @@ def evaluate(base: Params, keys: Sequence[str], X: np.ndarray, metrics: Sequence
             try:
                 p = base.with_values(dict(zip(keys, X[i].tolist())))
                 check_step(p)
+                if check is not None:
+                    check(p)
                 good.append((i, p))
             except AlifError as exc:
                 errors[i] = str(exc)

@@ -216,6 +216,31 @@ def build_parser() -> argparse.ArgumentParser:
     _add_force(sw, "an earlier sweep in DIR")
     sw.set_defaults(func=_cmd_sweep)
 
+    des = sub.add_parser("design", help="inverse design: search circuit values for target metrics, verified in SPICE",
+                         description="Search the free parameters (differential evolution on the RK4 batch kernel, "
+                                     "seeded) for a neuron whose metrics meet the targets; run the best design in "
+                                     "the ideal and the hardware circuit. Exit 1 when the targets are not reached "
+                                     "(the closest design is still written), 3 when a verification run fails.")
+    _add_param_options(des)
+    des.add_argument("--target", action="append", default=[], required=True, metavar="METRIC=VALUE[,tol=P%][,weight=W]",
+                     help="a neuron metric's target (repeatable; tolerance default 2%%, weight default 1), "
+                          "e.g. first_period_spikes=15 or adaptation_ratio=3,tol=5%%")
+    des.add_argument("--free", action="append", default=[], required=True, metavar="KEY=LOW:HIGH",
+                     help="a parameter to search and its range (repeatable; SPICE suffixes allowed), "
+                          "e.g. neuron.c=5n:100n")
+    des.add_argument("--popsize", type=_positive_int, default=15, metavar="K",
+                     help="candidates per generation per free parameter (default 15)")
+    des.add_argument("--generations", type=_positive_int, default=60, metavar="G",
+                     help="most generations (default 60; the search stops once every target is met)")
+    des.add_argument("--seed", type=int, default=0, help="search seed (default 0)")
+    des.add_argument("--workers", type=_positive_int, default=None, metavar="N", help="threads (default: all cores)")
+    des.add_argument("--no-hardware", action="store_true",
+                     help="do not require the hardware circuit to have a design, and verify the ideal circuit only")
+    des.add_argument("--no-spice", action="store_true", help="skip the ngspice verification")
+    des.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder (new or empty)")
+    _add_force(des, "an earlier design output in DIR")
+    des.set_defaults(func=_cmd_design)
+
     sens = sub.add_parser("sensitivity", help="Sobol' and one-at-a-time sensitivity of metrics to parameter spreads",
                           description="Which parameter spreads move a metric: Sobol' first- and total-order "
                                       "indices with confidence intervals (SALib, seeded) and a one-at-a-time "
@@ -237,6 +262,50 @@ def build_parser() -> argparse.ArgumentParser:
     _add_force(sens, "an earlier sensitivity output in DIR")
     sens.set_defaults(func=_cmd_sensitivity)
     return parser
+
+
+def _cmd_design(args: argparse.Namespace) -> int:
+    from .budget import check_ode
+    from .design import parse_free, parse_target, run_design, write_outputs
+    from .files import check_output_dir
+
+    base = _load(args)
+    targets = [parse_target(t) for t in args.target]
+    free = [parse_free(f) for f in args.free]
+    check_ode(base)
+    plan = check_output_dir(args.output, "design", args.force, extra_inputs=tuple(args.params))
+    print(f"design: {len(free)} free parameters, {len(targets)} targets, {args.popsize * len(free)} candidates "
+          "per generation", file=sys.stderr, flush=True)
+
+    def say(generation: int, cost: float) -> None:
+        print(f"generation {generation}: best cost {cost:.4g}", file=sys.stderr, flush=True)
+
+    result = run_design(base, targets, free, popsize=args.popsize, generations=args.generations, seed=args.seed,
+                        workers=args.workers, hardware_rule=not args.no_hardware, spice=not args.no_spice,
+                        progress=say)
+    report = write_outputs(result, plan)
+    print(result.summary())
+    engines = ["model", *result.verification]
+    print(f"{'target':28s} " + " ".join(f"{e:>14s}" for e in engines))
+    for t in result.targets:
+        cells = []
+        for e in engines:
+            got = result.best.achieved if e == "model" else result.verification[e]
+            v = got.get(t.metric)
+            cells.append(f"{('n/a' if v is None else f'{v:.5g}'):>10s} {'ok' if t.met(v) else 'NO':>3s}")
+        print(f"{t.metric + ' = ' + format(t.value, '.5g'):28s} " + " ".join(cells))
+    for k, v in result.best.values.items():
+        print(f"  {k} = {v:.6g}")
+    print(f"report: {report}  (search {result.search_s:.1f} s, verification {result.verify_s:.1f} s)")
+    failed = {c: v["error"] for c, v in result.verification.items() if "error" in v}
+    if failed:
+        for c, e in failed.items():
+            print(f"alif-spice: the {c} circuit failed on the best design: {e}", file=sys.stderr)
+        return EXIT_SIMULATION
+    if not result.reached:
+        print(f"alif-spice: {result.summary()}", file=sys.stderr)
+        return EXIT_TOLERANCE
+    return EXIT_OK
 
 
 def _metric_list(items: Sequence[str], default: Sequence[str]) -> list[str]:
