@@ -171,6 +171,53 @@ def _cost(targets: Sequence[Target], achieved: np.ndarray) -> float:
     return total
 
 
+class Objective:
+    """The search's cost function on unit coordinates: ``objective(U)`` with U (n, D) in
+    [0, 1] evaluates n candidate neurons in one batch and returns their costs; it keeps every
+    candidate and the best cost after each call (one call: one generation)."""
+
+    def __init__(self, base: Params, targets: Sequence[Target], free: Sequence[Free], workers: int | None = None,
+                 hardware_rule: bool = True, progress: Callable[[int, float], None] | None = None) -> None:
+        self.base, self.targets, self.free = base, tuple(targets), tuple(free)
+        self.keys = [f.key for f in free]
+        self.metrics = tuple(t.metric for t in targets)
+        self.workers, self.hardware_rule, self.progress = workers, hardware_rule, progress
+        self.candidates: list[Candidate] = []
+        self.history: list[tuple[int, float]] = []
+        self._best: Candidate | None = None
+
+    def __call__(self, U: np.ndarray) -> np.ndarray:
+        from .hardware import design as hardware_design
+
+        U = np.atleast_2d(U)
+        X = np.column_stack([f.value(U[:, j]) for j, f in enumerate(self.free)])
+        ev = evaluate(self.base, self.keys, X, self.metrics, workers=self.workers,
+                      check=hardware_design if self.hardware_rule else None)
+        costs = np.empty(X.shape[0])
+        for i in range(X.shape[0]):
+            costs[i] = _cost(self.targets, ev.values[i]) if not ev.errors[i] else PENALTY
+            got = {m: (float(a) if math.isfinite(a) else None) for m, a in zip(self.metrics, ev.values[i])}
+            c = Candidate(dict(zip(self.keys, X[i].tolist())), float(costs[i]), got, ev.errors[i])
+            self.candidates.append(c)
+            if self._best is None or c.cost < self._best.cost:
+                self._best = c
+        assert self._best is not None
+        self.history.append((len(self.candidates), self._best.cost))
+        if self.progress:
+            self.progress(len(self.history), self._best.cost)
+        return costs
+
+    @property
+    def best(self) -> Candidate:
+        assert self._best is not None, "nothing evaluated yet"
+        return self._best
+
+    def reached(self) -> bool:
+        """Whether the best candidate so far meets every target."""
+        return (self._best is not None and not self._best.error
+                and all(t.met(self._best.achieved.get(t.metric)) for t in self.targets))
+
+
 def run_design(base: Params, targets: Sequence[Target], free: Sequence[Free], *, popsize: int = 15,
                generations: int = 60, seed: int = 0, workers: int | None = None, hardware_rule: bool = True,
                spice: bool = True, progress: Callable[[int, float], None] | None = None) -> DesignResult:
@@ -178,7 +225,6 @@ def run_design(base: Params, targets: Sequence[Target], free: Sequence[Free], *,
     ``progress(generation, best cost)`` after each generation."""
     from scipy.optimize import differential_evolution
 
-    from .hardware import design as hardware_design
     from .ode import check_step
 
     targets, free = tuple(targets), tuple(free)
@@ -193,36 +239,16 @@ def run_design(base: Params, targets: Sequence[Target], free: Sequence[Free], *,
         raise ParamError("--target: a metric is given twice")
     check_keys(base, keys, "--free")
     check_step(base)
-    metrics = tuple(t.metric for t in targets)
-    candidates: list[Candidate] = []
-    history: list[tuple[int, float]] = []
-    best_cost = [math.inf]
-
-    def objective(U: np.ndarray) -> np.ndarray:
-        U = np.atleast_2d(U.T) if U.ndim == 2 else U[None, :]
-        X = np.column_stack([f.value(U[:, j]) for j, f in enumerate(free)])
-        ev = evaluate(base, keys, X, metrics, workers=workers,
-                      check=(lambda p: hardware_design(p)) if hardware_rule else None)
-        costs = np.empty(X.shape[0])
-        for i in range(X.shape[0]):
-            achieved = ev.values[i]
-            costs[i] = _cost(targets, achieved) if not ev.errors[i] else PENALTY
-            got = {m: (float(a) if math.isfinite(a) else None) for m, a in zip(metrics, achieved)}
-            candidates.append(Candidate(dict(zip(keys, X[i].tolist())), float(costs[i]), got, ev.errors[i]))
-        best_cost[0] = min(best_cost[0], float(costs.min()))
-        history.append((len(candidates), best_cost[0]))
-        if progress:
-            progress(len(history), best_cost[0])
-        return costs
+    search = Objective(base, targets, free, workers=workers, hardware_rule=hardware_rule, progress=progress)
 
     def stop(intermediate_result) -> bool:
-        best = min(candidates, key=lambda c: c.cost)
-        return all(t.met(best.achieved.get(t.metric)) for t in targets) and not best.error
+        return search.reached()
 
     t0 = time.perf_counter()
-    differential_evolution(objective, [(0.0, 1.0)] * len(free), popsize=popsize, maxiter=generations,
+    differential_evolution(lambda U: search(U.T), [(0.0, 1.0)] * len(free), popsize=popsize, maxiter=generations,
                            seed=seed, vectorized=True, updating="deferred", polish=False, tol=0.0, atol=0.0,
                            callback=stop, init="latinhypercube")
+    candidates, history = search.candidates, search.history
     search_s = time.perf_counter() - t0
     order = sorted(range(len(candidates)), key=lambda i: candidates[i].cost)
     best = candidates[order[0]]
