@@ -87,7 +87,8 @@ class _VersionAction(argparse.Action):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="alif-spice", description=__doc__,
                      epilog="exit status: 0 success, 1 a comparison missed its tolerances, a fit explains "
-                            "too little or a design missed its targets, 2 invalid input or output path, 3 simulation or output write failed, "
+                            "too little or a design missed its targets, 2 invalid input or output path, "
+                            "3 simulation or output write failed, "
                             "70 internal error, 130 interrupted")
     from .version import __version__
 

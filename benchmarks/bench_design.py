@@ -77,7 +77,8 @@ def main() -> None:
             wall = time.perf_counter() - t0
             rows["differential evolution + ngspice"].append((res.reached, res.evaluations, wall))
             print(f"  DE     seed {seed}: reached {res.reached}, {res.evaluations} neurons, "
-                  f"search {res.search_s:.1f} s + ngspice {res.verify_s:.1f} s = {wall:.1f} s; ideal meets: {all(res.met('ideal').values())}, "
+                  f"search {res.search_s:.1f} s + ngspice {res.verify_s:.1f} s = {wall:.1f} s; "
+                  f"ideal meets: {all(res.met('ideal').values())}, "
                   f"hardware meets: {all(res.met('hardware').values())}")
             try:
                 t0 = time.perf_counter()
