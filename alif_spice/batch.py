@@ -130,11 +130,24 @@ def evaluate(base: Params, keys: Sequence[str], X: np.ndarray, metrics: Sequence
     return Evaluation(metrics, values, tuple(errors))
 
 
+#: the most neurons one command evaluates (a 10 ms neuron takes about 5 ms of one core)
+MAX_NEURONS = 4_000_000
+
+
 def check_keys(base: Params, keys: Sequence[str], option: str) -> None:
-    """Each key must be a numeric parameter of ``base`` (ParamError otherwise)."""
+    """Each key must be a numeric parameter of the neuron (ParamError otherwise): not a
+    string, not [simulation] (the neurons of a batch share one time grid) and not [iv] (the
+    memristor's I-V bench, not the neuron)."""
     flat = base.flat()
+    if len(set(keys)) != len(keys):
+        raise ParamError(f"{option}: a parameter is given twice")
     for k in keys:
         if k not in flat:
             base.with_values({k: flat.get(k)})  # raises the schema's "unknown key" error
         if isinstance(flat[k], str) or (flat[k] is None and not k.startswith("hardware.")):
             raise ParamError(f"{option} {k}: not a numeric parameter")
+        if k.startswith("simulation."):
+            raise ParamError(f"{option} {k}: the simulation settings are shared by every neuron of the batch; "
+                             "set them with --set")
+        if k.startswith("iv."):
+            raise ParamError(f"{option} {k}: a setting of the memristor's I-V bench, not of the neuron")

@@ -53,6 +53,44 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _int_from(least: int):
+    def parse(text: str) -> int:
+        value = _positive_int(text)
+        if value < least:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {least}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _int_up_to(top: int):
+    def parse(text: str) -> int:
+        value = _positive_int(text)
+        if value > top:
+            raise argparse.ArgumentTypeError(f"expected an integer from 1 to {top}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to 2^32 - 1, got {text!r}")
+    return value
+
+
+def _add_batch_options(p: argparse.ArgumentParser, command: str, seed_help: str) -> None:
+    """--seed, --workers, -o and --force of the commands that run many neurons on the batch kernel."""
+    p.add_argument("--seed", type=_seed, default=0, help=seed_help)
+    p.add_argument("--workers", type=_positive_int, default=None, metavar="N", help="threads (default: all cores)")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder (new or empty)")
+    _add_force(p, f"an earlier {command} output in DIR")
+
+
 def _add_force(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--force", action="store_true",
                    help=f"replace {what} (never anything else: other files are refused)")
@@ -229,17 +267,14 @@ def build_parser() -> argparse.ArgumentParser:
     des.add_argument("--free", action="append", default=[], required=True, metavar="KEY=LOW:HIGH",
                      help="a parameter to search and its range (repeatable; SPICE suffixes allowed), "
                           "e.g. neuron.c=5n:100n")
-    des.add_argument("--popsize", type=_positive_int, default=15, metavar="K",
+    des.add_argument("--popsize", type=_int_up_to(1000), default=15, metavar="K",
                      help="candidates per generation per free parameter (default 15)")
-    des.add_argument("--generations", type=_positive_int, default=60, metavar="G",
+    des.add_argument("--generations", type=_int_up_to(10000), default=60, metavar="G",
                      help="most generations (default 60; the search stops once every target is met)")
-    des.add_argument("--seed", type=int, default=0, help="search seed (default 0)")
-    des.add_argument("--workers", type=_positive_int, default=None, metavar="N", help="threads (default: all cores)")
     des.add_argument("--no-hardware", action="store_true",
                      help="do not require the hardware circuit to have a design, and verify the ideal circuit only")
     des.add_argument("--no-spice", action="store_true", help="skip the ngspice verification")
-    des.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder (new or empty)")
-    _add_force(des, "an earlier design output in DIR")
+    _add_batch_options(des, "design", "search seed (default 0)")
     des.set_defaults(func=_cmd_design)
 
     sens = sub.add_parser("sensitivity", help="Sobol' and one-at-a-time sensitivity of metrics to parameter spreads",
@@ -254,25 +289,22 @@ def build_parser() -> argparse.ArgumentParser:
     sens.add_argument("--metric", action="append", default=[], metavar="M1,M2,..",
                       help="neuron metrics, comma-separated (repeatable; default: adaptation_ratio,"
                            "first_period_spikes,energy_per_spike_j)")
-    sens.add_argument("--samples", type=_positive_int, default=1024, metavar="N",
+    sens.add_argument("--samples", type=_int_from(8), default=1024, metavar="N",
                       help="Sobol' base samples: N (D + 2) neurons for D parameters (default 1024)")
-    sens.add_argument("--seed", type=int, default=0, help="sampling and bootstrap seed (default 0)")
-    sens.add_argument("--workers", type=_positive_int, default=None, metavar="N",
-                      help="threads (default: all cores)")
-    sens.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder (new or empty)")
-    _add_force(sens, "an earlier sensitivity output in DIR")
+    _add_batch_options(sens, "sensitivity", "sampling and bootstrap seed (default 0)")
     sens.set_defaults(func=_cmd_sensitivity)
     return parser
 
 
 def _cmd_design(args: argparse.Namespace) -> int:
     from .budget import check_ode
-    from .design import parse_free, parse_target, run_design, write_outputs
+    from .design import check_design, parse_free, parse_target, run_design, write_outputs
     from .files import check_output_dir
 
     base = _load(args)
     targets = [parse_target(t) for t in args.target]
     free = [parse_free(f) for f in args.free]
+    check_design(base, targets, free, args.popsize, args.generations)
     check_ode(base)
     plan = check_output_dir(args.output, "design", args.force, extra_inputs=tuple(args.params))
     print(f"design: {len(free)} free parameters, {len(targets)} targets, {args.popsize * len(free)} candidates "
@@ -287,14 +319,15 @@ def _cmd_design(args: argparse.Namespace) -> int:
     report = write_outputs(result, plan)
     print(result.summary())
     engines = ["model", *result.verification]
-    print(f"{'target':28s} " + " ".join(f"{e:>14s}" for e in engines))
+    width = max(len(f"{t.metric} = {t.value:.5g}") for t in result.targets) + 2
+    print(f"{'target':{width}s}" + "".join(f"{e:>16s}" for e in engines))
     for t in result.targets:
         cells = []
         for e in engines:
             got = result.best.achieved if e == "model" else result.verification[e]
             v = got.get(t.metric)
-            cells.append(f"{('n/a' if v is None else f'{v:.5g}'):>10s} {'ok' if t.met(v) else 'NO':>3s}")
-        print(f"{t.metric + ' = ' + format(t.value, '.5g'):28s} " + " ".join(cells))
+            cells.append(f"{('n/a' if v is None else f'{v:.5g}'):>12s} {'ok' if t.met(v) else 'NO':>3s}")
+        print(f"{t.metric + ' = ' + format(t.value, '.5g'):{width}s}" + "".join(cells))
     for k, v in result.best.values.items():
         print(f"  {k} = {v:.6g}")
     print(f"report: {report}  (search {result.search_s:.1f} s, verification {result.verify_s:.1f} s)")
@@ -310,27 +343,37 @@ def _cmd_design(args: argparse.Namespace) -> int:
 
 
 def _metric_list(items: Sequence[str], default: Sequence[str]) -> list[str]:
-    names = [n.strip() for item in items for n in item.split(",") if n.strip()]
-    return list(dict.fromkeys(names)) if names else list(default)
+    """--metric items (comma-separated lists) as names; ``default`` when none is given."""
+    from .errors import ParamError
+
+    if not items:
+        return list(default)
+    names = [n.strip() for item in items for n in item.split(",")]
+    if not all(names):
+        raise ParamError(f"--metric: an empty metric name in {','.join(items)!r}")
+    return names
 
 
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
     from .batch import check_metrics
     from .budget import check_ode
     from .files import check_output_dir
-    from .sensitivity import parse_spread, problem_bounds, run_sensitivity, write_outputs
+    from .sensitivity import check_sensitivity, neurons, parse_spread, run_sensitivity, write_outputs
     from .sweep.run import Progress
 
     base = _load(args)
     spreads = [parse_spread(v) for v in args.vary]
     metrics = check_metrics(_metric_list(args.metric, ("adaptation_ratio", "first_period_spikes",
                                                        "energy_per_spike_j")), "--metric")
-    problem_bounds(base, spreads)
+    check_sensitivity(base, spreads, metrics, args.samples)
     check_ode(base)
     plan = check_output_dir(args.output, "sensitivity", args.force, extra_inputs=tuple(args.params))
-    n = args.samples * (len(spreads) + 2) + 1 + 2 * len(spreads)
+    n = neurons(args.samples, len(spreads))
     bar = Progress(n, label="sensitivity", unit="neurons")
     print(f"sensitivity: {len(spreads)} parameters, {args.samples} base samples: {n} neurons", file=sys.stderr)
+    if args.samples & (args.samples - 1):
+        print(f"note: Sobol' points balance best when N is a power of 2 (N = {args.samples}; e.g. "
+              f"{1 << args.samples.bit_length()})", file=sys.stderr)
     result = run_sensitivity(base, spreads, metrics, n=args.samples, seed=args.seed, workers=args.workers,
                              progress=bar.advance)
     report = write_outputs(result, plan)
@@ -449,6 +492,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     case = load_case(args.case)
     params = case_params(case, args.params, args.sets, args.preset)
     if args.raw or args.probe or args.spike:
+        if args.control:
+            from .errors import ParamError
+
+            raise ParamError("--control: runs the case's circuits again with the memristor frozen; a "
+                             "simulation from elsewhere (--raw) has no such run")
         return _compare_external(args, params)
     zoom = _zoom(args.zoom, params.simulation.t_stop) if args.zoom else None
     plan = check_output_dir(args.output, "compare", args.force,

@@ -61,6 +61,10 @@ def _change(a: float, b: float) -> str:
 def _sentence(name: str, a: dict, f: dict, key: str, what: str) -> str:
     ea, ef = a[key], f[key]
     same = abs(ea - ef) <= 1e-4 * max(abs(ea), abs(ef))
+    if same and key == "energy_supply_j":  # a circuit whose supply draw does not follow its activity
+        return (f"{name}: the {what} is the same within 0.01 % ({ea * 1e6:.4g} µJ) with "
+                f"{a['n_spikes']} and {f['n_spikes']} spikes: the circuit's supply draw does not depend on "
+                "its spiking, so it cannot tell")
     word = "does not change" if same else "lowers" if ea < ef else "raises"
     return (f"{name}: adaptation {word} the {what} ({ea * 1e6:.4g} µJ against {ef * 1e6:.4g} µJ frozen, "
             f"{_change(ea, ef)}) with {a['n_spikes']} against {f['n_spikes']} spikes "

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .batch import check_keys, check_metrics, evaluate
+from .batch import MAX_NEURONS, check_keys, check_metrics, evaluate
 from .errors import AlifError, ParamError
 from .params import Params
 from .units import parse_number
@@ -86,15 +86,14 @@ def parse_target(item: str) -> Target:
         raise ParamError(f"--target {item!r}: {value.strip()!r} is not a number") from None
     tol, weight = DEFAULT_TOL, 1.0
     for opt in opts:
-        k, _, t = opt.partition("=")
+        k, _, t = (x.strip() for x in opt.partition("="))
+        if k not in ("tol", "weight"):
+            raise ParamError(f"--target {item!r}: unknown option {k!r} (tol, weight)")
         try:
-            if k.strip() == "tol":
-                t = t.strip()
+            if k == "tol":
                 tol = parse_number(t[:-1]) / 100 if t.endswith("%") else parse_number(t)
-            elif k.strip() == "weight":
-                weight = parse_number(t.strip())
             else:
-                raise ParamError(f"--target {item!r}: unknown option {k.strip()!r} (tol, weight)")
+                weight = parse_number(t)
         except ValueError:
             raise ParamError(f"--target {item!r}: {opt!r} is not a number") from None
     if not (math.isfinite(v) and 0 < tol < 10 and 0 < weight < 1e6 and math.isfinite(weight)):
@@ -154,12 +153,16 @@ class DesignResult:
         if self.reached:
             return (f"all {len(self.targets)} targets met by the model after {self.evaluations} neurons "
                     f"({self.search_s:.1f} s)")
-        worst = max(self.targets, key=lambda t: abs(t.error(self.best.achieved.get(t.metric) or math.nan))
-                    if self.best.achieved.get(t.metric) is not None else math.inf)
+        def miss(t: Target) -> float:
+            a = self.best.achieved.get(t.metric)
+            return math.inf if a is None else abs(t.error(a))
+
+        worst = max(self.targets, key=miss)
         a = self.best.achieved.get(worst.metric)
         off = "undefined" if a is None else f"{a:.6g} against {worst.value:.6g}"
-        return (f"targets not reached within the ranges after {self.evaluations} neurons: the closest design "
-                f"misses {worst.metric} ({off}, tolerance {worst.tol:.3g})")
+        return (f"targets not reached: after {self.evaluations} neurons the closest design in the ranges misses "
+                f"{worst.metric} ({off}, tolerance {worst.tol:.3g}); the target may be out of reach within "
+                "these ranges (or need more --generations)")
 
 
 def _cost(targets: Sequence[Target], achieved: np.ndarray) -> float:
@@ -171,17 +174,33 @@ def _cost(targets: Sequence[Target], achieved: np.ndarray) -> float:
     return total
 
 
+class _Reached(Exception):
+    """Raised by :class:`Objective` once a generation's best design meets every target:
+    ends the search at once (the optimiser would start another generation first)."""
+
+
+class _Failed(Exception):
+    """An error inside the optimiser's call of :class:`Objective`, carried out unchanged
+    (scipy rewraps a ValueError from the cost function)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class Objective:
     """The search's cost function on unit coordinates: ``objective(U)`` with U (n, D) in
     [0, 1] evaluates n candidate neurons in one batch and returns their costs; it keeps every
     candidate and the best cost after each call (one call: one generation)."""
 
     def __init__(self, base: Params, targets: Sequence[Target], free: Sequence[Free], workers: int | None = None,
-                 hardware_rule: bool = True, progress: Callable[[int, float], None] | None = None) -> None:
+                 hardware_rule: bool = True, progress: Callable[[int, float], None] | None = None,
+                 stop_when_reached: bool = False) -> None:
         self.base, self.targets, self.free = base, tuple(targets), tuple(free)
         self.keys = [f.key for f in free]
         self.metrics = tuple(t.metric for t in targets)
         self.workers, self.hardware_rule, self.progress = workers, hardware_rule, progress
+        self.stop_when_reached = stop_when_reached
         self.candidates: list[Candidate] = []
         self.history: list[tuple[int, float]] = []
         self._best: Candidate | None = None
@@ -191,8 +210,11 @@ class Objective:
 
         U = np.atleast_2d(U)
         X = np.column_stack([f.value(U[:, j]) for j, f in enumerate(self.free)])
-        ev = evaluate(self.base, self.keys, X, self.metrics, workers=self.workers,
-                      check=hardware_design if self.hardware_rule else None)
+        try:
+            ev = evaluate(self.base, self.keys, X, self.metrics, workers=self.workers,
+                          check=hardware_design if self.hardware_rule else None)
+        except Exception as exc:
+            raise _Failed(exc) from exc
         costs = np.empty(X.shape[0])
         for i in range(X.shape[0]):
             costs[i] = _cost(self.targets, ev.values[i]) if not ev.errors[i] else PENALTY
@@ -205,6 +227,8 @@ class Objective:
         self.history.append((len(self.candidates), self._best.cost))
         if self.progress:
             self.progress(len(self.history), self._best.cost)
+        if self.stop_when_reached and self.reached():
+            raise _Reached
         return costs
 
     @property
@@ -218,6 +242,26 @@ class Objective:
                 and all(t.met(self._best.achieved.get(t.metric)) for t in self.targets))
 
 
+def check_design(base: Params, targets: Sequence[Target], free: Sequence[Free], popsize: int = 15,
+                 generations: int = 60) -> None:
+    """Everything a search needs, checked before it starts (ParamError)."""
+    from .ode import check_step
+
+    if not targets:
+        raise ParamError("--target: give at least one target")
+    if not free:
+        raise ParamError("--free: give at least one free parameter")
+    if len({t.metric for t in targets}) != len(targets):
+        raise ParamError("--target: a metric is given twice")
+    check_keys(base, [f.key for f in free], "--free")
+    check_step(base)
+    if popsize < 1 or generations < 1:
+        raise ParamError("--popsize, --generations: expected integers >= 1")
+    most = popsize * len(free) * generations
+    if most > MAX_NEURONS:
+        raise ParamError(f"--popsize, --generations: up to {most} neurons; at most {MAX_NEURONS} in one search")
+
+
 def run_design(base: Params, targets: Sequence[Target], free: Sequence[Free], *, popsize: int = 15,
                generations: int = 60, seed: int = 0, workers: int | None = None, hardware_rule: bool = True,
                spice: bool = True, progress: Callable[[int, float], None] | None = None) -> DesignResult:
@@ -225,31 +269,25 @@ def run_design(base: Params, targets: Sequence[Target], free: Sequence[Free], *,
     ``progress(generation, best cost)`` after each generation."""
     from scipy.optimize import differential_evolution
 
-    from .ode import check_step
-
     targets, free = tuple(targets), tuple(free)
-    if not targets:
-        raise ParamError("--target: give at least one target")
-    if not free:
-        raise ParamError("--free: give at least one free parameter")
+    check_design(base, targets, free, popsize, generations)
     keys = [f.key for f in free]
-    if len(set(keys)) != len(keys):
-        raise ParamError("--free: a parameter is given twice")
-    if len({t.metric for t in targets}) != len(targets):
-        raise ParamError("--target: a metric is given twice")
-    check_keys(base, keys, "--free")
-    check_step(base)
-    search = Objective(base, targets, free, workers=workers, hardware_rule=hardware_rule, progress=progress)
-
-    def stop(intermediate_result) -> bool:
-        return search.reached()
-
+    search = Objective(base, targets, free, workers=workers, hardware_rule=hardware_rule, progress=progress,
+                       stop_when_reached=True)
     t0 = time.perf_counter()
-    differential_evolution(lambda U: search(U.T), [(0.0, 1.0)] * len(free), popsize=popsize, maxiter=generations,
-                           seed=seed, vectorized=True, updating="deferred", polish=False, tol=0.0, atol=0.0,
-                           callback=stop, init="latinhypercube")
+    try:  # generations counts the first population: scipy's maxiter counts the ones after it
+        differential_evolution(lambda U: search(U.T), [(0.0, 1.0)] * len(free), popsize=popsize,
+                               maxiter=generations - 1, seed=seed, vectorized=True, updating="deferred",
+                               polish=False, tol=0.0, atol=0.0, init="latinhypercube")
+    except _Reached:
+        pass
+    except _Failed as exc:
+        raise exc.error from None
     candidates, history = search.candidates, search.history
     search_s = time.perf_counter() - t0
+    if all(c.error for c in candidates):
+        raise ParamError(f"design: no candidate in the ranges is a valid design ({len(candidates)} tried), e.g. "
+                         f"{candidates[0].error}")
     order = sorted(range(len(candidates)), key=lambda i: candidates[i].cost)
     best = candidates[order[0]]
     reached = all(t.met(best.achieved.get(t.metric)) for t in targets) and not best.error
@@ -292,8 +330,16 @@ def verify(result: DesignResult) -> None:
         return {k: (float(v) if v is not None and math.isfinite(v) else None) for k, v in m.items()}
 
     t0 = time.perf_counter()
-    with ThreadPoolExecutor(len(circuits)) as pool:
+    pool = ThreadPoolExecutor(len(circuits))
+    try:
         out = dict(zip(circuits, pool.map(job, circuits)))
+    except BaseException:  # interrupted: end the ngspice runs now, do not wait for them
+        from .spice import kill_all
+
+        kill_all()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     result.verification = out
     result.verify_s = time.perf_counter() - t0
 

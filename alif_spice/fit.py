@@ -338,6 +338,9 @@ def _upward_crossings(t: np.ndarray, v: np.ndarray) -> np.ndarray:
 def space(base: Params) -> devices.FitSpace:
     """The fit space of the device model ``base`` selects (``memristor.model``)."""
     model = devices.get(base.memristor.model)
+    if base.memristor.state == "frozen":
+        raise ParamError("memristor.state: a fit needs the state free (a frozen memristor has no hysteresis "
+                         "to fit); remove memristor.state = \"frozen\"")
     if model.fit is None:
         fittable = [n for n in devices.names() if devices.get(n).fit is not None]
         raise ParamError(f"memristor.model: the {model.label} ({model.name!r}) cannot be fitted yet "
@@ -651,7 +654,7 @@ def model_base(base: Params, name: str) -> Params:
     read = set(devices.get(name).params)
     return base.with_values({"memristor.model": name, **{
         f"memristor.{f.name}": getattr(preset, f.name) for f in dataclasses.fields(preset)
-        if f.name not in read and f.name != "model"}})
+        if f.name not in read and f.name not in ("model", "state")}})
 
 
 @functools.lru_cache(maxsize=1)

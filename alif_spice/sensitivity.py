@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .batch import Evaluation, check_keys, check_metrics, evaluate
+from .batch import MAX_NEURONS, Evaluation, check_keys, check_metrics, evaluate
 from .errors import ParamError
 from .params import Params
 from .units import parse_number
@@ -31,6 +31,8 @@ from .units import parse_number
 MINOR = 0.05
 CONF_LEVEL = 0.95
 RESAMPLES = 200
+#: a verdict calls its indices uncertain where an S_T's 95 % half-width exceeds this
+WIDE = 0.1
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,6 @@ def parse_spread(item: str) -> Spread:
 def problem_bounds(base: Params, spreads: Sequence[Spread]) -> np.ndarray:
     """(D, 2) array of each parameter's range around its value in ``base``."""
     keys = [s.key for s in spreads]
-    if len(set(keys)) != len(keys):
-        raise ParamError("--vary: a parameter is given twice")
     if len(keys) < 2:
         raise ParamError("--vary: Sobol' indices need at least two parameters")
     check_keys(base, keys, "--vary")
@@ -75,7 +75,27 @@ def problem_bounds(base: Params, spreads: Sequence[Spread]) -> np.ndarray:
             raise ParamError(f"--vary {s.key}: its value is {'auto' if nominal is None else 0}; "
                              "a relative spread needs a nonzero number (set it with --set)")
         out.append(s.bounds(float(nominal)))
-    return np.array(out)
+    bounds = np.array(out)
+    _check_corners(base, keys, bounds)
+    return bounds
+
+
+def _check_corners(base: Params, keys: Sequence[str], bounds: np.ndarray) -> None:
+    """Every corner of the box (up to 12 parameters; else each end alone) must be a valid
+    parameter set: a range that crosses a rule (r_on past r_off) is refused before the run."""
+    import itertools
+
+    d = len(keys)
+    corners = (itertools.product((0, 1), repeat=d) if d <= 12
+               else [tuple(int(i == j and e) for i in range(d)) for j in range(d) for e in (0, 1)])
+    for corner in corners:
+        values = {k: float(bounds[i, c]) for i, (k, c) in enumerate(zip(keys, corner))}
+        try:
+            base.with_values(values)
+        except ParamError as exc:
+            shown = ", ".join(f"{k}={v:.6g}" for k, v in values.items())
+            raise ParamError(f"--vary: the ranges reach invalid parameter sets ({shown}: {exc}); narrow a spread"
+                             ) from None
 
 
 def sobol_sample(bounds: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -84,7 +104,11 @@ def sobol_sample(bounds: np.ndarray, n: int, seed: int) -> np.ndarray:
 
     problem = {"num_vars": len(bounds), "names": [f"x{i}" for i in range(len(bounds))],
                "bounds": [list(b) for b in bounds]}
-    return sobol.sample(problem, n, calc_second_order=False, scramble=True, seed=seed)
+    import warnings
+
+    with warnings.catch_warnings():  # n not a power of 2: said once by the command, not as a warning
+        warnings.filterwarnings("ignore", message=".*power of 2", category=UserWarning)
+        return sobol.sample(problem, n, calc_second_order=False, scramble=True, seed=seed)
 
 
 def sobol_indices(bounds: np.ndarray, Y: np.ndarray, seed: int) -> dict[str, np.ndarray]:
@@ -97,8 +121,9 @@ def sobol_indices(bounds: np.ndarray, Y: np.ndarray, seed: int) -> dict[str, np.
     if np.ptp(Y) == 0:  # a constant output: no variance to share (SALib would divide by 0)
         zero = np.zeros(len(bounds))
         return {"S1": zero, "S1_conf": zero, "ST": zero, "ST_conf": zero}
+    # SALib takes a seed of 0 for none: shift by one so that every seed is a seed
     res = sobol.analyze(problem, np.asarray(Y, dtype=float), calc_second_order=False, num_resamples=RESAMPLES,
-                        conf_level=CONF_LEVEL, seed=seed, print_to_console=False)
+                        conf_level=CONF_LEVEL, seed=seed + 1, print_to_console=False)
     return {k: np.asarray(res[k], dtype=float) for k in ("S1", "S1_conf", "ST", "ST_conf")}
 
 
@@ -143,6 +168,12 @@ class SensitivityResult:
                                               else parts[0])
         if minor:
             text += f"; {', '.join(minor)} matter{'s' if len(minor) == 1 else ''} little (S_T < {MINOR})"
+        conf = self.indices[metric]["ST_conf"]
+        wide = int(np.argmax(conf))
+        if conf[wide] > WIDE or np.any(st > 1 + conf):
+            text += (f" Uncertain: the 95 % intervals are wide (S_T of {self.keys[wide]} ± {conf[wide]:.2f}"
+                     + ("; an S_T above 1 is estimator noise" if np.any(st > 1 + conf) else "")
+                     + "): raise --samples")
         return text + "."
 
     def table(self) -> list[dict]:
@@ -170,23 +201,40 @@ def _why_undefined(ev: Evaluation, metric: str) -> str:
             "Sobol' indices need a value in every sample")
 
 
+def neurons(n: int, d: int) -> int:
+    """Neurons a run evaluates: N (D + 2) Sobol' samples, the nominal set, 2 D one at a time."""
+    return n * (d + 2) + 1 + 2 * d
+
+
+def check_sensitivity(base: Params, spreads: Sequence[Spread], metrics: Sequence[str], n: int) -> np.ndarray:
+    """Everything a run needs, checked before it starts (ParamError); returns the bounds."""
+    from .ode import check_step
+
+    metrics = check_metrics(metrics, "--metric")
+    if not metrics:
+        raise ParamError("--metric: name at least one metric")
+    if len(set(metrics)) != len(metrics):
+        raise ParamError("--metric: a metric is given twice")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 8:
+        raise ParamError(f"--samples: expected an integer >= 8 (got {n!r})")
+    check_step(base)
+    total = neurons(n, len(spreads))
+    if total > MAX_NEURONS:
+        raise ParamError(f"--samples: {total} neurons for {len(spreads)} parameters at N = {n}; at most "
+                         f"{MAX_NEURONS} in one run (a few hours on two cores)")
+    return problem_bounds(base, spreads)
+
+
 def run_sensitivity(base: Params, spreads: Sequence[Spread], metrics: Sequence[str], n: int = 1024,
                     seed: int = 0, workers: int | None = None,
                     progress: Callable[[int, int], None] | None = None) -> SensitivityResult:
     """Sobol' and one-at-a-time sensitivity of ``metrics`` to ``spreads`` around ``base``."""
     import time
 
-    from .ode import check_step
-
     t0 = time.perf_counter()
-    metrics = check_metrics(metrics, "--metric")
-    if not metrics:
-        raise ParamError("--metric: name at least one metric")
-    if not isinstance(n, int) or isinstance(n, bool) or n < 8:
-        raise ParamError(f"--samples: expected an integer >= 8 (got {n!r})")
-    check_step(base)
     spreads = tuple(spreads)
-    bounds = problem_bounds(base, spreads)
+    metrics = tuple(metrics)
+    bounds = check_sensitivity(base, spreads, metrics, n)
     keys = [s.key for s in spreads]
     X = sobol_sample(bounds, n, seed)
     nominal_x = np.array([float(base.get(k)) for k in keys])
@@ -269,7 +317,8 @@ def result_json(result: SensitivityResult) -> dict:
     from .compare import json_ready
 
     return json_ready({
-        "n_base_samples": result.n, "n_neurons": int(result.X.shape[0]), "seed": result.seed,
+        "n_base_samples": result.n, "n_sobol_neurons": int(result.X.shape[0]),
+        "n_neurons": neurons(result.n, len(result.spreads)), "seed": result.seed,
         "method": "Sobol' (Saltelli sampling, scrambled, SALib; Jansen estimators; 95 % bootstrap intervals, "
                   f"{RESAMPLES} resamples) and one-at-a-time",
         "parameters": [{"key": s.key, "spread": s.rel, "nominal": float(result.base.get(s.key)),
@@ -325,6 +374,6 @@ def write_outputs(result: SensitivityResult, plan, command: list[str] | None = N
                       rows=result.table(), figures=[(t, tmp / p) for t, p in figures], prov=prov, files=files)
         (tmp / "report.html").write_text(html, encoding="utf-8")
         manifest = {**prov, "parameters": result.base.to_dict(), "wall_time_s": result.wall_s,
-                    "n_neurons": int(result.X.shape[0]), "seed": result.seed}
+                    "n_neurons": neurons(result.n, len(result.spreads)), "seed": result.seed}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return (plan.path if isinstance(plan, OutputDir) else Path(plan)) / "report.html"

@@ -159,8 +159,9 @@ def test_the_paper_report_in_a_browser(browser, paper_report):
     page = paper_report / "report.html"
     opened = _open(browser, page)
     _check_page(browser, page, opened)
-    # the four static figures, and the interactive panels (input, v_mem, x, v_c, spikes)
-    assert len(opened["images"]) == 4 and len(opened["canvases"]) == 5, opened
+    # the five static figures (the fifth: the control experiment), and the interactive panels
+    # (input, v_mem, x, v_c, spikes)
+    assert len(opened["images"]) == 5 and len(opened["canvases"]) == 5, opened
     _screenshot(browser, "report_top.png")
 
     # a zoom with the mouse wheel over the v_mem panel

@@ -152,3 +152,12 @@ def test_case_control_must_be_a_boolean(tmp_path):
 def test_state_is_validated(paper):
     with pytest.raises(ParamError, match="memristor.state"):
         paper.with_values({"memristor.state": "stuck"})
+
+
+def test_a_fit_refuses_a_frozen_memristor(paper):
+    from alif_spice.fit import model_base, space
+
+    frozen_base = frozen(paper)
+    for name in devices.names():
+        with pytest.raises(ParamError, match="memristor.state: a fit needs the state free"):
+            space(model_base(frozen_base, name))

@@ -72,11 +72,31 @@ def test_hardware_design_rule_makes_candidates_infeasible(paper):
     base = paper.with_values({"stimulus.amplitude": 3e-3, "hardware.r_discharge": 1e3,
                               "hardware.v_discharge": 0.0})
     free = [Free("neuron.c", 20e-9, 40e-9)]
-    res = run_design(base, [Target("first_period_spikes", 20)], free, popsize=4, generations=2, spice=False)
-    assert res.best.error and "Schmitt" in res.best.error and res.best_params is None
+    with pytest.raises(ParamError, match="no candidate in the ranges is a valid design .* no Schmitt trigger"):
+        run_design(base, [Target("first_period_spikes", 20)], free, popsize=4, generations=2, spice=False)
     res = run_design(base, [Target("first_period_spikes", 20)], free, popsize=4, generations=2, spice=False,
                      hardware_rule=False)
     assert not res.best.error
+
+
+def test_generations_count_the_first_population_and_the_search_stops_once_met(paper):
+    free = [Free("neuron.c", 20e-9, 24e-9)]
+    res = run_design(paper, [Target("n_spikes", 1e6)], free, popsize=5, generations=3, spice=False)
+    assert len(res.history) == 3 and res.evaluations == 3 * 5
+    # every candidate of the first population fires; a loose target is met at once
+    res = run_design(paper, [Target("n_spikes", 100, tol=0.9)], free, popsize=5, generations=30, spice=False)
+    assert res.reached and len(res.history) == 1
+
+
+@pytest.mark.parametrize("free,words", [
+    ([Free("simulation.dt", 1e-8, 1e-7)], "shared by every neuron"),
+    ([Free("iv.amplitude", 0.5, 1.5)], "I-V bench"),
+    ([Free("neuron.c", 1e-9, 2e-9), Free("neuron.c", 3e-9, 4e-9)], "twice"),
+    ([Free("memristor.model", 0, 1)], "not a numeric"),
+])
+def test_free_parameters_the_batch_cannot_vary_are_refused(paper, free, words):
+    with pytest.raises(ParamError, match=words):
+        run_design(paper, [Target("n_spikes", 10)], free, spice=False)
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -92,6 +112,8 @@ def test_targets_parse(text, expected):
 def test_bad_targets_are_refused(text):
     with pytest.raises(ParamError, match="--target"):
         parse_target(text)
+    with pytest.raises(ParamError, match="unknown option 'foo'"):
+        parse_target("adaptation_ratio=3,foo=1")
 
 
 @pytest.mark.parametrize("text", ["neuron.c", "neuron.c=5n", "neuron.c=100n:5n", "neuron.c=a:b"])
@@ -126,8 +148,15 @@ def test_the_command_designs_verifies_and_keeps_the_output_rules(tmp_path):
     assert "spikes per input period: [15, " in ode.stdout and "adaptation ratio 3\n" in ode.stdout, ode.stdout
     again = run_cli(*args, "-o", out)
     assert again.returncode == 2 and "--force" in again.stderr
-    bad = run_cli("design", "--target", "nope=1", "--free", "neuron.c=5n:100n", "-o", tmp_path / "bad")
-    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad").exists()
+    for bad_args in (["--target", "nope=1", "--free", "neuron.c=5n:100n"],
+                     ["--target", "n_spikes=1", "--free", "simulation.t_stop=5m:20m"],
+                     ["--target", "n_spikes=1", "--free", "neuron.c=5n:6n", "--free", "neuron.c=5n:6n"],
+                     ["--target", "n_spikes=1", "--free", "neuron.c=5n:6n", "--seed", "-1"],
+                     ["--target", "n_spikes=1", "--free", "neuron.c=5n:6n", "--popsize", "1000",
+                      "--generations", "10000"]):
+        bad = run_cli("design", *bad_args, "-o", tmp_path / "bad")
+        assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, (bad_args, bad.stderr)
+        assert not (tmp_path / "bad").exists()
     far = run_cli("design", "--target", "first_period_spikes=1000", "--free", "neuron.c=20n:40n",
                   "--popsize", "4", "--generations", "2", "--no-spice", "-o", tmp_path / "far")
     assert far.returncode == 1, far.stderr

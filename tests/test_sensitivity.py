@@ -59,6 +59,16 @@ def test_a_parameter_that_does_not_enter_the_neuron_gets_zero(paper):
     assert res.evaluation.ok.all()
 
 
+def test_seeded_runs_are_identical_confidence_intervals_included(paper):
+    spreads = [Spread("neuron.c", 0.1), Spread("memristor.tau", 0.2)]
+    a = run_sensitivity(paper, spreads, ["first_period_spikes"], n=16, seed=0)
+    b = run_sensitivity(paper, spreads, ["first_period_spikes"], n=16, seed=0)
+    for k in ("S1", "S1_conf", "ST", "ST_conf"):
+        np.testing.assert_array_equal(a.indices["first_period_spikes"][k], b.indices["first_period_spikes"][k])
+    # a handful of samples gives wide intervals: the verdict says so
+    assert "Uncertain" in a.verdict("first_period_spikes")
+
+
 def test_sample_values_are_the_neurons_own(paper):
     # a sample's metric is the one a single solve of that parameter set gives
     from alif_spice.metrics import Run
@@ -91,7 +101,8 @@ def test_the_command_writes_its_outputs_and_refuses_bad_input(tmp_path):
                   "--metric", "first_period_spikes,n_spikes", "-o", out)
     assert res.returncode == 0, res.stderr
     data = json.loads((out / "sensitivity.json").read_text())
-    assert data["n_neurons"] == 16 * 4 and data["metrics"] == ["first_period_spikes", "n_spikes"]
+    assert data["n_sobol_neurons"] == 16 * 4 and data["n_neurons"] == 16 * 4 + 1 + 2 * 2
+    assert data["metrics"] == ["first_period_spikes", "n_spikes"]
     assert set(data["indices"]) == {"first_period_spikes", "n_spikes"}
     for name in ("report.html", "indices.csv", "samples.parquet", "manifest.json", "parameters.toml",
                  "figures/sobol_n_spikes.png", "figures/tornado_first_period_spikes.png"):
@@ -105,7 +116,18 @@ def test_the_command_writes_its_outputs_and_refuses_bad_input(tmp_path):
                         (["--vary", "neuron.c=10%", "--vary", "hardware.v_pos=5%"], "auto"),
                         (["--vary", "neuron.c=10%", "--vary", "memristor.model=5%"], "not a numeric"),
                         (["--vary", "neuron.c=10%", "--vary", "neuron.r_s=5%", "--metric", "x_rmse"],
-                         "unknown metric")]:
+                         "unknown metric"),
+                        (["--vary", "neuron.c=10%", "--vary", "neuron.r_s=5%", "--metric", ""], "empty metric"),
+                        (["--vary", "neuron.c=10%", "--vary", "neuron.r_s=5%", "--metric", "n_spikes,n_spikes"],
+                         "twice"),
+                        (["--vary", "neuron.c=10%", "--vary", "simulation.dt=5%"], "shared by every neuron"),
+                        (["--vary", "neuron.c=10%", "--vary", "neuron.r_s=5%", "--samples", "4"], ">= 8"),
+                        (["--vary", "neuron.c=10%", "--vary", "neuron.r_s=5%", "--samples", "100000000"],
+                         "at most"),
+                        (["--vary", "neuron.c=10%", "--vary", "neuron.r_s=5%", "--seed", "-1"], "from 0 to 2^32 - 1"),
+                        # r_on 1351 ± 90 % (to 2567 Ω) reaches past r_off 7510 ± 90 % (to 751 Ω): refused at once
+                        (["--vary", "memristor.r_on=90%", "--vary", "memristor.r_off=90%"],
+                         "the ranges reach invalid parameter sets")]:
         bad = run_cli("sensitivity", *args, "-o", tmp_path / "bad")
         assert bad.returncode == 2, (args, bad.stderr)
         assert words in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.stderr

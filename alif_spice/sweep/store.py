@@ -70,10 +70,11 @@ def _int(v: object, minimum: float) -> bool:
 
 def _metric_valid(name: str, v: object, ok: bool) -> bool:
     """A metric's value has the type and range its registry entry gives (counts and lists
-    are always there in an ok row; anything may be None in a failed one)."""
+    are always there in an ok row, unless the metric says when it is undefined; anything
+    may be None in a failed one)."""
     m = _REGISTRY[name]
     if v is None:
-        return not (ok and m.kind in ("int", "ints"))
+        return not (ok and m.kind in ("int", "ints") and m.why_undefined is None)
     if m.kind == "int":
         return _int(v, m.minimum)
     if m.kind == "ints":
