@@ -55,6 +55,18 @@ def check_metrics(names: Sequence[str], option: str) -> tuple[str, ...]:
     return tuple(names)
 
 
+def needs_trace(metrics: Sequence[str]) -> bool:
+    """Whether any of ``metrics`` reads the recorded v_c (the input energy does)."""
+    return any(c == "v_c" for m in metrics for c in METRICS[m].needs)
+
+
+def check_memory(base: Params, metrics: Sequence[str], workers: int | None) -> None:
+    """Refuse (exit 2) a batch whose recorded traces cannot fit in memory, before it starts."""
+    from .budget import batch_chunk
+
+    batch_chunk(base, workers or os.cpu_count() or 1, needs_trace(metrics), CHUNK)
+
+
 def _value(v) -> float:
     if v is None:
         return math.nan
@@ -75,8 +87,12 @@ def evaluate(base: Params, keys: Sequence[str], X: np.ndarray, metrics: Sequence
     X = np.atleast_2d(np.asarray(X, dtype=float))
     if X.shape[1] != len(keys):
         raise ValueError(f"X has {X.shape[1]} columns for {len(keys)} keys")
+    from .budget import batch_chunk
+
     metrics = tuple(metrics)
-    record = any(c == "v_c" for m in metrics for c in METRICS[m].needs)
+    record = needs_trace(metrics)
+    workers = workers or os.cpu_count() or 1
+    chunk = batch_chunk(base, workers, record, chunk)
     n = X.shape[0]
     values = np.full((n, len(metrics)), np.nan)
     errors = [""] * n
@@ -110,7 +126,6 @@ def evaluate(base: Params, keys: Sequence[str], X: np.ndarray, metrics: Sequence
         return hi - lo, sum(1 for i in range(lo, hi) if errors[i])
 
     bounds = [(lo, min(lo + chunk, n)) for lo in range(0, n, chunk)]
-    workers = workers or os.cpu_count() or 1
     if workers == 1 or len(bounds) == 1:
         for lo, hi in bounds:
             done, failed = run(lo, hi)

@@ -111,3 +111,22 @@ def check_sweep(n_points: int, engines: int, workers: int, p: Params, spice: boo
     rows = n_points * SWEEP_BYTES_PER_POINT + n_points * engines * SWEEP_BYTES_PER_ROW
     check(rows + workers * max(ode_task, spice_task), f"the sweep ({n_points:,} points x {engines} engine(s))",
           "use fewer grid points or Monte Carlo samples, or split the sweep")
+
+
+def batch_chunk(p: Params, workers: int, record: bool, chunk: int) -> int:
+    """Neurons per kernel call of a batch evaluation (design, sensitivity) that fit in memory:
+    ``chunk`` or fewer. A recording run holds v_c and x of a chunk per worker, and one
+    neuron's metric temporaries (input current, power, energy). Refused (exit 2) when not
+    even one neuron per worker fits."""
+    if not record:
+        return chunk
+    points = ode_points(p)
+    budget = USABLE * available_memory() / max(workers, 1) - points * 40
+    fits = int(budget // (points * 16)) if budget > 0 else 0
+    if fits < 1:
+        need = workers * points * (16 + 40)
+        check(math.inf, f"the batch's recorded traces ({points:.3g} time points per neuron at simulation.dt = "
+              f"{p.simulation.dt:g} s, {workers} at once, about {_gib(need)})",
+              "raise simulation.dt, shorten simulation.t_stop, use fewer --workers, or choose metrics that "
+              "need no trace (not the energies)")
+    return max(1, min(chunk, fits))

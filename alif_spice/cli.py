@@ -53,21 +53,15 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _int_from(least: int):
+def _int_between(least: int, most: int):
+    """An argparse type: an integer from ``least`` to ``most``."""
     def parse(text: str) -> int:
-        value = _positive_int(text)
-        if value < least:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {least}, got {text!r}")
-        return value
-
-    return parse
-
-
-def _int_up_to(top: int):
-    def parse(text: str) -> int:
-        value = _positive_int(text)
-        if value > top:
-            raise argparse.ArgumentTypeError(f"expected an integer from 1 to {top}, got {text!r}")
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not least <= value <= most:
+            raise argparse.ArgumentTypeError(f"expected an integer from {least} to {most}, got {text!r}")
         return value
 
     return parse
@@ -267,9 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
     des.add_argument("--free", action="append", default=[], required=True, metavar="KEY=LOW:HIGH",
                      help="a parameter to search and its range (repeatable; SPICE suffixes allowed), "
                           "e.g. neuron.c=5n:100n")
-    des.add_argument("--popsize", type=_int_up_to(1000), default=15, metavar="K",
+    des.add_argument("--popsize", type=_int_between(1, 1000), default=15, metavar="K",
                      help="candidates per generation per free parameter (default 15)")
-    des.add_argument("--generations", type=_int_up_to(10000), default=60, metavar="G",
+    des.add_argument("--generations", type=_int_between(1, 10000), default=60, metavar="G",
                      help="most generations (default 60; the search stops once every target is met)")
     des.add_argument("--no-hardware", action="store_true",
                      help="do not require the hardware circuit to have a design, and verify the ideal circuit only")
@@ -289,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     sens.add_argument("--metric", action="append", default=[], metavar="M1,M2,..",
                       help="neuron metrics, comma-separated (repeatable; default: adaptation_ratio,"
                            "first_period_spikes,energy_per_spike_j)")
-    sens.add_argument("--samples", type=_int_from(8), default=1024, metavar="N",
+    sens.add_argument("--samples", type=_int_between(8, 10**9), default=1024, metavar="N",
                       help="Sobol' base samples: N (D + 2) neurons for D parameters (default 1024)")
     _add_batch_options(sens, "sensitivity", "sampling and bootstrap seed (default 0)")
     sens.set_defaults(func=_cmd_sensitivity)
@@ -297,18 +291,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_design(args: argparse.Namespace) -> int:
-    from .budget import check_ode
-    from .design import check_design, parse_free, parse_target, run_design, write_outputs
+    from .batch import check_memory
+    from .budget import check_spice
+    from .design import check_design, generation_size, parse_free, parse_target, run_design, write_outputs
     from .files import check_output_dir
 
     base = _load(args)
     targets = [parse_target(t) for t in args.target]
     free = [parse_free(f) for f in args.free]
     check_design(base, targets, free, args.popsize, args.generations)
-    check_ode(base)
+    check_memory(base, [t.metric for t in targets], args.workers)
+    if not args.no_spice:
+        check_spice(base, 1 if args.no_hardware else 2)
     plan = check_output_dir(args.output, "design", args.force, extra_inputs=tuple(args.params))
-    print(f"design: {len(free)} free parameters, {len(targets)} targets, {args.popsize * len(free)} candidates "
-          "per generation", file=sys.stderr, flush=True)
+    print(f"design: {len(free)} free parameters, {len(targets)} targets, "
+          f"{generation_size(args.popsize, len(free))} candidates per generation", file=sys.stderr, flush=True)
 
     def say(generation: int, cost: float) -> None:
         print(f"generation {generation}: best cost {cost:.4g}", file=sys.stderr, flush=True)
@@ -355,8 +352,7 @@ def _metric_list(items: Sequence[str], default: Sequence[str]) -> list[str]:
 
 
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
-    from .batch import check_metrics
-    from .budget import check_ode
+    from .batch import check_memory, check_metrics
     from .files import check_output_dir
     from .sensitivity import check_sensitivity, neurons, parse_spread, run_sensitivity, write_outputs
     from .sweep.run import Progress
@@ -366,7 +362,7 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     metrics = check_metrics(_metric_list(args.metric, ("adaptation_ratio", "first_period_spikes",
                                                        "energy_per_spike_j")), "--metric")
     check_sensitivity(base, spreads, metrics, args.samples)
-    check_ode(base)
+    check_memory(base, metrics, args.workers)
     plan = check_output_dir(args.output, "sensitivity", args.force, extra_inputs=tuple(args.params))
     n = neurons(args.samples, len(spreads))
     bar = Progress(n, label="sensitivity", unit="neurons")

@@ -85,10 +85,14 @@ def parse_target(item: str) -> Target:
     except ValueError:
         raise ParamError(f"--target {item!r}: {value.strip()!r} is not a number") from None
     tol, weight = DEFAULT_TOL, 1.0
+    seen: set[str] = set()
     for opt in opts:
         k, _, t = (x.strip() for x in opt.partition("="))
         if k not in ("tol", "weight"):
             raise ParamError(f"--target {item!r}: unknown option {k!r} (tol, weight)")
+        if k in seen:
+            raise ParamError(f"--target {item!r}: {k} is given twice")
+        seen.add(k)
         try:
             if k == "tol":
                 tol = parse_number(t[:-1]) / 100 if t.endswith("%") else parse_number(t)
@@ -96,7 +100,11 @@ def parse_target(item: str) -> Target:
                 weight = parse_number(t)
         except ValueError:
             raise ParamError(f"--target {item!r}: {opt!r} is not a number") from None
-    if not (math.isfinite(v) and 0 < tol < 10 and 0 < weight < 1e6 and math.isfinite(weight)):
+    if v == 0 and "tol" not in seen:
+        raise ParamError(f"--target {item!r}: a target of 0 has no relative tolerance; give an absolute one in "
+                         "the metric's unit, e.g. tol=1e-9")
+    if not (math.isfinite(v) and 0 < tol and (v == 0 or tol < 10) and math.isfinite(tol) and 0 < weight < 1e6
+            and math.isfinite(weight)):
         raise ParamError(f"--target {item!r}: needs a finite value, 0 < tol < 1000 % and 0 < weight < 1e6")
     return Target(metric, v, tol, weight)
 
@@ -242,6 +250,11 @@ class Objective:
                 and all(t.met(self._best.achieved.get(t.metric)) for t in self.targets))
 
 
+def generation_size(popsize: int, n_free: int) -> int:
+    """Candidates per generation: ``popsize`` per free parameter, at least 5 (the optimiser's floor)."""
+    return max(5, popsize * n_free)
+
+
 def check_design(base: Params, targets: Sequence[Target], free: Sequence[Free], popsize: int = 15,
                  generations: int = 60) -> None:
     """Everything a search needs, checked before it starts (ParamError)."""
@@ -257,7 +270,7 @@ def check_design(base: Params, targets: Sequence[Target], free: Sequence[Free], 
     check_step(base)
     if popsize < 1 or generations < 1:
         raise ParamError("--popsize, --generations: expected integers >= 1")
-    most = popsize * len(free) * generations
+    most = generation_size(popsize, len(free)) * generations
     if most > MAX_NEURONS:
         raise ParamError(f"--popsize, --generations: up to {most} neurons; at most {MAX_NEURONS} in one search")
 
@@ -278,7 +291,9 @@ def run_design(base: Params, targets: Sequence[Target], free: Sequence[Free], *,
     try:  # generations counts the first population: scipy's maxiter counts the ones after it
         differential_evolution(lambda U: search(U.T), [(0.0, 1.0)] * len(free), popsize=popsize,
                                maxiter=generations - 1, seed=seed, vectorized=True, updating="deferred",
-                               polish=False, tol=0.0, atol=0.0, init="latinhypercube")
+                               polish=False, tol=0.0, atol=-1.0, init="latinhypercube")
+        # atol < 0: no stop on a population of equal costs (all infeasible, or all on one
+        # count): only the targets or the generations end the search
     except _Reached:
         pass
     except _Failed as exc:
@@ -286,8 +301,8 @@ def run_design(base: Params, targets: Sequence[Target], free: Sequence[Free], *,
     candidates, history = search.candidates, search.history
     search_s = time.perf_counter() - t0
     if all(c.error for c in candidates):
-        raise ParamError(f"design: no candidate in the ranges is a valid design ({len(candidates)} tried), e.g. "
-                         f"{candidates[0].error}")
+        raise ParamError(f"design: none of the {len(candidates)} candidates tried in the ranges is a valid "
+                         f"design, e.g. {candidates[0].error}")
     order = sorted(range(len(candidates)), key=lambda i: candidates[i].cost)
     best = candidates[order[0]]
     reached = all(t.met(best.achieved.get(t.metric)) for t in targets) and not best.error

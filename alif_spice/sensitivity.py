@@ -154,26 +154,27 @@ class SensitivityResult:
         """One sentence: which parameters drive ``metric``."""
         if metric in self.undefined:
             return f"{metric}: no indices ({self.undefined[metric]})."
-        st = self.indices[metric]["ST"]
+        st, conf = self.indices[metric]["ST"], self.indices[metric]["ST_conf"]
+        wide = int(np.argmax(conf))
+        doubt = ""
+        if conf[wide] > WIDE or np.any(st > 1 + conf):
+            doubt = (f"Uncertain (the 95 % intervals are wide: S_T of {self.keys[wide]} ± {conf[wide]:.2f}"
+                     + ("; an S_T above 1 is estimator noise" if np.any(st > 1 + conf) else "")
+                     + "; raise --samples): ")
         order = np.argsort(-st)
         major = [i for i in order if st[i] >= MINOR]
         minor = [self.keys[i] for i in order if st[i] < MINOR]
         if not major:
-            return f"{metric} hardly depends on any of these parameters over these spreads (every S_T < {MINOR})."
+            return (f"{doubt}{metric} hardly depends on any of these parameters over these spreads "
+                    f"(every S_T < {MINOR}).")
         parts = [f"{self.keys[i]} (S_T = {st[i]:.2f})" for i in major[:3]]
         more = len(major) - len(parts)
         if more:
             parts.append(f"{more} more with S_T >= {MINOR}")
-        text = f"{metric} is driven by " + (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1
-                                              else parts[0])
+        text = f"{doubt}{metric} " + ("seems driven by " if doubt else "is driven by ") + (
+            ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0])
         if minor:
             text += f"; {', '.join(minor)} matter{'s' if len(minor) == 1 else ''} little (S_T < {MINOR})"
-        conf = self.indices[metric]["ST_conf"]
-        wide = int(np.argmax(conf))
-        if conf[wide] > WIDE or np.any(st > 1 + conf):
-            text += (f" Uncertain: the 95 % intervals are wide (S_T of {self.keys[wide]} ± {conf[wide]:.2f}"
-                     + ("; an S_T above 1 is estimator noise" if np.any(st > 1 + conf) else "")
-                     + "): raise --samples")
         return text + "."
 
     def table(self) -> list[dict]:

@@ -107,7 +107,7 @@ def test_the_command_writes_its_outputs_and_refuses_bad_input(tmp_path):
     for name in ("report.html", "indices.csv", "samples.parquet", "manifest.json", "parameters.toml",
                  "figures/sobol_n_spikes.png", "figures/tornado_first_period_spikes.png"):
         assert (out / name).is_file(), name
-    assert "first_period_spikes is driven by" in res.stdout
+    assert "first_period_spikes seems driven by" in res.stdout and "Uncertain" in res.stdout  # N = 16
     again = run_cli("sensitivity", "--vary", "memristor.tau=20%", "--vary", "neuron.c=10%", "-o", out)
     assert again.returncode == 2 and "--force" in again.stderr
     for args, words in [(["--vary", "neuron.c=10%"], "at least two"),
@@ -121,7 +121,7 @@ def test_the_command_writes_its_outputs_and_refuses_bad_input(tmp_path):
                         (["--vary", "neuron.c=10%", "--vary", "neuron.r_s=5%", "--metric", "n_spikes,n_spikes"],
                          "twice"),
                         (["--vary", "neuron.c=10%", "--vary", "simulation.dt=5%"], "shared by every neuron"),
-                        (["--vary", "neuron.c=10%", "--vary", "neuron.r_s=5%", "--samples", "4"], ">= 8"),
+                        (["--vary", "neuron.c=10%", "--vary", "neuron.r_s=5%", "--samples", "4"], "from 8 to"),
                         (["--vary", "neuron.c=10%", "--vary", "neuron.r_s=5%", "--samples", "100000000"],
                          "at most"),
                         (["--vary", "neuron.c=10%", "--vary", "neuron.r_s=5%", "--seed", "-1"], "from 0 to 2^32 - 1"),
@@ -132,3 +132,27 @@ def test_the_command_writes_its_outputs_and_refuses_bad_input(tmp_path):
         assert bad.returncode == 2, (args, bad.stderr)
         assert words in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
         assert not (tmp_path / "bad").exists()
+
+
+def test_recorded_batches_are_sized_to_the_memory(paper):
+    from alif_spice.budget import USABLE, available_memory, batch_chunk, ode_points
+
+    # no trace recorded: the chunk as asked
+    long = paper.with_values({"simulation.t_stop": 50.0})
+    assert batch_chunk(long, 2, record=False, chunk=32) == 32
+    # 5e8 points per neuron (8 GB of v_c and x each): refused when even one per worker does not fit
+    points = ode_points(long)
+    if points * 56 * 2 > USABLE * available_memory():
+        with pytest.raises(ParamError, match="recorded traces"):
+            batch_chunk(long, 2, record=True, chunk=32)
+    # a chunk that would not fit shrinks to what does
+    mid = paper.with_values({"simulation.t_stop": 0.5})
+    n = batch_chunk(mid, 2, record=True, chunk=10**6)
+    assert 1 <= n < 10**6 and 2 * n * ode_points(mid) * 16 <= USABLE * available_memory()
+
+
+def test_the_command_refuses_a_batch_whose_traces_do_not_fit(tmp_path):
+    res = run_cli("sensitivity", "--vary", "neuron.c=10%", "--vary", "neuron.r_s=10%", "--samples", "8",
+                  "--set", "simulation.t_stop=2000", "--metric", "energy_per_spike_j", "-o", tmp_path / "s")
+    assert res.returncode == 2 and "recorded traces" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "s").exists()
