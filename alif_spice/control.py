@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from .compare import adaptation_ratio, energy_per_period, input_energy, spikes_per_period, supply_energy
+from .compare import adaptation_ratio, energy_per_period
+from .metrics import Run, supply_curve
 from .params import Params
-from .stimulus import SquareWave
 from .trace import Trace
 
 
@@ -25,28 +25,21 @@ def frozen(p: Params) -> Params:
 
 
 def side(p: Params, trace: Trace, circuit: str | None = None) -> dict[str, Any]:
-    """One run's figures: spikes and energies (J) in total and per input period; the supply
-    energy where ``circuit`` has supplies."""
-    from .circuits import get
-
-    stim = SquareWave.from_params(p)
-    t_stop = p.simulation.t_stop
-    per = spikes_per_period(trace.spikes, stim, t_stop)
-    e_in = input_energy(trace.time, trace["v_c"], trace["i_in"])
-    n = int(trace.spikes.size)
+    """One run's figures: spikes and energies (J) in total and per input period (the metrics'
+    own definitions); the supply energy where ``circuit`` has supplies."""
+    r = Run.of(p, trace)
+    n = int(r.spikes.size)
+    e_in = float(r.energy_curve[-1])
     out: dict[str, Any] = {
-        "n_spikes": n, "spikes_per_period": per,
-        "adaptation_ratio": adaptation_ratio(per) if len(per) >= 2 else None,
-        "energy_input_j": float(e_in[-1]),
-        "energy_input_per_period_j": energy_per_period(trace.time, e_in, stim, t_stop),
-        "energy_input_per_spike_j": float(e_in[-1]) / n if n else None,
+        "n_spikes": n, "spikes_per_period": r.per_period, "adaptation_ratio": adaptation_ratio(r.per_period),
+        "energy_input_j": e_in, "energy_input_per_period_j": r.energy_per_period,
+        "energy_input_per_spike_j": e_in / n if n else None,
     }
-    supplies = get(circuit).supplies if circuit is not None else None
-    if supplies is not None:
-        e_sup = supply_energy(trace, supplies(p))
-        out["energy_supply_j"] = float(e_sup[-1])
-        out["energy_supply_per_period_j"] = energy_per_period(trace.time, e_sup, stim, t_stop)
-        out["energy_supply_per_spike_j"] = float(e_sup[-1]) / n if n else None
+    curve = supply_curve(p, trace, circuit) if circuit is not None else None
+    if curve is not None:
+        out["energy_supply_j"] = float(curve[-1])
+        out["energy_supply_per_period_j"] = energy_per_period(r.time, curve, r.stimulus, r.t_stop)
+        out["energy_supply_per_spike_j"] = float(curve[-1]) / n if n else None
     return out
 
 

@@ -303,13 +303,10 @@ def run_design(base: Params, targets: Sequence[Target], free: Sequence[Free], *,
     if all(c.error for c in candidates):
         raise ParamError(f"design: none of the {len(candidates)} candidates tried in the ranges is a valid "
                          f"design, e.g. {candidates[0].error}")
-    order = sorted(range(len(candidates)), key=lambda i: candidates[i].cost)
-    best = candidates[order[0]]
-    reached = all(t.met(best.achieved.get(t.metric)) for t in targets) and not best.error
+    best, reached = search.best, search.reached()
     runners: list[Candidate] = []
-    for i in order[1:]:
-        c = candidates[i]
-        if c.error or any(all(abs(c.values[k] - r.values[k]) <= 1e-3 * abs(r.values[k]) for k in keys)
+    for c in sorted(candidates, key=lambda c: c.cost):
+        if c is best or c.error or any(all(abs(c.values[k] - r.values[k]) <= 1e-3 * abs(r.values[k]) for k in keys)
                           for r in [best, *runners]):
             continue
         runners.append(c)

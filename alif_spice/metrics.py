@@ -142,12 +142,18 @@ class Pair:
     @cached_property
     def supply_per_period(self) -> list[float]:
         """Energy (J) the circuit's supplies deliver in each input period."""
-        from .circuits import get
-
-        supplies = get(self.circuit).supplies
-        assert supplies is not None  # only metrics with needs_supplies read this
-        curve = supply_energy(self.spice_trace, supplies(self.params))
+        curve = supply_curve(self.params, self.spice_trace, self.circuit)
+        assert curve is not None  # only metrics with needs_supplies read this
         return energy_per_period(self.spice.time, curve, self.spice.stimulus, self.spice.t_stop)
+
+
+def supply_curve(p, trace: Trace, circuit: str) -> np.ndarray | None:
+    """Cumulative energy (J) the supplies of ``circuit`` deliver over ``trace``; None for a
+    circuit without supplies."""
+    from .circuits import get
+
+    supplies = get(circuit).supplies
+    return None if supplies is None else supply_energy(trace, supplies(p))
 
 
 def _ratio(a: float, b: float) -> float | None:

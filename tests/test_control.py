@@ -140,6 +140,15 @@ def test_verdict_words_follow_the_numbers():
     assert "lowers the spike count but not the energy" in verdict(dear) and "+50 %" in verdict(dear)
     more = {"model": {"adaptive": side(100, 2e-6), "frozen": side(100, 2e-6)}}
     assert "does not lower the spike count" in verdict(more) and "does not change" in verdict(more)
+    # a circuit whose supply energy does not follow its spiking: said to tell nothing; one that does: compared
+    flat = {**cheap, "hardware": {"adaptive": {**side(50, 1e-6), "energy_supply_j": 3.1e-4},
+                                  "frozen": {**side(100, 2e-6), "energy_supply_j": 3.1e-4 * (1 + 1e-6)}}}
+    assert "hardware circuit: the supply energy is the same within 0.01 %" in verdict(flat)
+    assert "cannot tell" in verdict(flat)
+    moving = {**cheap, "hardware": {"adaptive": {**side(50, 1e-6), "energy_supply_j": 3e-4},
+                                    "frozen": {**side(100, 2e-6), "energy_supply_j": 4e-4}}}
+    assert "hardware circuit: adaptation lowers the supply energy" in verdict(moving)
+    assert "-25 %" in verdict(moving) and "cannot tell" not in verdict(moving)
 
 
 def test_case_control_must_be_a_boolean(tmp_path):
