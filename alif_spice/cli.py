@@ -217,6 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the measurement's series resistor (SPICE suffixes allowed: 5.11k)")
     fit.add_argument("--sample-rate", type=_positive_number, default=None, metavar="HZ",
                      help="sampling rate when the file has no time column (e.g. 10k)")
+    fit.add_argument("--drive", choices=("periodic", "measured"), default="periodic",
+                     help="what drives the model: the source voltage's periodic part, its noise removed "
+                          "(default; played as measured where the record is not periodic), or the source "
+                          "voltage as measured")
     fit.add_argument("--model", default=None, metavar="MODELS",
                      help="device models to fit and rank, comma-separated (mms, gmms, vteam, yakopcic) or all; "
                           "several are fitted in parallel and ranked by BIC, the best one's table is "
@@ -594,8 +598,8 @@ def _positive_number(text: str) -> float:
 def _cmd_fit(args: argparse.Namespace) -> int:
     from .files import check_output_dir
     from . import devices
-    from .fit import (SELECTION_RULE, file_labels, fits_temperature, model_base, model_names, read_measurement,
-                      select_model, write_outputs)
+    from .fit import (SELECTION_RULE, drive_line, file_labels, fits_temperature, model_base, model_names,
+                      read_measurement, select_model, write_outputs)
     from .fit import fit as run_fit
 
     base = _load(args)
@@ -604,10 +608,11 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     labels = file_labels(args.data)
     measurements = [read_measurement(f, args.columns, delimiter=args.delimiter, decimal_comma=args.decimal_comma,
                                      series_resistor=args.series_resistor, sample_rate=args.sample_rate,
-                                     name=label)
+                                     name=label, drive=args.drive)
                     for f, label in zip(args.data, labels)]
     for m in measurements:
-        print(f"{m.name}: {m.periods} periods at {m.frequency:.4g} Hz, {m.t.size} points", file=sys.stderr)
+        print(f"{m.name}: {m.periods} periods at {m.frequency:.4g} Hz, {m.t.size} points; {drive_line(m)}",
+              file=sys.stderr)
     start = time.perf_counter()
     selection = None
     if len(models) > 1:

@@ -189,11 +189,27 @@ MMS = register(DeviceModel(
         bounds=_MMS_BOUNDS,
         values=_mms_fit_values, shown={"ratio": "r_off"}, held=("temperature",))))
 
+#: the diode fraction a generalized-MMS fit holds where the base is a plain MMS (phi = 1)
+GMMS_FIT_PHI = 0.5
+
+
+def gmms_fit_phi(m) -> float:
+    """The phi a generalized-MMS fit holds: the base's where it is a diode fraction (< 1),
+    else :data:`GMMS_FIT_PHI`.
+
+    phi is redundant in any measurement: the current is phi G(x) v + (1 - phi) i_d(v) and
+    the state's rate reads the voltage only, so phi/r_on, phi/r_off, (1 - phi) alpha_f and
+    (1 - phi) alpha_r are all that the data (and the neuron) see. Every phi in (0, 1) gives
+    the same curves with the others rescaled; holding it leaves nothing out of reach.
+    """
+    return float(m.phi) if 0.0 < m.phi < 1.0 else GMMS_FIT_PHI
+
+
 def _gmms_fit_values(theta: dict[str, float], m) -> dict[str, float]:
     return {"model": "gmms", "r_on": theta["r_on"], "r_off": theta["r_on"] * theta["ratio"],
             "v_on": theta["v_on"], "v_off": theta["v_off"], "tau": theta["tau"],
-            "temperature": theta.get("temperature", m.temperature), "x0": 0.0,
-            **{k: theta[k] for k in ("phi", "alpha_f", "beta_f", "alpha_r", "beta_r")}}
+            "temperature": theta.get("temperature", m.temperature), "x0": 0.0, "phi": gmms_fit_phi(m),
+            **{k: theta[k] for k in ("alpha_f", "beta_f", "alpha_r", "beta_r")}}
 
 
 GMMS = register(DeviceModel(
@@ -204,10 +220,10 @@ GMMS = register(DeviceModel(
               ("alpha_f", "beta_f", "alpha_r", "beta_r")),
     branch=_gmms_branch, current=_gmms_current, rk4_step_limit=_gmms_step_limit, rk4_step_rule="2.5*c*(r_s + 1/g_max)",
     fit=FitSpace(
-        names=("r_on", "ratio", "v_on", "v_off", "tau", "phi", "alpha_f", "beta_f", "alpha_r", "beta_r"),
-        bounds={**_MMS_BOUNDS, "phi": (0.01, 1.0), "alpha_f": (1e-12, 0.1), "beta_f": (0.1, 30.0),
+        names=("r_on", "ratio", "v_on", "v_off", "tau", "alpha_f", "beta_f", "alpha_r", "beta_r"),
+        bounds={**_MMS_BOUNDS, "alpha_f": (1e-12, 0.1), "beta_f": (0.1, 30.0),
                 "alpha_r": (1e-12, 0.1), "beta_r": (0.1, 30.0)},
-        values=_gmms_fit_values, shown={"ratio": "r_off"}, held=("temperature",)),
+        values=_gmms_fit_values, shown={"ratio": "r_off"}, held=("temperature", "phi")),
     example={"phi": 0.6, "alpha_f": 1e-4, "beta_f": 3.0, "alpha_r": 3e-5, "beta_r": 4.0}))
 
 

@@ -18,7 +18,7 @@ import io
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,15 @@ POOR_R2 = 0.9
 NEAR_BOUND = 0.02
 #: a parameter whose 1-sigma spread is wider than this factor is not identifiable from the data
 UNIDENTIFIABLE_FACTOR = 10.0
+#: a harmonic of the drive frequency is kept in the drive when its power stands this many times
+#: above the noise floor's mean power per frequency bin (a bin of noise alone passes with
+#: probability e^-4, about 2 %)
+DRIVE_KEEP = 4.0
+#: the drive is played as measured when what cleaning removes is more than this many times
+#: the noise floor's expected rms (the record is then not periodic on its estimated period)
+DRIVE_NOT_NOISE = 1.5
+#: how the model is driven: "periodic" (the measured source voltage's periodic part) or "measured"
+DRIVES = ("periodic", "measured")
 #: members of the differential evolution's population per fitted parameter (its Sobol start
 #: rounds the population up to a power of two: 64 for the MMS's five, 128 for six to ten)
 POPSIZE = 12
@@ -58,13 +67,14 @@ class Measurement:
 
     name: str
     t: np.ndarray  # s, uniform
-    v_src: np.ndarray  # V, source voltage (drives the simulation)
+    v_src: np.ndarray  # V, source voltage that drives the simulation (the reader's: its periodic part)
     v_mem: np.ndarray  # V, across the memristor
     i: np.ndarray  # A
     r_series: float  # Ω (0 if the memristor voltage itself is the drive)
     frequency: float  # Hz
     periods: int
     path: str = ""  # the file it was read from
+    drive: dict = field(default_factory=dict)  # how v_src was cleaned (:func:`periodic_drive`); empty: as given
 
 
 # --------------------------------------------------------------------------- reading
@@ -240,11 +250,16 @@ def _read_table(path, delimiter, decimal_comma):
 def read_measurement(path: str | os.PathLike[str], columns: str, *, delimiter: str | None = None,
                      decimal_comma: bool = False, series_resistor: float | None = None,
                      sample_rate: float | None = None, max_periods: int = 5,
-                     points_per_period: int = 200, name: str | None = None) -> Measurement:
+                     points_per_period: int = 200, name: str | None = None,
+                     drive: str = "periodic") -> Measurement:
     """Read one file, derive source/memristor voltage and current, keep the last
     ``max_periods`` whole periods (the first period is dropped as start-up) and resample
     each to ``points_per_period`` samples. ``name`` labels the file in results (default:
-    its stem; see :func:`file_labels` for several files)."""
+    its stem; see :func:`file_labels` for several files). ``drive``: "periodic" plays the
+    model with the source voltage's periodic part (:func:`periodic_drive`), "measured"
+    with the source voltage as recorded, noise included."""
+    if drive not in DRIVES:
+        raise ParamError(f"--drive: must be one of {', '.join(DRIVES)}, got {drive!r}")
     label = name or Path(path).stem
     shown = Path(path).name
     if series_resistor is not None and not (math.isfinite(series_resistor) and series_resistor >= 0):
@@ -292,7 +307,7 @@ def read_measurement(path: str | os.PathLike[str], columns: str, *, delimiter: s
     crossings = _upward_crossings(t, v_src)
     if crossings.size < 3:
         raise ParamError(f"--data {shown}: too few periods (need at least 2 whole periods after the first)")
-    period = float(np.median(np.diff(crossings)))
+    period = _refine_period(t, v_src, float(np.median(np.diff(crossings))))
     n_avail = int(math.floor((t[-1] - crossings[1]) / period + 0.02))  # skip the first period
     if n_avail < 2:
         raise ParamError(f"--data {shown}: too few periods (need at least 2 whole periods after the first)")
@@ -309,7 +324,90 @@ def read_measurement(path: str | os.PathLike[str], columns: str, *, delimiter: s
         tss = float(np.sum((y - y.mean()) ** 2))
         if not (math.isfinite(tss) and tss > 0):
             raise ParamError(f"--data {shown}: the {what} does not vary, there is nothing to fit")
+    if drive == "periodic":
+        v_clean, note = periodic_drive(meas.v_src, n)
+        meas = replace(meas, v_src=v_clean, drive=note)
+    else:
+        meas = replace(meas, drive={"kind": "measured", "why": "asked for (--drive measured)"})
     return meas
+
+
+def periodic_drive(v_src: np.ndarray, periods: int) -> tuple[np.ndarray, dict]:
+    """The periodic part of a drive sampled on ``periods`` whole periods (``v_src[-1]`` is the
+    next period's first sample), and a note of what was done.
+
+    A periodic drive lives at the record's harmonic frequency bins (every ``periods``-th
+    bin); the other bins hold only noise, and their median power gives the noise floor
+    (white noise: exponentially distributed power, mean = median / ln 2). Kept: the mean
+    and every harmonic whose power exceeds :data:`DRIVE_KEEP` times the floor; the rest is
+    noise. Playing the model with the noisy drive would feed that noise through the
+    device's nonlinear rates (a systematic bias, not only scatter); cleaned, the drive's
+    noise is left only in the measured outputs, where least squares expects it.
+    Where the removed part is larger than noise (:data:`DRIVE_NOT_NOISE`) or the record is
+    too short to tell, the drive is returned unchanged, and the note says why.
+    """
+    y = np.asarray(v_src[:-1], dtype=float)
+    n = y.size
+    spec = np.fft.rfft(y)
+    harmonic = np.zeros(spec.size, dtype=bool)
+    harmonic[::periods] = True
+    noise_bins = np.abs(spec[~harmonic]) ** 2
+    if periods < 2 or noise_bins.size < 8:
+        return v_src, {"kind": "measured", "why": "too few periods or samples to tell the drive from its noise"}
+    floor = float(np.median(noise_bins)) / math.log(2.0)  # mean noise power per bin
+    keep = harmonic & (np.abs(spec) ** 2 > DRIVE_KEEP * floor)
+    keep[0] = True
+    clean = np.fft.irfft(np.where(keep, spec, 0.0), n)
+    removed = float(np.sqrt(np.mean((y - clean) ** 2)))
+    noise_rms = math.sqrt(floor / n)  # per sample: E|Y_k|^2 = n sigma^2 for white noise
+    dropped = 1.0 - keep.sum() / spec.size  # the share of the spectrum removed
+    expected = noise_rms * math.sqrt(dropped)
+    note = {"harmonics_kept": int(keep[1:].sum()), "noise_rms_v": noise_rms, "removed_rms_v": removed}
+    if removed > max(DRIVE_NOT_NOISE * expected, 1e-9 * float(np.sqrt(np.mean(y ** 2)))):
+        return v_src, {"kind": "measured", **note,
+                       "why": f"what cleaning would remove ({removed:.3g} V rms) is more than noise "
+                              f"({expected:.3g} V rms expected): the drive is not periodic on its period"}
+    return np.append(clean, clean[0]), {"kind": "periodic", **note}
+
+
+def drive_line(m: Measurement) -> str:
+    """One line on how the model is driven for ``m`` (the console's)."""
+    d = m.drive
+    if d.get("kind") == "periodic":
+        return (f"drive: periodic part ({d['harmonics_kept']} harmonics kept, "
+                f"{1e3 * d['removed_rms_v']:.3g} mV rms of noise removed)")
+    if d.get("kind") == "measured":
+        return f"drive: as measured ({d['why']})"
+    return "drive: as given"
+
+
+def _refine_period(t: np.ndarray, v: np.ndarray, period: float, harmonics: int = 3) -> float:
+    """The drive's period, refined from the crossings' estimate ``period`` (s) by least
+    squares: the frequency whose mean and first ``harmonics`` harmonics fit ``v`` best.
+
+    Noise moves each crossing, and a period off by 0.1 % shifts the last of a few periods
+    by a noticeable phase; the whole record pins the frequency far better. Searched within
+    half a spectral line of the estimate (1/record length) on either side, or 2 %.
+    """
+    span = float(t[-1] - t[0])
+    f0 = 1.0 / period
+    half = min(0.02 * f0, 0.5 / span)
+
+    def rss(f: float) -> float:
+        w = 2.0 * np.pi * f * t
+        cols = [np.ones_like(t)]
+        for k in range(1, harmonics + 1):
+            cols += [np.cos(k * w), np.sin(k * w)]
+        a = np.column_stack(cols)
+        coef, *_ = np.linalg.lstsq(a, v, rcond=None)
+        return float(np.sum((v - a @ coef) ** 2))
+
+    grid = np.linspace(f0 - half, f0 + half, 21)
+    k = int(np.argmin([rss(f) for f in grid]))
+    lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, grid.size - 1)]
+    best = optimize.minimize_scalar(rss, bounds=(lo, hi), method="bounded",
+                                    options={"xatol": 1e-9 * f0})
+    return 1.0 / float(best.x) if best.success and best.fun <= rss(grid[k]) else 1.0 / float(grid[k])
 
 
 def _upward_crossings(t: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -881,7 +979,9 @@ def _summarise(th, names, measurements, base, box, evals, start) -> FitResult:
             parts += list(r)
         return np.concatenate(parts) / math.sqrt(len(measurements))
 
-    rel, corr, poorly, unknown = _identifiability(residuals, np.log([th[n] for n in names]), names)
+    layout = [m.t.size for m in measurements]  # per file: current, then voltage residuals
+    rel, corr, poorly, unknown = _identifiability(residuals, np.log([th[n] for n in names]), names,
+                                                  samples=layout)
     fitted = space(base)
     values = fitted.values(th, base.memristor)
     reported = [fitted.shown.get(n, n) for n in fitted.names]
@@ -896,10 +996,64 @@ def _summarise(th, names, measurements, base, box, evals, start) -> FitResult:
                      not_identifiable=unknown, start=start, model=base.memristor.model)
 
 
-def _identifiability(residuals, z, names, h=1e-3):
-    """Spreads and correlations of the parameters from the Gauss-Newton curvature of the
-    cost in log space (J^T J of the normalised residuals, positive semi-definite, so every
-    correlation lies in [-1, 1]).
+def _bartlett_lags(score: np.ndarray) -> int:
+    """The lag window of the Bartlett kernel from the data (Andrews, Econometrica 1991):
+    each score column taken as AR(1), rho from its lag-1 correlation, L = 1.1447 (alpha n)^(1/3)
+    with alpha = sum 4 rho^2 s^4 / ((1 - rho)^6 (1 + rho)^2) / sum s^4 / (1 - rho)^4
+    (s^2: the innovation's variance). At least Newey and West's 4 (n/100)^(2/9), at most n/4."""
+    n = score.shape[0]
+    floor = int(4.0 * (n / 100.0) ** (2.0 / 9.0))
+    x, y = score[1:], score[:-1]
+    den = np.sum(y * y, axis=0)
+    ok = den > 0
+    if not ok.any():
+        return floor
+    rho = np.clip(np.sum(x * y, axis=0)[ok] / den[ok], -0.97, 0.97)
+    s2 = np.mean((x[:, ok] - rho * y[:, ok]) ** 2, axis=0)
+    num = np.sum(4.0 * rho ** 2 * s2 ** 2 / ((1 - rho) ** 6 * (1 + rho) ** 2))
+    dnm = np.sum(s2 ** 2 / (1 - rho) ** 4)
+    alpha = num / dnm if dnm > 0 else 0.0
+    return int(min(max(floor, math.ceil(1.1447 * (alpha * n) ** (1.0 / 3.0))), n // 4))
+
+
+def _scores_covariance(jac: np.ndarray, r: np.ndarray, samples: list[int]) -> np.ndarray:
+    """The "meat" of the sandwich covariance: the long-run covariance of the per-instant
+    score J_k^T r_k (Newey-West, Bartlett weights).
+
+    ``samples``: per file, the number of instants; its residuals are that many of the
+    current, then as many of the voltage (one instant's two residuals share noise: the
+    resistor's voltage enters both). Neighbouring instants share noise too (resampling,
+    an instrument's bandwidth), and a systematic misfit is correlated over many; Gauss-
+    Newton's J^T J sigma^2 assumes none of this and understates the spreads.
+    """
+    p = jac.shape[1]
+    meat = np.zeros((p, p))
+    start = 0
+    for n in samples:
+        rows = np.arange(start, start + n)
+        score = jac[rows] * r[rows, None] + jac[rows + n] * r[rows + n, None]  # (n, p)
+        start += 2 * n
+        lags = _bartlett_lags(score)
+        meat += score.T @ score
+        for lag in range(1, min(lags, n - 1) + 1):
+            g = score[lag:].T @ score[:-lag]
+            meat += (1.0 - lag / (lags + 1.0)) * (g + g.T)
+    if start != r.size:
+        raise ValueError(f"residual layout {samples} does not match {r.size} residuals")
+    return meat
+
+
+def _identifiability(residuals, z, names, h=1e-3, samples: list[int] | None = None):
+    """Spreads and correlations of the parameters in log space, from the curvature of the
+    cost (J^T J of the normalised residuals, positive semi-definite, so every correlation
+    lies in [-1, 1]).
+
+    Without ``samples`` the residuals are taken as independent with one variance
+    (Gauss-Newton: cov = (J^T J)^-1 sigma^2). With ``samples`` (per file, its instants;
+    see :func:`_scores_covariance`) the covariance is the sandwich
+    (J^T J)^-1 M (J^T J)^-1, M the scores' long-run covariance: robust to residuals of
+    different size in current and voltage, correlated between them and over neighbouring
+    instants.
 
     Returns ``(relative_std, correlations, poorly_determined, not_identifiable)`` keyed by
     the reported names (r_off, not the fitted ratio). A parameter is *not identifiable*
@@ -932,20 +1086,25 @@ def _identifiability(residuals, z, names, h=1e-3):
         lam, vec = np.linalg.eigh((g + g.T) / 2)
         keep = lam > 1e-10 * lam.max()
         inv = (vec[:, keep] / lam[keep]) @ vec[:, keep].T
-        cov[np.ix_(idx, idx)] = inv / np.outer(scale[idx], scale[idx]) * sigma2
+        if samples is None:
+            inner = inv * sigma2
+        else:
+            meat = _scores_covariance(jac[:, idx] / scale[idx], r0, samples)
+            inner = inv @ meat @ inv * (r0.size / max(r0.size - n, 1))
+        cov[np.ix_(idx, idx)] = inner / np.outer(scale[idx], scale[idx])
         for k in np.flatnonzero(~keep):
             u = np.zeros(n)
             u[idx] = vec[:, k] / scale[idx]
             flat.append(u)
     # report r_off (log r_off = log r_on + log ratio) rather than the fitted ratio
-    a = np.eye(n)
+    to_shown = np.eye(n)
     if "ratio" in names:
-        a[names.index("ratio"), names.index("r_on")] = 1.0
-    cov = a @ cov @ a.T
+        to_shown[names.index("ratio"), names.index("r_on")] = 1.0
+    cov = to_shown @ cov @ to_shown.T
     shown = ["r_off" if nm == "ratio" else nm for nm in names]
-    unknown = set()
+    unknown: set[str] = set()
     for u in flat:
-        w = a @ u
+        w = to_shown @ u
         w = w / np.linalg.norm(w) if np.linalg.norm(w) > 0 else w
         unknown.update(shown[i] for i in np.flatnonzero(np.abs(w) > 0.05))
     std = np.sqrt(np.clip(np.diag(cov), 0.0, None))
@@ -1031,7 +1190,8 @@ def summary(result: FitResult, measurements: list[Measurement], command: str,
         "relative_std": {k: "not identifiable" if v is None else v for k, v in result.relative_std.items()},
         "correlations": result.correlations, "evaluations": result.evaluations, "start": result.start,
         "files": {m.name: {"path": m.path, "frequency_hz": m.frequency, "periods": m.periods,
-                           "r_series_ohm": m.r_series, "points": int(m.t.size), "plot": plots[m.name]}
+                           "r_series_ohm": m.r_series, "points": int(m.t.size), "plot": plots[m.name],
+                           "drive": m.drive or {"kind": "as given"}}
                   for m in measurements},
         "command": command})
 
