@@ -919,8 +919,8 @@ def test_free_temperature_is_refused_for_a_model_without_one(tmp_path):
 @pytest.mark.slow
 def test_vteam_fit_on_its_own_synthetic_data(paper, tmp_path):
     # VTEAM data (200 Hz, 1 V through 1 kΩ, 1 % noise): the search ends at or below the true
-    # parameters' cost, and gives them back; k_on trades off against v_on (its spread is
-    # about 5 %), so it is checked within 10 % only
+    # parameters' cost, and gives them back (k_on -0.7 %; played with the noisy drive, as
+    # before the drive was cleaned, it was -7.9 %)
     truth = {"memristor.model": "vteam", "memristor.r_on": 1351.0, "memristor.r_off": 7510.0,
              "memristor.v_on": 0.3, "memristor.v_off": 0.2, "memristor.k_on": 5e3, "memristor.k_off": 2e3,
              "memristor.alpha_on": 1.0, "memristor.alpha_off": 1.0, "memristor.p_window": 1.0}
@@ -933,9 +933,8 @@ def test_vteam_fit_on_its_own_synthetic_data(paper, tmp_path):
     true_theta = {"r_on": 1351.0, "ratio": 7510.0 / 1351.0, "v_on": 0.3, "v_off": 0.2, "k_on": 5e3, "k_off": 2e3}
     assert result.cost <= cost(true_theta, base, data) * 1.001
     assert result.verdict == "good" and result.model == "vteam"
-    for key in ("r_on", "r_off", "v_on", "v_off", "k_off"):
+    for key in ("r_on", "r_off", "v_on", "v_off", "k_on", "k_off"):
         assert result.params[key] == pytest.approx(truth[f"memristor.{key}"], rel=0.05), key
-    assert result.params["k_on"] == pytest.approx(5e3, rel=0.10)
     assert result.params["alpha_on"] == 1.0 and "tau" not in result.params
 
 
@@ -1053,9 +1052,9 @@ def test_the_generalized_mms_diode_fraction_is_redundant_and_held(tmp_path, pape
 
 
 RECOVERED = {"mms": ("r_on", "r_off", "v_on", "v_off", "tau"),
-             "gmms": ("v_on", "v_off", "tau", "beta_f", "beta_r"),
-             "vteam": ("r_on", "r_off", "v_on", "v_off", "k_off"),
-             "yakopcic": ("v_on", "v_off", "a_n")}
+             "gmms": ("r_on", "v_on", "v_off", "tau", "beta_f"),
+             "vteam": ("r_on", "r_off", "v_on", "v_off", "k_on", "k_off"),
+             "yakopcic": ("a1", "a2", "b", "v_on", "v_off", "a_p", "a_n")}
 
 
 @pytest.mark.slow
@@ -1063,8 +1062,8 @@ RECOVERED = {"mms": ("r_on", "r_off", "v_on", "v_off", "tau"),
 def test_model_selection_picks_the_model_that_made_the_data(paper, tmp_path, generator):
     # each model's synthetic data (1 % noise) fitted with every model: the generating one
     # has the lowest BIC, clearly (by more than 10), and its own fit's cost is the noise's
-    # (not above what its true parameters give). Measured: dBIC of the runner-up 31 (gMMS on
-    # MMS data), 1240 (Yakopcic on gMMS data), 189 (gMMS on VTEAM data), 272 (gMMS on
+    # (not above what its true parameters give). Measured: dBIC of the runner-up 24 (gMMS on
+    # MMS data), 1075 (Yakopcic on gMMS data), 159 (gMMS on VTEAM data), 286 (gMMS on
     # Yakopcic data)
     from alif_spice.fit import select_model
 
@@ -1081,13 +1080,15 @@ def test_model_selection_picks_the_model_that_made_the_data(paper, tmp_path, gen
     if "ratio" in own.theta:
         true_theta["ratio"] = base.memristor.r_off / base.memristor.r_on
     assert own.cost <= cost(true_theta, base, data) * 1.01
-    # what each model gives back within 5 % on its own data (docs/fitting.md, "Measured");
-    # the rest trades off at this drive (measured: Yakopcic a1 +9 %, a2 +6 %, b -7 %, a_p
-    # -22 %; the generalized MMS phi, r_on, r_off, alpha_f, alpha_r 41-64 % off)
-    print("ERRS", generator, {k: round(own.params[k] / getattr(base.memristor, k) - 1, 4) for k in own.relative_std},
-          own.relative_std, own.not_identifiable)
+    # what each model gives back within 5 % from this one record (docs/fitting.md,
+    # "Measured"): all but the generalized MMS's r_off, alpha_f, alpha_r (measured +28 %,
+    # +9 %, +21 %, with spreads of 54 %, 12 %, 37 %) and beta_r (-4.7 %)
     for key in RECOVERED[generator]:
         assert own.params[key] == pytest.approx(getattr(base.memristor, key), rel=0.05), key
+    # the rest is off by no more than its reported spread says (3.5 sigma)
+    for key, rel in own.relative_std.items():
+        error = math.log(own.params[key] / getattr(base.memristor, key))
+        assert rel is not None and abs(error) < 3.5 * math.log1p(rel), (key, error, rel)
 
 
 #: per device model, a device and the drives (Hz, V; 1 kΩ in series) at which all its fitted
