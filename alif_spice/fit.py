@@ -48,6 +48,12 @@ DRIVE_KEEP = 4.0
 #: the drive is played as measured when what cleaning removes is more than this many times
 #: the noise floor's expected rms (the record is then not periodic on its estimated period)
 DRIVE_NOT_NOISE = 1.5
+#: the drive is played as measured when the bins next to its harmonics hold more than this
+#: many times the noise floor's power (its harmonics spread: a period that is off or drifts)
+DRIVE_SPREAD = 3.0
+#: the drive is played as measured when cleaning would move any one sample by more than this
+#: many noise rms (Gaussian noise over a thousand samples reaches about 3.5)
+DRIVE_PEAK = 6.0
 #: how the model is driven: "periodic" (the measured source voltage's periodic part) or "measured"
 DRIVES = ("periodic", "measured")
 #: members of the differential evolution's population per fitted parameter (its Sobol start
@@ -75,6 +81,7 @@ class Measurement:
     periods: int
     path: str = ""  # the file it was read from
     drive: dict = field(default_factory=dict)  # how v_src was cleaned (:func:`periodic_drive`); empty: as given
+    start: float = 0.0  # s, where t = 0 lies on the file's own time axis (from its first sample)
 
 
 # --------------------------------------------------------------------------- reading
@@ -307,7 +314,7 @@ def read_measurement(path: str | os.PathLike[str], columns: str, *, delimiter: s
     crossings = _upward_crossings(t, v_src)
     if crossings.size < 3:
         raise ParamError(f"--data {shown}: too few periods (need at least 2 whole periods after the first)")
-    period = _refine_period(t, v_src, float(np.median(np.diff(crossings))))
+    period = float(np.median(np.diff(crossings)))
     n_avail = int(math.floor((t[-1] - crossings[1]) / period + 0.02))  # skip the first period
     if n_avail < 2:
         raise ParamError(f"--data {shown}: too few periods (need at least 2 whole periods after the first)")
@@ -315,24 +322,27 @@ def read_measurement(path: str | os.PathLike[str], columns: str, *, delimiter: s
     # the latest upward crossing from which n whole periods still fit: the most settled data
     fits = crossings[(crossings >= crossings[1]) & (crossings + n * period <= t[-1] + 0.02 * period)]
     start = float(fits[-1])
+    recorded = float(np.sum((t >= start) & (t < start + n * period))) / n  # samples per period as recorded
+    period = _drive_period(t, v_src, start, n, period, points_per_period, recorded)
     grid = start + np.arange(n * points_per_period + 1) * (period / points_per_period)
     resample = lambda y: np.interp(grid, t, y)  # noqa: E731
     meas = Measurement(name=label, t=grid - grid[0], v_src=resample(v_src), v_mem=resample(v_mem),
                        i=resample(i), r_series=float(r), frequency=1.0 / period, periods=n,
-                       path=os.fspath(path))
+                       path=os.fspath(path), start=start)
     for what, y in (("current", meas.i), ("memristor voltage", meas.v_mem)):
         tss = float(np.sum((y - y.mean()) ** 2))
         if not (math.isfinite(tss) and tss > 0):
             raise ParamError(f"--data {shown}: the {what} does not vary, there is nothing to fit")
     if drive == "periodic":
-        v_clean, note = periodic_drive(meas.v_src, n)
+        v_clean, note = periodic_drive(meas.v_src, n, recorded)
         meas = replace(meas, v_src=v_clean, drive=note)
     else:
         meas = replace(meas, drive={"kind": "measured", "why": "asked for (--drive measured)"})
     return meas
 
 
-def periodic_drive(v_src: np.ndarray, periods: int) -> tuple[np.ndarray, dict]:
+def periodic_drive(v_src: np.ndarray, periods: int, recorded_per_period: float | None = None
+                   ) -> tuple[np.ndarray, dict]:
     """The periodic part of a drive sampled on ``periods`` whole periods (``v_src[-1]`` is the
     next period's first sample), and a note of what was done.
 
@@ -345,28 +355,46 @@ def periodic_drive(v_src: np.ndarray, periods: int) -> tuple[np.ndarray, dict]:
     noise is left only in the measured outputs, where least squares expects it.
     Where the removed part is larger than noise (:data:`DRIVE_NOT_NOISE`) or the record is
     too short to tell, the drive is returned unchanged, and the note says why.
+    ``recorded_per_period``: the samples per period of the record before it was resampled
+    (None: as here). A record resampled more finely has no noise above its own Nyquist
+    frequency, so the floor is taken from the bins below it.
     """
     y = np.asarray(v_src[:-1], dtype=float)
     n = y.size
     spec = np.fft.rfft(y)
     harmonic = np.zeros(spec.size, dtype=bool)
     harmonic[::periods] = True
-    noise_bins = np.abs(spec[~harmonic]) ** 2
+    below = np.arange(spec.size) <= (periods * recorded_per_period / 2.0 if recorded_per_period else spec.size)
+    noise_bins = np.abs(spec[~harmonic & below]) ** 2
     if periods < 2 or noise_bins.size < 8:
         return v_src, {"kind": "measured", "why": "too few periods or samples to tell the drive from its noise"}
     floor = float(np.median(noise_bins)) / math.log(2.0)  # mean noise power per bin
+    limit = int(periods * recorded_per_period / 2.0) if recorded_per_period else None
+    spread = _sideband_power(spec, periods, limit) / floor if floor > 0 else math.inf
+    if spread > DRIVE_SPREAD:
+        return v_src, {"kind": "measured", "sideband_over_floor": spread,
+                       "why": f"the drive's harmonics spread into the neighbouring frequencies ({spread:.3g} times "
+                              f"the noise floor there): its period is not steady over the record"}
     keep = harmonic & (np.abs(spec) ** 2 > DRIVE_KEEP * floor)
     keep[0] = True
     clean = np.fft.irfft(np.where(keep, spec, 0.0), n)
     removed = float(np.sqrt(np.mean((y - clean) ** 2)))
-    noise_rms = math.sqrt(floor / n)  # per sample: E|Y_k|^2 = n sigma^2 for white noise
-    dropped = 1.0 - keep.sum() / spec.size  # the share of the spectrum removed
-    expected = noise_rms * math.sqrt(dropped)
+    # white noise: E|Y_k|^2 = n sigma^2 in each bin that holds it (those below the Nyquist
+    # frequency of the record as sampled)
+    noise_rms = math.sqrt(floor / n * np.sum(below) / spec.size)
+    expected = math.sqrt(floor / n * np.sum(below & ~keep) / spec.size)  # in the bins removed
     note = {"harmonics_kept": int(keep[1:].sum()), "noise_rms_v": noise_rms, "removed_rms_v": removed}
+    peak = float(np.max(np.abs(y - clean)))
+    if expected > 0 and peak > DRIVE_PEAK * noise_rms:
+        return v_src, {"kind": "measured", **note,
+                       "why": f"cleaning would move the drive by {peak:.3g} V at one sample, {peak / noise_rms:.3g} "
+                              f"times the noise rms: more than noise (a sharp edge whose period is not found "
+                              f"finely enough?)"}
     if removed > max(DRIVE_NOT_NOISE * expected, 1e-9 * float(np.sqrt(np.mean(y ** 2)))):
         return v_src, {"kind": "measured", **note,
                        "why": f"what cleaning would remove ({removed:.3g} V rms) is more than noise "
-                              f"({expected:.3g} V rms expected): the drive is not periodic on its period"}
+                              f"({expected:.3g} V rms from the noise floor): the drive is not periodic on its "
+                              f"period, or has no noise to remove"}
     return np.append(clean, clean[0]), {"kind": "periodic", **note}
 
 
@@ -381,33 +409,68 @@ def drive_line(m: Measurement) -> str:
     return "drive: as given"
 
 
-def _refine_period(t: np.ndarray, v: np.ndarray, period: float, harmonics: int = 3) -> float:
-    """The drive's period, refined from the crossings' estimate ``period`` (s) by least
-    squares: the frequency whose mean and first ``harmonics`` harmonics fit ``v`` best.
+def _sideband_power(spec: np.ndarray, periods: int, limit: int | None = None) -> float:
+    """Mean power in the bins next to the harmonic bins (below bin ``limit``): where a drive
+    whose period is off, or drifts, spreads its harmonics. Noise alone gives the floor there."""
+    h = np.arange(periods, spec.size if limit is None else min(limit, spec.size), periods)
+    sb = np.concatenate([h - 1, h + 1])
+    sb = sb[(sb > 0) & (sb < spec.size) & (sb % periods != 0)]
+    return float(np.mean(np.abs(spec[sb]) ** 2)) if sb.size else 0.0
+
+
+def _drive_period(t: np.ndarray, v: np.ndarray, start: float, periods: int, period: float,
+                  points_per_period: int, recorded_per_period: float) -> float:
+    """The drive's period (s): the crossings' estimate ``period`` or its least-squares
+    refinement (:func:`_refine_period`), whichever leaves the record, resampled on
+    ``periods`` periods from ``start``, more periodic (the least power next to its
+    harmonics, :func:`_sideband_power`). Noise moves the crossings of a smooth drive, and a period 0.1 % off
+    shifts the last of a few periods by a noticeable phase; a square wave's crossings are
+    sharp, and its harmonics beyond the fitted ones bias the least squares instead."""
+    steps = np.arange(periods * points_per_period + 1) / points_per_period
+
+    def leak(p: float) -> float:
+        return _sideband_power(np.fft.rfft(np.interp(start + steps * p, t, v)[:-1]), periods)
+
+    refined = _refine_period(t, v, start, periods, period, points_per_period, recorded_per_period)
+    return refined if leak(refined) < leak(period) else period
+
+
+def _refine_period(t: np.ndarray, v: np.ndarray, start: float, periods: int, period: float,
+                   points_per_period: int, recorded_per_period: float) -> float:
+    """The drive's period by least squares, from the crossings' estimate ``period`` (s): the
+    one at which the mean and the first 20 harmonics (fewer where the sampling cannot hold
+    them) fit the record's ``periods`` periods from ``start`` best. Harmonics beyond those
+    (a square wave's) bias it: :func:`_drive_period` chooses between this and the crossings.
 
     Noise moves each crossing, and a period off by 0.1 % shifts the last of a few periods
-    by a noticeable phase; the whole record pins the frequency far better. Searched within
-    half a spectral line of the estimate (1/record length) on either side, or 2 %.
+    by a noticeable phase and smears the drive's harmonics into the bins its cleaning takes
+    for noise; the whole record pins the period better. Searched within half a spectral
+    line (1/record length) on either side of the estimate, or 2 %; never below the
+    estimate by this measure. Long records are thinned to at most 20000 samples for the search.
     """
-    span = float(t[-1] - t[0])
+    window = (t >= start) & (t <= start + periods * period)
+    tw, vw = t[window], v[window]
+    stride = max(1, int(math.ceil(tw.size / 20000)))
+    tw, vw = tw[::stride] - start, vw[::stride] - float(np.mean(vw[::stride]))
+    harmonics = int(max(1, min(20, points_per_period // 2, recorded_per_period / stride / 2.0 - 1)))
     f0 = 1.0 / period
-    half = min(0.02 * f0, 0.5 / span)
+    half = min(0.02 * f0, 0.5 / (periods * period))
 
-    def rss(f: float) -> float:
-        w = 2.0 * np.pi * f * t
-        cols = [np.ones_like(t)]
-        for k in range(1, harmonics + 1):
-            cols += [np.cos(k * w), np.sin(k * w)]
-        a = np.column_stack(cols)
-        coef, *_ = np.linalg.lstsq(a, v, rcond=None)
-        return float(np.sum((v - a @ coef) ** 2))
+    ks = list(range(1, harmonics + 1))
 
-    grid = np.linspace(f0 - half, f0 + half, 21)
-    k = int(np.argmin([rss(f) for f in grid]))
+    def rss(f: float) -> float:  # least squares of the mean and those harmonics at f
+        w = 2.0 * np.pi * f * tw
+        a = np.column_stack([np.ones_like(tw)] + [g(k * w) for k in ks for g in (np.cos, np.sin)])
+        coef, *_ = np.linalg.lstsq(a, vw, rcond=None)
+        return float(np.sum((vw - a @ coef) ** 2))
+
+    grid = np.linspace(f0 - half, f0 + half, 41)
+    values = [rss(f) for f in grid]
+    k = int(np.argmin(values))
     lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, grid.size - 1)]
-    best = optimize.minimize_scalar(rss, bounds=(lo, hi), method="bounded",
-                                    options={"xatol": 1e-9 * f0})
-    return 1.0 / float(best.x) if best.success and best.fun <= rss(grid[k]) else 1.0 / float(grid[k])
+    best = optimize.minimize_scalar(rss, bounds=(lo, hi), method="bounded", options={"xatol": 1e-9 * f0})
+    f = float(best.x) if best.success and best.fun <= values[k] else float(grid[k])
+    return 1.0 / f if rss(f) <= rss(f0) else period
 
 
 def _upward_crossings(t: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -1191,7 +1254,7 @@ def summary(result: FitResult, measurements: list[Measurement], command: str,
         "correlations": result.correlations, "evaluations": result.evaluations, "start": result.start,
         "files": {m.name: {"path": m.path, "frequency_hz": m.frequency, "periods": m.periods,
                            "r_series_ohm": m.r_series, "points": int(m.t.size), "plot": plots[m.name],
-                           "drive": m.drive or {"kind": "as given"}}
+                           "drive": m.drive or {"kind": "as given"}, "window_start_s": m.start}
                   for m in measurements},
         "command": command})
 
