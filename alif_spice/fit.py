@@ -418,29 +418,34 @@ def _sideband_power(spec: np.ndarray, periods: int, limit: int | None = None) ->
     return float(np.mean(np.abs(spec[sb]) ** 2)) if sb.size else 0.0
 
 
+#: harmonics the least-squares period fits; a drive with more than SHARP of its power
+#: beyond them (a square wave) keeps the crossings' period
+PERIOD_HARMONICS = 20
+SHARP = 1e-3
+
+
 def _drive_period(t: np.ndarray, v: np.ndarray, start: float, periods: int, period: float,
                   points_per_period: int, recorded_per_period: float) -> float:
-    """The drive's period (s): the crossings' estimate ``period`` or its least-squares
-    refinement (:func:`_refine_period`), whichever leaves the record, resampled on
-    ``periods`` periods from ``start``, more periodic (the least power next to its
-    harmonics, :func:`_sideband_power`). Noise moves the crossings of a smooth drive, and a period 0.1 % off
-    shifts the last of a few periods by a noticeable phase; a square wave's crossings are
-    sharp, and its harmonics beyond the fitted ones bias the least squares instead."""
+    """The drive's period (s): the least-squares refinement (:func:`_refine_period`) of the
+    crossings' estimate ``period``, unless the drive is sharp (more than :data:`SHARP` of
+    its power beyond the harmonics that fit fits, as a square wave's): its crossings are
+    then sharp too, and the unfitted harmonics would bias the least squares. Noise moves
+    the crossings of a smooth drive, and a period 0.1 % off shifts the last of a few
+    periods by a noticeable phase."""
     steps = np.arange(periods * points_per_period + 1) / points_per_period
-
-    def leak(p: float) -> float:
-        return _sideband_power(np.fft.rfft(np.interp(start + steps * p, t, v)[:-1]), periods)
-
-    refined = _refine_period(t, v, start, periods, period, points_per_period, recorded_per_period)
-    return refined if leak(refined) < leak(period) else period
+    spec = np.abs(np.fft.rfft(np.interp(start + steps * period, t, v)[:-1])) ** 2
+    harmonic = spec[periods::periods]
+    if harmonic[PERIOD_HARMONICS:].sum() > SHARP * harmonic.sum():
+        return period
+    return _refine_period(t, v, start, periods, period, points_per_period, recorded_per_period)
 
 
 def _refine_period(t: np.ndarray, v: np.ndarray, start: float, periods: int, period: float,
                    points_per_period: int, recorded_per_period: float) -> float:
     """The drive's period by least squares, from the crossings' estimate ``period`` (s): the
-    one at which the mean and the first 20 harmonics (fewer where the sampling cannot hold
-    them) fit the record's ``periods`` periods from ``start`` best. Harmonics beyond those
-    (a square wave's) bias it: :func:`_drive_period` chooses between this and the crossings.
+    one at which the mean and the first :data:`PERIOD_HARMONICS` harmonics (fewer where the
+    sampling cannot hold them) fit the record's ``periods`` periods from ``start`` best.
+    Harmonics beyond those (a square wave's) bias it: :func:`_drive_period` decides.
 
     Noise moves each crossing, and a period off by 0.1 % shifts the last of a few periods
     by a noticeable phase and smears the drive's harmonics into the bins its cleaning takes
@@ -452,7 +457,8 @@ def _refine_period(t: np.ndarray, v: np.ndarray, start: float, periods: int, per
     tw, vw = t[window], v[window]
     stride = max(1, int(math.ceil(tw.size / 20000)))
     tw, vw = tw[::stride] - start, vw[::stride] - float(np.mean(vw[::stride]))
-    harmonics = int(max(1, min(20, points_per_period // 2, recorded_per_period / stride / 2.0 - 1)))
+    harmonics = int(max(1, min(PERIOD_HARMONICS, points_per_period // 2,
+                               recorded_per_period / stride / 2.0 - 1)))
     f0 = 1.0 / period
     half = min(0.02 * f0, 0.5 / (periods * period))
 

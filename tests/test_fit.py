@@ -462,7 +462,7 @@ def test_fit_command_outputs_and_cross_prediction(tmp_path):
     for name, v in summary["files"].items():
         assert v["drive"]["kind"] == "periodic" and v["drive"]["harmonics_kept"] >= 1
         assert 0.003 < v["drive"]["removed_rms_v"] < 0.012
-        assert f"{name}: 5 periods at" in res.stderr
+        assert f"{name}: 4 periods at" in res.stderr
     assert res.stderr.count("drive: periodic part (") == 2
     assert_spreads_honest(summary)
     # provenance: the fit uses no ngspice, so it neither starts one nor lists it
